@@ -1,0 +1,1 @@
+//! larder: a memcached-compatible cache daemon.
