@@ -1,1 +1,68 @@
-fn main() {}
+//! The `larder` daemon: parse the command line (and `--config` file), start the
+//! server, wait for it to stop.
+
+use larder::config::{Config, ConfigOutcome};
+use larder::{process, server::Server};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let config = match Config::from_args(std::env::args_os()) {
+        Ok(ConfigOutcome::Run(config)) => config,
+        Ok(ConfigOutcome::Help(text)) | Ok(ConfigOutcome::Version(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(64); // EX_USAGE, as memcached exits on bad flags
+        }
+    };
+    init_logging(config.verbosity);
+    for option in &config.ignored {
+        log::info!("option {option} is accepted for compatibility and has no effect");
+    }
+    match run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            log::error!("{e}");
+            ExitCode::from(71) // EX_OSERR
+        }
+    }
+}
+
+fn run(config: &Config) -> std::io::Result<()> {
+    process::check_root(config.user.as_deref())?;
+    if let Some(user) = &config.user {
+        process::drop_privileges(user)?;
+    }
+    if config.daemonize {
+        process::daemonize()?;
+    }
+    let server = Server::start(config)?;
+    let _pid_file = match &config.pid_file {
+        Some(path) => Some(process::write_pid_file(path)?),
+        None => None,
+    };
+    for addr in server.tcp_addrs() {
+        log::info!("listening on {addr}");
+    }
+    process::notify_ready();
+    server.wait();
+    process::notify_stopping();
+    Ok(())
+}
+
+/// `-v`/`-vv`/`-vvv` as memcached's verbosity (warnings, then info, debug, trace);
+/// `RUST_LOG` overrides.
+fn init_logging(verbosity: u8) {
+    let level = match verbosity {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp(None)
+        .init();
+}

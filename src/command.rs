@@ -1,0 +1,351 @@
+//! Executes parsed requests against the store and writes the replies: the one module
+//! that knows both the protocol vocabulary and the store.
+//!
+//! Counting follows memcached: `cmd_get` per key looked up, `get_hits`/`get_misses`
+//! (and `get_expired`/`get_flushed` for misses caused by expiry or a flush),
+//! `cmd_set` per storage command, and the `*_hits`/`*_misses` pairs of each command.
+//! Every counter is the calling worker's own (see `stats`).
+
+use crate::protocol::text::{self, Keys, Request, StoreKind};
+use crate::stats::{Registry, WorkerStats};
+use crate::store::{ArithOutcome, Delta, ItemRef, Miss, SetMode, SetOutcome, Store, StoreError};
+use std::io::Write as _;
+
+/// The version larder reports on the wire. It is the memcached release whose protocol
+/// larder follows, so clients that enable features by version behave as they would
+/// with that memcached; `stats` adds `larder_version` for humans.
+pub const PROTOCOL_VERSION: &str = "1.6.18";
+
+/// Settings the command layer reads, fixed at startup.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `-R`: requests handled per connection per event.
+    pub reqs_per_event: usize,
+    /// `-I`: the largest item accepted.
+    pub item_size_max: usize,
+    /// `flush_all` allowed (not `-F`).
+    pub flush_enabled: bool,
+    /// `shutdown` allowed (`-A`).
+    pub shutdown_enabled: bool,
+    /// `-c`.
+    pub max_connections: usize,
+    /// `-t`.
+    pub threads: usize,
+    /// `-o idle_timeout` in seconds, 0 for none.
+    pub idle_timeout: u32,
+    /// Output bytes past which a multiget pauses until the client reads.
+    pub output_limit: usize,
+    /// `stats settings` rows, in memcached's order.
+    pub stats_settings: Vec<(&'static str, String)>,
+}
+
+/// Everything a request may touch.
+pub struct Ctx<'a> {
+    /// The cache.
+    pub store: &'a Store,
+    /// The executing worker's counters.
+    pub stats: &'a WorkerStats,
+    /// All counters, for `stats`.
+    pub registry: &'a Registry,
+    /// Fixed settings.
+    pub settings: &'a Settings,
+}
+
+/// What the connection does after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Consume the request and go on.
+    Continue,
+    /// The reply filled the output buffer: keep the request, and when the client has
+    /// read, execute it again skipping its first `n` keys (multigets only).
+    Suspend(usize),
+    /// Close the connection (`quit`).
+    Close,
+    /// Stop the server (`shutdown` with `-A`).
+    Shutdown,
+}
+
+/// Executes one text request, appending its reply to `out`. `resume` is the number of
+/// keys of a multiget already answered (0 for a fresh request).
+pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> Action {
+    let stats = ctx.stats;
+    let clock = ctx.store.clock();
+    match req {
+        Request::Get {
+            keys,
+            with_cas,
+            bad_key,
+        } => retrieve(ctx, *keys, *with_cas, None, bad_key.as_ref(), resume, out),
+        Request::Gat {
+            exptime,
+            keys,
+            with_cas,
+            bad_key,
+        } => {
+            let exp = clock.expiry(*exptime);
+            retrieve(ctx, *keys, *with_cas, Some(exp), bad_key.as_ref(), resume, out)
+        }
+        Request::Store {
+            kind,
+            key,
+            flags,
+            exptime,
+            data,
+            cas_unique,
+            noreply,
+        } => {
+            stats.cmd_set.incr();
+            let mode = match kind {
+                StoreKind::Set => SetMode::Set,
+                StoreKind::Add => SetMode::Add,
+                StoreKind::Replace => SetMode::Replace,
+                StoreKind::Append => SetMode::Append,
+                StoreKind::Prepend => SetMode::Prepend,
+                StoreKind::Cas => SetMode::Cas(*cas_unique),
+            };
+            let is_cas = matches!(kind, StoreKind::Cas);
+            let exp = clock.expiry(*exptime);
+            let reply: &[u8] = match ctx.store.store(mode, key, data, *flags, exp) {
+                Ok(SetOutcome::Stored { .. }) => {
+                    if is_cas {
+                        stats.cas_hits.incr();
+                    }
+                    b"STORED\r\n"
+                }
+                Ok(SetOutcome::NotStored) => b"NOT_STORED\r\n",
+                Ok(SetOutcome::Exists) => {
+                    stats.cas_badval.incr();
+                    b"EXISTS\r\n"
+                }
+                Ok(SetOutcome::NotFound) => {
+                    stats.cas_misses.incr();
+                    b"NOT_FOUND\r\n"
+                }
+                Err(e) => store_error(stats, e),
+            };
+            if !noreply {
+                out.extend_from_slice(reply);
+            }
+            Action::Continue
+        }
+        Request::Delete { key, noreply } => {
+            let reply: &[u8] = if ctx.store.delete(key) {
+                stats.delete_hits.incr();
+                b"DELETED\r\n"
+            } else {
+                stats.delete_misses.incr();
+                b"NOT_FOUND\r\n"
+            };
+            if !noreply {
+                out.extend_from_slice(reply);
+            }
+            Action::Continue
+        }
+        Request::Arith {
+            key,
+            incr,
+            delta,
+            noreply,
+        } => {
+            let d = if *incr {
+                Delta::Incr(*delta)
+            } else {
+                Delta::Decr(*delta)
+            };
+            let (hits, misses) = if *incr {
+                (&stats.incr_hits, &stats.incr_misses)
+            } else {
+                (&stats.decr_hits, &stats.decr_misses)
+            };
+            let mut num = [0u8; 22];
+            let reply: &[u8] = match ctx.store.arith(key, d) {
+                Ok(ArithOutcome::Value { value, .. }) => {
+                    hits.incr();
+                    let mut cur = std::io::Cursor::new(&mut num[..]);
+                    let _ = write!(cur, "{value}\r\n");
+                    let n = cur.position() as usize;
+                    &num[..n]
+                }
+                Ok(ArithOutcome::NotFound) => {
+                    misses.incr();
+                    b"NOT_FOUND\r\n"
+                }
+                Ok(ArithOutcome::NonNumeric) => {
+                    b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
+                }
+                Err(StoreError::TooLarge) | Err(StoreError::OutOfMemory) => {
+                    b"SERVER_ERROR out of memory\r\n"
+                }
+            };
+            if !noreply {
+                out.extend_from_slice(reply);
+            }
+            Action::Continue
+        }
+        Request::Touch {
+            key,
+            exptime,
+            noreply,
+        } => {
+            stats.cmd_touch.incr();
+            let reply: &[u8] = if ctx.store.touch(key, clock.expiry(*exptime)) {
+                stats.touch_hits.incr();
+                b"TOUCHED\r\n"
+            } else {
+                stats.touch_misses.incr();
+                b"NOT_FOUND\r\n"
+            };
+            if !noreply {
+                out.extend_from_slice(reply);
+            }
+            Action::Continue
+        }
+        Request::FlushAll { delay, noreply } => {
+            let reply: &[u8] = if ctx.settings.flush_enabled {
+                stats.cmd_flush.incr();
+                let delay = if *delay > 0 {
+                    clock.expiry(*delay).saturating_sub(clock.now())
+                } else {
+                    0
+                };
+                ctx.store.flush_all(delay);
+                b"OK\r\n"
+            } else {
+                b"CLIENT_ERROR flush_all not allowed\r\n"
+            };
+            if !noreply {
+                out.extend_from_slice(reply);
+            }
+            Action::Continue
+        }
+        Request::Version => {
+            out.extend_from_slice(b"VERSION ");
+            out.extend_from_slice(PROTOCOL_VERSION.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            Action::Continue
+        }
+        Request::Verbosity { level, noreply } => {
+            set_verbosity(*level);
+            if !noreply {
+                out.extend_from_slice(b"OK\r\n");
+            }
+            Action::Continue
+        }
+        Request::Quit => Action::Close,
+        Request::Shutdown { .. } => {
+            if ctx.settings.shutdown_enabled {
+                Action::Shutdown
+            } else {
+                out.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
+                Action::Continue
+            }
+        }
+        Request::CacheMemlimit { megabytes, noreply } => {
+            let reply: &[u8] = if *megabytes < 8 {
+                b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"
+            } else {
+                let bytes = megabytes.saturating_mul(1024 * 1024);
+                ctx.store
+                    .set_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
+                b"OK\r\n"
+            };
+            if !noreply {
+                out.extend_from_slice(reply);
+            }
+            Action::Continue
+        }
+        Request::Stats { args } => {
+            crate::command::stats::write(ctx, *args, out);
+            Action::Continue
+        }
+    }
+}
+
+/// `get`, `gets`, `gat`, `gats`: one VALUE block per hit, in key order, then END.
+fn retrieve(
+    ctx: &Ctx<'_>,
+    keys: Keys<'_>,
+    with_cas: bool,
+    touch: Option<u32>,
+    bad_key: Option<&crate::protocol::ErrorReply>,
+    resume: usize,
+    out: &mut Vec<u8>,
+) -> Action {
+    let stats = ctx.stats;
+    let limit = ctx.settings.output_limit;
+    let mut keys = keys.enumerate().skip(resume).peekable();
+    while let Some((i, key)) = keys.next() {
+        stats.cmd_get.incr();
+        let write = |item: &ItemRef<'_>| {
+            text::encode_value(
+                out,
+                item.key(),
+                item.flags(),
+                item.value_len(),
+                with_cas.then(|| item.cas()),
+            );
+            for part in item.value() {
+                out.extend_from_slice(part);
+            }
+            out.extend_from_slice(b"\r\n");
+        };
+        let found = match touch {
+            None => ctx.store.get(key, write),
+            Some(exp) => ctx.store.get_and_touch(key, exp, write),
+        };
+        match (found, touch.is_some()) {
+            (Ok(()), false) => stats.get_hits.incr(),
+            (Ok(()), true) => {
+                stats.cmd_touch.incr();
+                stats.touch_hits.incr();
+            }
+            (Err(miss), touching) => {
+                if touching {
+                    stats.cmd_touch.incr();
+                    stats.touch_misses.incr();
+                } else {
+                    stats.get_misses.incr();
+                }
+                match miss {
+                    Miss::Expired => stats.get_expired.incr(),
+                    Miss::Flushed => stats.get_flushed.incr(),
+                    Miss::Absent => {}
+                }
+            }
+        }
+        if out.len() >= limit && keys.peek().is_some() {
+            return Action::Suspend(i + 1);
+        }
+    }
+    match bad_key {
+        Some(err) => err.encode(out),
+        None => out.extend_from_slice(b"END\r\n"),
+    }
+    Action::Continue
+}
+
+fn store_error(stats: &WorkerStats, e: StoreError) -> &'static [u8] {
+    match e {
+        StoreError::TooLarge => {
+            stats.store_too_large.incr();
+            b"SERVER_ERROR object too large for cache\r\n"
+        }
+        StoreError::OutOfMemory => {
+            stats.store_no_memory.incr();
+            b"SERVER_ERROR out of memory storing object\r\n"
+        }
+    }
+}
+
+/// `verbosity N`: memcached's levels mapped onto log levels (0 warn, 1 info, 2 debug,
+/// 3+ trace).
+pub fn set_verbosity(level: u32) {
+    log::set_max_level(match level {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    });
+}
+
+pub mod stats;

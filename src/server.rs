@@ -1,0 +1,364 @@
+//! The server: listeners, the acceptor (control) thread, `-t` workers and the
+//! maintenance thread, and the orderly stop that ties them together.
+//!
+//! ```text
+//!             ┌──────────── control thread ────────────┐
+//!  clients ──►│ listeners (TCP -l/-p, unix -s)         │
+//!             │ accept, enforce -c, round-robin hand-off├──► worker 0: Poll + Slab<Conn>
+//!             │ SIGTERM/SIGINT, shutdown requests      ├──► worker 1: Poll + Slab<Conn>
+//!             └────────────────────────────────────────┘    ...   (each: read → parse →
+//!  maintenance thread: clock tick, store upkeep (expiry crawl)       execute → write)
+//! ```
+//!
+//! Stop: the control thread drops the listeners (no new connections), raises the
+//! `stopping` flag and wakes every worker; each worker writes the replies it still
+//! owes, closes its connections and returns; then the maintenance thread stops.
+
+pub mod conn;
+pub mod listener;
+pub mod worker;
+
+use crate::clock::Clock;
+use crate::command::Settings;
+use crate::config::Config;
+use crate::stats::Registry;
+use crate::store::{Store, StoreConfig};
+use crossbeam::channel::{self, Sender};
+use listener::{Accepted, Listener};
+use mio::{Events, Poll, Token, Waker};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What every thread of the server shares.
+pub struct Shared {
+    /// The cache.
+    pub store: Store,
+    /// All counters.
+    pub registry: Registry,
+    /// The knobs the command layer reads.
+    pub settings: Settings,
+    stopping: AtomicBool,
+    shutdown_requested: AtomicBool,
+    control: OnceLock<Arc<Waker>>,
+}
+
+impl Shared {
+    /// True once the server has begun its orderly stop.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Asks the control thread to stop the server (the `shutdown` command).
+    pub fn request_shutdown(&self) {
+        self.shutdown_requested.store(true, Ordering::Release);
+        if let Some(w) = self.control.get() {
+            let _ = w.wake();
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    control: JoinHandle<()>,
+    tcp_addrs: Vec<SocketAddr>,
+}
+
+const SIGNALS: Token = Token(usize::MAX - 1);
+const CONTROL: Token = Token(usize::MAX - 2);
+
+impl Server {
+    /// Binds every listener, starts the workers, the control and the maintenance
+    /// threads, and returns once the server accepts connections.
+    ///
+    /// # Errors
+    /// When a listener cannot be bound, the store configuration is invalid, or a
+    /// thread or poll cannot be created.
+    pub fn start(config: &Config) -> io::Result<Server> {
+        raise_fd_limit(config.max_connections);
+        let clock = Clock::system();
+        let store_config = StoreConfig {
+            memory_limit: config.memory_limit,
+            item_size_max: config.item_size_max,
+            chunk_size_min: config.chunk_size_min,
+            growth_factor: config.factor,
+            page_size: config.slab_page_size,
+            use_cas: config.use_cas,
+            evict: !config.no_evict,
+            stripes: (config.threads * 8).next_power_of_two().clamp(8, 1024),
+        };
+        let store = Store::new(store_config, clock.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+
+        let mut listeners = Vec::new();
+        if config.port != 0 {
+            for addr in &config.listen {
+                listeners.extend(Listener::bind_tcp(addr, config.port, config.backlog)?);
+            }
+        }
+        if let Some(path) = &config.unix_socket {
+            listeners.push(Listener::bind_unix(path, config.unix_mask)?);
+        }
+        if listeners.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no listener: give a TCP port (-p) or a unix socket (-s)",
+            ));
+        }
+        let tcp_addrs = listeners.iter().filter_map(Listener::tcp_addr).collect();
+
+        let registry = Registry::new(config.threads);
+        for l in &listeners {
+            registry.add_listener(l.fd() as u64, l.name());
+        }
+        let shared = Arc::new(Shared {
+            store,
+            registry,
+            settings: settings_from(config),
+            stopping: AtomicBool::new(false),
+            shutdown_requested: AtomicBool::new(false),
+            control: OnceLock::new(),
+        });
+
+        let mut inboxes = Vec::new();
+        let mut workers = Vec::new();
+        for i in 0..config.threads {
+            let (tx, rx) = channel::unbounded();
+            let (worker, waker) = worker::Worker::new(i, Arc::clone(&shared), rx)?;
+            inboxes.push((tx, waker));
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || worker.run())?,
+            );
+        }
+
+        let (stop_tx, stop_rx) = channel::bounded::<()>(1);
+        let maint_shared = Arc::clone(&shared);
+        let maintenance = std::thread::Builder::new()
+            .name("maintenance".into())
+            .spawn(move || loop {
+                match stop_rx.recv_timeout(Duration::from_millis(100)) {
+                    Err(channel::RecvTimeoutError::Timeout) => {
+                        maint_shared.store.clock().tick();
+                        maint_shared.store.maintain();
+                    }
+                    _ => return,
+                }
+            })?;
+
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), CONTROL)?);
+        let _ = shared.control.set(waker);
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
+        for (i, l) in listeners.iter_mut().enumerate() {
+            l.register(poll.registry(), Token(i))?;
+        }
+        let control = Control {
+            poll,
+            signals,
+            listeners,
+            inboxes,
+            next: 0,
+            shared: Arc::clone(&shared),
+            workers,
+            maintenance: Some((maintenance, stop_tx)),
+        };
+        let control = std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || control.run())?;
+        Ok(Server {
+            shared,
+            control,
+            tcp_addrs,
+        })
+    }
+
+    /// The bound TCP addresses (useful when `-l` named port 0 or a host name).
+    pub fn tcp_addrs(&self) -> &[SocketAddr] {
+        &self.tcp_addrs
+    }
+
+    /// Asks the server to stop, as SIGTERM would.
+    pub fn stop(&self) {
+        self.shared.request_shutdown();
+    }
+
+    /// Blocks until the server has stopped (a signal, `shutdown`, or [`Server::stop`]).
+    pub fn wait(self) {
+        if self.control.join().is_err() {
+            log::error!("control thread panicked");
+        }
+    }
+}
+
+/// The control thread's state: listeners, signals, and the way into each worker.
+struct Control {
+    poll: Poll,
+    signals: Signals,
+    listeners: Vec<Listener>,
+    inboxes: Vec<(Sender<Accepted>, Arc<Waker>)>,
+    next: usize,
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+    maintenance: Option<(JoinHandle<()>, Sender<()>)>,
+}
+
+impl Control {
+    fn run(mut self) {
+        let mut events = Events::with_capacity(64);
+        // Set when accept ran out of file descriptors: retry after a pause, since the
+        // pending connections will not raise a new edge.
+        let mut retry_accept = false;
+        loop {
+            let timeout = retry_accept.then(|| Duration::from_millis(10));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::error!("control poll failed: {e}");
+                break;
+            }
+            if retry_accept {
+                retry_accept = false;
+                for i in 0..self.listeners.len() {
+                    retry_accept |= self.accept_all(i);
+                }
+            }
+            let mut stop = false;
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => {
+                        for sig in self.signals.pending() {
+                            log::info!("signal {sig} received, shutting down");
+                            stop = true;
+                        }
+                    }
+                    CONTROL => {
+                        stop |= self.shared.shutdown_requested.load(Ordering::Acquire);
+                    }
+                    Token(i) => retry_accept |= self.accept_all(i),
+                }
+            }
+            if stop || self.shared.shutdown_requested.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        self.stop();
+    }
+
+    /// Accepts every pending connection on listener `i`; true if accept must be retried.
+    fn accept_all(&mut self, i: usize) -> bool {
+        loop {
+            let Some(listener) = self.listeners.get(i) else {
+                return false;
+            };
+            match listener.accept() {
+                Ok(acc) => self.dispatch(acc),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE/ENFILE and friends: memcached disables accepting for a
+                    // moment (listen_disabled_num); so do we.
+                    log::warn!("accept failed: {e}");
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Hands a new connection to the next worker, or refuses it over `-c`.
+    fn dispatch(&mut self, mut acc: Accepted) {
+        let counters = &self.shared.registry.conns;
+        let curr = counters.curr_connections.load(Ordering::Relaxed);
+        if curr as usize >= self.shared.settings.max_connections {
+            counters.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            log::debug!("too many open connections, refusing {}", acc.peer);
+            let _ = write_all_now(&mut acc.stream, b"ERROR Too many open connections\r\n");
+            return;
+        }
+        counters.curr_connections.fetch_add(1, Ordering::Relaxed);
+        counters.total_connections.fetch_add(1, Ordering::Relaxed);
+        let (tx, waker) = &self.inboxes[self.next];
+        self.next = (self.next + 1) % self.inboxes.len();
+        if tx.send(acc).is_ok() {
+            let _ = waker.wake();
+        } else {
+            counters.curr_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The orderly stop: no new connections, workers finish and close, threads joined.
+    fn stop(mut self) {
+        self.listeners.clear();
+        self.shared.stopping.store(true, Ordering::Release);
+        for (_, waker) in &self.inboxes {
+            let _ = waker.wake();
+        }
+        for w in self.workers.drain(..) {
+            if w.join().is_err() {
+                log::error!("a worker panicked");
+            }
+        }
+        if let Some((handle, stop_tx)) = self.maintenance.take() {
+            let _ = stop_tx.send(());
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Writes a short message to a fresh socket without waiting (best effort).
+fn write_all_now(stream: &mut listener::Stream, mut msg: &[u8]) -> io::Result<()> {
+    while !msg.is_empty() {
+        let n = stream.write(msg)?;
+        msg = &msg[n..];
+    }
+    Ok(())
+}
+
+/// Raises the open-file limit so that `-c` connections fit, as memcached does.
+fn raise_fd_limit(max_connections: usize) {
+    let want = (max_connections as u64).saturating_add(64);
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `rl` is a valid, writable rlimit struct for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return;
+    }
+    if rl.rlim_cur >= want {
+        return;
+    }
+    let new = libc::rlimit {
+        rlim_cur: want.min(rl.rlim_max),
+        rlim_max: rl.rlim_max,
+    };
+    // SAFETY: `new` is a valid rlimit struct; setrlimit only reads it.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
+        log::warn!("failed to raise the open-file limit to {want}");
+    }
+}
+
+/// The command layer's settings, taken from the configuration.
+fn settings_from(config: &Config) -> Settings {
+    Settings {
+        reqs_per_event: config.reqs_per_event.max(1),
+        item_size_max: config.item_size_max,
+        flush_enabled: config.flush_enabled,
+        shutdown_enabled: config.shutdown_enabled,
+        max_connections: config.max_connections,
+        threads: config.threads,
+        idle_timeout: config.idle_timeout,
+        output_limit: conn::WBUF_HIGH,
+        stats_settings: config.stats_settings(),
+    }
+}

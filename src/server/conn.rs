@@ -1,0 +1,339 @@
+//! One client connection: its socket, its read and write buffers, and the loop that
+//! turns buffered bytes into replies.
+//!
+//! The request path through this file, top to bottom: the socket is read into
+//! `rbuf`; `protocol` parses a borrowed request from the unconsumed bytes;
+//! `command::execute` runs it against the store and appends the reply to `wbuf`; the
+//! request's bytes are consumed; once the input runs dry (or the `-R` budget is spent)
+//! everything in `wbuf` leaves in one `write`.
+//!
+//! Syscall economy (what the benchmarks measure): the socket is registered once for
+//! both directions, edge-triggered, and never re-registered. A read that returns less
+//! than the free space means the socket is drained (Linux raises a fresh edge for any
+//! later arrival), so an unpipelined request costs one `read` and one `write`; a
+//! pipelined batch costs one `read` and one `write` for the whole batch.
+//!
+//! Bounds: `rbuf` grows only as far as one request needs (a value of `-I` bytes, or a
+//! long multiget line) up to [`Conn::read_cap`]; `wbuf` stops growing at
+//! [`WBUF_HIGH`]: past it the connection stops parsing (a multiget pauses between
+//! keys and resumes later) until the client has read its replies.
+
+use super::listener::Stream;
+use crate::command::{self, Action, Ctx};
+use crate::protocol::{text, Limits, Parsed};
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// Initial (and idle) size of a connection's read buffer.
+pub const RBUF_INITIAL: usize = 16 * 1024;
+/// A read is attempted only with at least this much free space.
+const RBUF_MIN_FREE: usize = 4 * 1024;
+/// Output beyond this many unsent bytes pauses request processing.
+pub const WBUF_HIGH: usize = 1024 * 1024;
+/// Buffers larger than this are shrunk back once empty.
+const SHRINK_ABOVE: usize = 256 * 1024;
+
+/// What the worker should do with a connection after [`Conn::ready`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Wait for the next readiness event.
+    Open,
+    /// Work is left (the `-R` budget ran out): call `ready` again after other connections.
+    Yield,
+    /// Close it now (its final replies have been written or cannot be).
+    Close,
+    /// The client asked the server to shut down (`shutdown` with `-A`).
+    Shutdown,
+}
+
+enum Progress {
+    NeedInput,
+    OutputFull,
+    BudgetSpent,
+    Close,
+    Shutdown,
+}
+
+/// A client connection.
+pub struct Conn {
+    stream: Stream,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    wstart: usize,
+    /// Bytes still to drop from the input (the data block of a rejected `set`).
+    swallow: usize,
+    /// Keys of a paused multiget already answered.
+    resume: usize,
+    readable: bool,
+    writable: bool,
+    read_cap: usize,
+    /// Relative time of the last command, shared with `stats conns`.
+    last_cmd: Arc<AtomicU32>,
+    last_seen: u32,
+}
+
+impl Conn {
+    /// Wraps an accepted stream. `item_size_max` sizes the largest read buffer it may need.
+    pub fn new(stream: Stream, item_size_max: usize, now: u32, last_cmd: Arc<AtomicU32>) -> Conn {
+        last_cmd.store(now, Ordering::Relaxed);
+        Conn {
+            stream,
+            rbuf: vec![0; RBUF_INITIAL],
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::with_capacity(RBUF_INITIAL),
+            wstart: 0,
+            swallow: 0,
+            resume: 0,
+            readable: false,
+            writable: true,
+            read_cap: Self::read_cap(item_size_max),
+            last_cmd,
+            last_seen: now,
+        }
+    }
+
+    /// The most input one connection may buffer: a whole item plus its command line,
+    /// or a multiget line of up to 16 MiB (hundreds of thousands of keys).
+    pub fn read_cap(item_size_max: usize) -> usize {
+        (item_size_max + 64 * 1024).max(16 * 1024 * 1024)
+    }
+
+    /// The socket, for (de)registration.
+    pub fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+
+    /// Relative time of the last command (for the idle timeout).
+    pub fn last_seen(&self) -> u32 {
+        self.last_seen
+    }
+
+    /// Remembers readiness reported by the poll (edges are not repeated, so a
+    /// readiness left unused must be remembered until used).
+    pub fn note(&mut self, readable: bool, writable: bool) {
+        self.readable |= readable;
+        self.writable |= writable;
+    }
+
+    /// Does all the work the connection's readiness allows: read, parse, execute and
+    /// write, within `ctx.reqs_per_event` requests.
+    pub fn ready(&mut self, ctx: &Ctx<'_>) -> Status {
+        let mut budget = ctx.settings.reqs_per_event;
+        loop {
+            if self.pending_output() >= WBUF_HIGH {
+                if self.flush(ctx).is_err() {
+                    return Status::Close;
+                }
+                if self.pending_output() >= WBUF_HIGH {
+                    return Status::Open;
+                }
+            }
+            match self.process(&mut budget, ctx) {
+                Progress::NeedInput => {}
+                Progress::OutputFull => continue,
+                Progress::BudgetSpent => {
+                    return match self.flush(ctx) {
+                        Ok(()) => Status::Yield,
+                        Err(_) => Status::Close,
+                    };
+                }
+                Progress::Close => {
+                    let _ = self.flush(ctx);
+                    return Status::Close;
+                }
+                Progress::Shutdown => {
+                    let _ = self.flush(ctx);
+                    return Status::Shutdown;
+                }
+            }
+            if !self.readable {
+                break;
+            }
+            match self.fill(ctx) {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(_) => {
+                    let _ = self.flush(ctx);
+                    return Status::Close;
+                }
+            }
+        }
+        match self.flush(ctx) {
+            Ok(()) => Status::Open,
+            Err(_) => Status::Close,
+        }
+    }
+
+    /// Writes what it can of the pending output before the connection is closed by a
+    /// shutdown.
+    pub fn drain_output(&mut self, ctx: &Ctx<'_>) {
+        let _ = self.flush(ctx);
+    }
+
+    fn pending_output(&self) -> usize {
+        self.wbuf.len() - self.wstart
+    }
+
+    /// Parses and executes buffered requests.
+    fn process(&mut self, budget: &mut usize, ctx: &Ctx<'_>) -> Progress {
+        let limits = Limits {
+            item_size_max: ctx.settings.item_size_max,
+        };
+        loop {
+            if self.swallow > 0 {
+                let n = self.swallow.min(self.rend - self.rstart);
+                self.rstart += n;
+                self.swallow -= n;
+                if self.swallow > 0 {
+                    return Progress::NeedInput;
+                }
+            }
+            if self.rstart == self.rend {
+                return Progress::NeedInput;
+            }
+            if self.pending_output() >= WBUF_HIGH {
+                return Progress::OutputFull;
+            }
+            if *budget == 0 {
+                return Progress::BudgetSpent;
+            }
+            match text::parse(&self.rbuf[self.rstart..self.rend], &limits) {
+                Parsed::Incomplete => return Progress::NeedInput,
+                Parsed::Invalid(err) => {
+                    *budget -= 1;
+                    if !err.noreply {
+                        err.reply.encode(&mut self.wbuf);
+                    }
+                    self.rstart += err.consumed.min(self.rend - self.rstart);
+                    self.swallow = err.swallow;
+                    if err.close {
+                        return Progress::Close;
+                    }
+                }
+                Parsed::Complete(req, consumed) => {
+                    *budget -= 1;
+                    self.touch(ctx);
+                    match command::execute(&req, self.resume, ctx, &mut self.wbuf) {
+                        Action::Continue => {
+                            self.rstart += consumed;
+                            self.resume = 0;
+                        }
+                        Action::Suspend(done) => {
+                            self.resume = done;
+                            return Progress::OutputFull;
+                        }
+                        Action::Close => return Progress::Close,
+                        Action::Shutdown => {
+                            self.rstart += consumed;
+                            return Progress::Shutdown;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn touch(&mut self, ctx: &Ctx<'_>) {
+        let now = ctx.store.clock().now();
+        if now != self.last_seen {
+            self.last_seen = now;
+            self.last_cmd.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// One read into `rbuf`. `Ok(true)`: bytes arrived; `Ok(false)`: nothing to read now.
+    ///
+    /// # Errors
+    /// End of stream, a socket error, or input that outgrew [`Conn::read_cap`].
+    fn fill(&mut self, ctx: &Ctx<'_>) -> io::Result<bool> {
+        self.make_room()?;
+        let space = self.rbuf.len() - self.rend;
+        loop {
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    self.rend += n;
+                    ctx.stats.bytes_read.add(n as u64);
+                    if n < space {
+                        // Drained: the kernel raises a new edge for anything later.
+                        self.readable = false;
+                    }
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Ensures `rbuf` has free space at its end: resets, compacts or grows it.
+    fn make_room(&mut self) -> io::Result<()> {
+        if self.rstart == self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+            if self.rbuf.len() > SHRINK_ABOVE {
+                self.rbuf.truncate(RBUF_INITIAL);
+                self.rbuf.shrink_to_fit();
+            }
+        }
+        if self.rbuf.len() - self.rend >= RBUF_MIN_FREE {
+            return Ok(());
+        }
+        if self.rstart > 0 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+            if self.rbuf.len() - self.rend >= RBUF_MIN_FREE {
+                return Ok(());
+            }
+        }
+        if self.rbuf.len() >= self.read_cap {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request larger than the read buffer cap",
+            ));
+        }
+        let grown = (self.rbuf.len() * 2).min(self.read_cap);
+        self.rbuf.resize(grown, 0);
+        Ok(())
+    }
+
+    /// Writes pending output until done or the socket is full.
+    ///
+    /// # Errors
+    /// A socket error (the connection is then closed).
+    fn flush(&mut self, ctx: &Ctx<'_>) -> io::Result<()> {
+        while self.wstart < self.wbuf.len() {
+            if !self.writable {
+                return Ok(());
+            }
+            match self.stream.write(&self.wbuf[self.wstart..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.wstart += n;
+                    ctx.stats.bytes_written.add(n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.wbuf.clear();
+        self.wstart = 0;
+        if self.wbuf.capacity() > SHRINK_ABOVE {
+            self.wbuf.shrink_to(RBUF_INITIAL);
+        }
+        Ok(())
+    }
+}

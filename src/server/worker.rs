@@ -1,0 +1,219 @@
+//! A worker thread: one mio `Poll`, the connections handed to it, and its loop.
+//!
+//! The only way into a worker from another thread is its inbox (a channel of
+//! accepted connections) followed by a wake of its `Waker`: memcached's
+//! `dispatch_conn_new`, in Rust. Everything else a worker touches is its own, except
+//! the store (which has its own locks) and the stats registry (read by `stats`).
+
+use super::conn::{Conn, Status};
+use super::listener::Accepted;
+use super::Shared;
+use crate::command::Ctx;
+use crate::stats::{ConnInfo, WorkerStats};
+use crossbeam::channel::Receiver;
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The token of a worker's waker; connection tokens are their slab keys.
+pub const WAKER: Token = Token(usize::MAX);
+
+/// One event loop and its connections.
+pub struct Worker {
+    poll: Poll,
+    conns: Slab<(Conn, u64)>,
+    inbox: Receiver<Accepted>,
+    pending: Vec<Token>,
+    shared: Arc<Shared>,
+    stats: Arc<WorkerStats>,
+}
+
+impl Worker {
+    /// Creates worker `index`'s loop and the waker other threads use to reach it.
+    ///
+    /// # Errors
+    /// When the poll or waker cannot be created.
+    pub fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        inbox: Receiver<Accepted>,
+    ) -> io::Result<(Worker, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let stats = shared.registry.worker(index);
+        Ok((
+            Worker {
+                poll,
+                conns: Slab::with_capacity(64),
+                inbox,
+                pending: Vec::new(),
+                shared,
+                stats,
+            },
+            waker,
+        ))
+    }
+
+    /// Runs until the server stops.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let idle = self.shared.settings.idle_timeout;
+        let mut next_sweep = Instant::now() + Duration::from_secs(1);
+        loop {
+            let timeout = if !self.pending.is_empty() {
+                Some(Duration::ZERO)
+            } else if idle > 0 {
+                Some(next_sweep.saturating_duration_since(Instant::now()))
+            } else {
+                None
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::error!("worker poll failed: {e}");
+                return;
+            }
+            for ev in events.iter() {
+                let token = ev.token();
+                if token == WAKER {
+                    self.adopt_new();
+                    continue;
+                }
+                let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                let writable = ev.is_writable() || ev.is_write_closed();
+                if let Some((conn, _)) = self.conns.get_mut(token.0) {
+                    conn.note(readable, writable);
+                }
+                self.drive(token);
+            }
+            for token in std::mem::take(&mut self.pending) {
+                self.drive(token);
+            }
+            if self.shared.stopping() {
+                self.shutdown();
+                return;
+            }
+            if idle > 0 && Instant::now() >= next_sweep {
+                self.kick_idle(idle);
+                next_sweep = Instant::now() + Duration::from_secs(1);
+            }
+        }
+    }
+
+    /// Runs a connection and acts on its status.
+    fn drive(&mut self, token: Token) {
+        let shared = &*self.shared;
+        let ctx = Ctx {
+            store: &shared.store,
+            stats: &self.stats,
+            registry: &shared.registry,
+            settings: &shared.settings,
+        };
+        let Some((conn, _)) = self.conns.get_mut(token.0) else {
+            return;
+        };
+        match conn.ready(&ctx) {
+            Status::Open => {}
+            Status::Yield => {
+                self.stats.conn_yields.incr();
+                self.pending.push(token);
+            }
+            Status::Close => self.close(token),
+            Status::Shutdown => {
+                self.shared.request_shutdown();
+            }
+        }
+    }
+
+    /// Takes the connections the acceptor queued for this worker.
+    fn adopt_new(&mut self) {
+        while let Ok(acc) = self.inbox.try_recv() {
+            let now = self.shared.store.clock().now();
+            let fd = acc.stream.fd() as u64;
+            let last = Arc::new(AtomicU32::new(now));
+            let conn = Conn::new(
+                acc.stream,
+                self.shared.settings.item_size_max,
+                now,
+                Arc::clone(&last),
+            );
+            let entry = self.conns.vacant_entry();
+            let token = Token(entry.key());
+            let (conn, _) = entry.insert((conn, fd));
+            if let Err(e) = self.poll.registry().register(
+                conn.stream_mut(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                log::warn!("cannot register connection {}: {e}", acc.peer);
+                self.conns.remove(token.0);
+                self.shared
+                    .registry
+                    .conns
+                    .curr_connections
+                    .fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            log::debug!("<{fd} new client connection from {}", acc.peer);
+            self.shared.registry.conn_opened(
+                fd,
+                ConnInfo {
+                    addr: acc.peer,
+                    listen_addr: acc.local,
+                    last_cmd: last,
+                },
+            );
+            // Data may have arrived before registration; the edge is not lost (the
+            // registration reports current readiness), so nothing more to do here.
+        }
+    }
+
+    fn close(&mut self, token: Token) {
+        if let Some((mut conn, fd)) = self.conns.try_remove(token.0) {
+            let _ = self.poll.registry().deregister(conn.stream_mut());
+            self.shared.registry.conn_closed(fd);
+            self.shared
+                .registry
+                .conns
+                .curr_connections
+                .fetch_sub(1, Ordering::Relaxed);
+            log::debug!("<{fd} connection closed.");
+        }
+    }
+
+    fn kick_idle(&mut self, idle: u32) {
+        let now = self.shared.store.clock().now();
+        let idle_tokens: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, (c, _))| now.saturating_sub(c.last_seen()) > idle)
+            .map(|(k, _)| Token(k))
+            .collect();
+        for t in idle_tokens {
+            self.stats.idle_kicks.incr();
+            self.close(t);
+        }
+    }
+
+    /// Orderly stop: write what each connection still owes, then close it.
+    fn shutdown(&mut self) {
+        let shared = &*self.shared;
+        let ctx = Ctx {
+            store: &shared.store,
+            stats: &self.stats,
+            registry: &shared.registry,
+            settings: &shared.settings,
+        };
+        for (_, (conn, _)) in self.conns.iter_mut() {
+            conn.drain_output(&ctx);
+        }
+        let tokens: Vec<Token> = self.conns.iter().map(|(k, _)| Token(k)).collect();
+        for t in tokens {
+            self.close(t);
+        }
+    }
+}
