@@ -190,6 +190,9 @@ pub struct Config {
 }
 
 /// What the command line asks for.
+// Built once at startup: the size of the `Run` variant does not matter, and an unboxed
+// `Config` keeps the contract main.rs is written against.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigOutcome {
     /// Run the daemon with this configuration.

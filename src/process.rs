@@ -65,7 +65,10 @@ fn detach(keep_stderr: bool) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     std::env::set_current_dir("/")?;
-    let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
     let targets: &[libc::c_int] = if keep_stderr { &[0, 1] } else { &[0, 1, 2] };
     for &target in targets {
         // SAFETY: `null` is an open descriptor owned by this function; dup2 onto the

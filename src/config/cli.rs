@@ -95,8 +95,7 @@ fn command() -> Command {
             path("pidfile", 'P', "pidfile"),
             value("slab-growth-factor", 'f', "slab-growth-factor", "num"),
             value("slab-min-size", 'n', "slab-min-size", "bytes"),
-            flag("enable-largepages", 'L', "enable-largepages")
-                .visible_alias("large-memory-pages"),
+            flag("enable-largepages", 'L', "enable-largepages").visible_alias("large-memory-pages"),
             value("delimiter", 'D', "delimiter", "char"),
             value("threads", 't', "threads", "num"),
             value("max-reqs-per-event", 'R', "max-reqs-per-event", "num"),
@@ -149,16 +148,19 @@ impl Parsed {
     fn number<T: FromStr>(&self, id: &str, label: &str) -> Result<Option<T>, ConfigError> {
         self.string(id)
             .map(|v| {
-                v.trim().parse::<T>().map_err(|_| {
-                    ConfigError::new(format!("{label}: invalid number \"{v}\""))
-                })
+                v.trim()
+                    .parse::<T>()
+                    .map_err(|_| ConfigError::new(format!("{label}: invalid number \"{v}\"")))
             })
             .transpose()
     }
 
     /// Converts the matches into a validated configuration. `file_ignored` lists the
     /// conf-file-only lines (such as Debian's `logfile`) that were accepted without effect.
-    pub(super) fn into_config(self, file_ignored: Vec<String>) -> Result<ConfigOutcome, ConfigError> {
+    pub(super) fn into_config(
+        self,
+        file_ignored: Vec<String>,
+    ) -> Result<ConfigOutcome, ConfigError> {
         let mut c = Config {
             threads: default_threads(),
             ignored: file_ignored,
@@ -174,9 +176,7 @@ impl Parsed {
         c.unix_socket = self.path("unix-socket");
         if let Some(mask) = self.string("unix-mask") {
             c.unix_mask = u32::from_str_radix(mask.trim(), 8).map_err(|_| {
-                ConfigError::new(format!(
-                    "-a, --unix-mask: invalid octal mask \"{mask}\""
-                ))
+                ConfigError::new(format!("-a, --unix-mask: invalid octal mask \"{mask}\""))
             })?;
         }
         c.shutdown_enabled = self.matches.get_flag("enable-shutdown");

@@ -205,7 +205,10 @@ fn apply_one(
             let v = need(name, value, token, Missing::Value)?;
             match v.trim().parse::<u32>() {
                 Ok(_) => Ok(true),
-                Err(_) => Err(err("lru_crawler_tocrawl takes a numeric 32bit value", token)),
+                Err(_) => Err(err(
+                    "lru_crawler_tocrawl takes a numeric 32bit value",
+                    token,
+                )),
             }
         }
         "hot_lru_pct" | "warm_lru_pct" => {
@@ -272,8 +275,7 @@ fn apply_one(
         }
         "resp_obj_mem_limit" => {
             c.warnings.push(
-                "DEPRECATED: resp_obj_mem_limit no longer used. See read_buf_mem_limit"
-                    .to_string(),
+                "DEPRECATED: resp_obj_mem_limit no longer used. See read_buf_mem_limit".to_string(),
             );
             Ok(true)
         }
@@ -286,11 +288,24 @@ fn apply_one(
             Ok(true)
         }
         // Switches.
-        "no_hashexpand" | "lru_crawler" | "no_lru_crawler" | "lru_maintainer"
-        | "no_lru_maintainer" | "slab_reassign" | "no_slab_reassign" | "no_slab_automove"
-        | "inline_ascii_resp" | "no_inline_ascii_resp" | "no_chunked_items" | "modern"
-        | "no_modern" | "drop_privileges" | "no_drop_privileges" | "ext_drop_unread"
-        | "ssl_session_cache" | "ssl_kernel_tls" => Ok(true),
+        "no_hashexpand"
+        | "lru_crawler"
+        | "no_lru_crawler"
+        | "lru_maintainer"
+        | "no_lru_maintainer"
+        | "slab_reassign"
+        | "no_slab_reassign"
+        | "no_slab_automove"
+        | "inline_ascii_resp"
+        | "no_inline_ascii_resp"
+        | "no_chunked_items"
+        | "modern"
+        | "no_modern"
+        | "drop_privileges"
+        | "no_drop_privileges"
+        | "ext_drop_unread"
+        | "ssl_session_cache"
+        | "ssl_kernel_tls" => Ok(true),
         _ => Err(ConfigError::new(format!(
             "Illegal suboption \"{token}\" (-o, --extended)"
         ))),

@@ -33,10 +33,13 @@ pub(super) fn tokenize(text: &str) -> Result<(Vec<OsString>, Vec<String>), Confi
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let words = split_words(line)
-            .map_err(|e| ConfigError::new(format!("line {}: {e}", index + 1)))?;
+        let words =
+            split_words(line).map_err(|e| ConfigError::new(format!("line {}: {e}", index + 1)))?;
         if words.first().map(String::as_str) == Some("logfile") {
-            ignored.push(format!("logfile {} (larder logs to stderr)", words[1..].join(" ")));
+            ignored.push(format!(
+                "logfile {} (larder logs to stderr)",
+                words[1..].join(" ")
+            ));
             continue;
         }
         args.extend(words.into_iter().map(OsString::from));

@@ -83,7 +83,11 @@ fn daemonize_detaches() {
     let pid: i64 = field(&text, "pid").parse().expect("pid");
     let parent: i64 = field(&text, "parent").parse().expect("parent pid");
     assert_ne!(pid, parent, "daemon must be a new process");
-    assert_eq!(field(&text, "sid"), pid.to_string(), "daemon leads its session");
+    assert_eq!(
+        field(&text, "sid"),
+        pid.to_string(),
+        "daemon leads its session"
+    );
     assert_eq!(field(&text, "cwd"), "/");
     assert_eq!(field(&text, "stdin"), "/dev/null");
     assert_eq!(field(&text, "stderr"), "/dev/null");
@@ -109,6 +113,10 @@ fn helper_drop_privileges() {
 #[test]
 fn drop_privileges_switches_to_the_user() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // The helper reports after becoming `nobody`: let it write into the directory.
+    let mut mode = fs::metadata(dir.path()).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o777);
+    fs::set_permissions(dir.path(), mode).expect("chmod tempdir");
     let out = dir.path().join("drop.report");
     let status = run_helper("process::tests::helper_drop_privileges", &out);
     assert!(status.success(), "helper exit status {status}");
