@@ -96,7 +96,11 @@ fn command() -> Command {
             value("slab-growth-factor", 'f', "slab-growth-factor", "num"),
             value("slab-min-size", 'n', "slab-min-size", "bytes"),
             flag("enable-largepages", 'L', "enable-largepages").visible_alias("large-memory-pages"),
-            value("delimiter", 'D', "delimiter", "char"),
+            // memcached has no long name for -D.
+            Arg::new("delimiter")
+                .short('D')
+                .value_name("char")
+                .action(ArgAction::Set),
             value("threads", 't', "threads", "num"),
             value("max-reqs-per-event", 'R', "max-reqs-per-event", "num"),
             flag("disable-cas", 'C', "disable-cas"),

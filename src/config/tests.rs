@@ -204,7 +204,8 @@ fn ignored_value_options_are_listed() {
             "-N 2 (--napi-ids)",
         ]
     );
-    assert_eq!(run(&["--delimiter=:"]).ignored, ["-D : (per-prefix stats)"]);
+    assert_eq!(run(&["-D:"]).ignored, ["-D : (per-prefix stats)"]);
+    assert!(fail(&["--delimiter=:"]).contains("'--delimiter'"));
     assert_eq!(run(&["--napi-ids", "2"]).ignored, ["-N 2 (--napi-ids)"]);
 }
 
