@@ -1175,3 +1175,203 @@ fn every_documented_option_in_the_example_parses() {
         "only {documented} documented option lines"
     );
 }
+
+/// The first line memcached 1.6 prints for `args`, run through `timeout` so that a
+/// memcached that unexpectedly starts is stopped; `None` when memcached is not installed.
+fn memcached_first_line(list: &[&str]) -> Option<String> {
+    let memcached = Path::new("/usr/bin/memcached");
+    if !memcached.exists() {
+        return None;
+    }
+    let out = std::process::Command::new("timeout")
+        .arg("5")
+        .arg(memcached)
+        .args(list)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run memcached");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some(text.lines().next().unwrap_or("").trim().to_string())
+}
+
+/// memcached itself is the oracle: every suboption larder accepts for compatibility is
+/// one memcached accepts (memcached then stops at `-f 1`), and names it rejects larder
+/// rejects too. Skipped where memcached is not installed.
+#[test]
+fn suboptions_agree_with_installed_memcached() {
+    if memcached_first_line(&["-V"]).is_none() {
+        eprintln!("memcached not installed: oracle test skipped");
+        return;
+    }
+    for name in SUBOPTIONS {
+        if *name == "slab_page_size" || *name == "resp_obj_mem_limit" {
+            continue; // larder's own; memcached prints a deprecation line first
+        }
+        let token = match valid_value(name) {
+            Some(v) => format!("{name}={v}"),
+            None => name.to_string(),
+        };
+        assert_eq!(
+            memcached_first_line(&["-o", &token, "-f", "1"]).as_deref(),
+            Some("Factor must be greater than 1"),
+            "memcached rejects -o {token}"
+        );
+    }
+    for bogus in [
+        "foo",
+        "lru_segmented",
+        "slab_page_size=64k",
+        "no_track_sizes",
+    ] {
+        let theirs = memcached_first_line(&["-o", bogus, "-f", "1"]).expect("memcached");
+        assert_eq!(theirs, format!("Illegal suboption \"{bogus}\""));
+        if bogus != "slab_page_size=64k" {
+            assert!(fail(&["-o", bogus]).starts_with(&theirs), "{bogus}");
+        }
+    }
+}
+
+/// Sanity errors: larder's message starts with memcached's own for the same flags.
+#[test]
+fn sanity_errors_agree_with_installed_memcached() {
+    if memcached_first_line(&["-V"]).is_none() {
+        eprintln!("memcached not installed: oracle test skipped");
+        return;
+    }
+    let cases: &[&[&str]] = &[
+        &["-f", "1"],
+        &["-t", "0"],
+        &["-c", "0"],
+        &["-R", "0"],
+        &["-n", "0"],
+        &["-I", "512"],
+        &["-I", "40m"],
+        &["-p", "70000"],
+        &["-o", "hashpower=11"],
+        &["-o", "hashpower=33"],
+        &["-o", "tail_repair_time=5"],
+        &["-o", "slab_automove=3"],
+        &["-o", "slab_automove_ratio=0"],
+        &["-o", "slab_automove_window=2"],
+        &["-o", "lru_crawler_sleep=1000001"],
+        &["-o", "lru_crawler_tocrawl=x"],
+        &["-o", "hot_lru_pct=80"],
+        &["-o", "hot_max_factor=0"],
+        &["-o", "read_buf_mem_limit=x"],
+        &["-o", "ssl_verify_mode=4"],
+        &["-o", "hash_algorithm=md5"],
+        &["-o", "idle_timeout"],
+        &["-o", "ext_path"],
+        &["-o", "hot_lru_pct=50,warm_lru_pct=40"],
+        &["-S", "-B", "ascii"],
+    ];
+    for list in cases {
+        let mut with_user = vec!["-u", "nobody", "-l", "127.0.0.1", "-p", "0"];
+        with_user.extend_from_slice(list);
+        let theirs = memcached_first_line(&with_user).expect("memcached");
+        let ours = fail(list);
+        assert!(
+            ours.starts_with(&theirs) && !theirs.is_empty(),
+            "{list:?}: memcached says {theirs:?}, larder {ours:?}"
+        );
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arg() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "-p",
+                "-U",
+                "-s",
+                "-a",
+                "-A",
+                "-l",
+                "-d",
+                "-u",
+                "-m",
+                "-M",
+                "-c",
+                "-k",
+                "-v",
+                "-vv",
+                "-P",
+                "-f",
+                "-n",
+                "-L",
+                "-t",
+                "-R",
+                "-C",
+                "-b",
+                "-B",
+                "-I",
+                "-S",
+                "-F",
+                "-X",
+                "-Y",
+                "-o",
+                "-D",
+                "-e",
+                "-N",
+                "-W",
+                "-r",
+                "--port",
+                "--listen=",
+                "--extended",
+                "--foreground",
+                "idle_timeout=5",
+                "hashpower=x",
+                "1m",
+                "0",
+                "64",
+                "[::1]:9",
+                "*",
+                "a,b;c",
+            ])
+            .prop_map(str::to_string),
+            "[ -~]{0,12}",
+        ]
+    }
+
+    proptest! {
+        /// Any argument list gives a config, a help/version text or an error: no panic,
+        /// and every accepted config validates.
+        #[test]
+        fn from_args_never_panics(list in prop::collection::vec(arg(), 0..8)) {
+            let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+            if let Ok(ConfigOutcome::Run(c)) = Config::from_args(args(&refs)) {
+                prop_assert_eq!(c.validate(), Ok(()));
+                prop_assert_eq!(c.listen_addrs().len(), c.listen.len());
+            }
+        }
+
+        /// Single-quoted words come back exactly, whatever they contain.
+        #[test]
+        fn quoted_words_round_trip(words in prop::collection::vec("[^'\n\r]{0,12}", 1..6)) {
+            let line: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+            let (parsed, ignored) = file::tokenize(&line.join(" ")).expect("tokenize");
+            let expected: Vec<OsString> = words.iter().map(OsString::from).collect();
+            prop_assert_eq!(parsed, expected);
+            prop_assert!(ignored.is_empty());
+        }
+
+        /// Sizes: plain bytes, k and m multiply by 1024 and 1024².
+        #[test]
+        fn sizes_scale_by_suffix(n in 0usize..(1 << 20), suffix in 0usize..5) {
+            let (text, multiplier) = [("", 1), ("k", 1024), ("K", 1024), ("m", 1 << 20), ("M", 1 << 20)][suffix];
+            prop_assert_eq!(cli::parse_size(&format!("{n}{text}")), Some(n * multiplier));
+        }
+
+        /// `-l host:port` binds that host and port.
+        #[test]
+        fn listen_host_port(host in "[a-z][a-z0-9.-]{0,15}", port in any::<u16>()) {
+            let entry = format!("{host}:{port}");
+            let c = run(&["-l", &entry]);
+            prop_assert_eq!(c.listen_addrs(), vec![ListenAddr { host: Some(host), port }]);
+        }
+    }
+}
