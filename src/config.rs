@@ -39,12 +39,15 @@
 mod cli;
 mod extended;
 mod file;
+mod listen;
 #[cfg(test)]
 mod tests;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use listen::parse_listen_entry;
 
 /// memcached's default TCP port.
 pub const DEFAULT_PORT: u16 = 11211;
@@ -502,61 +505,4 @@ impl Config {
             ("slab_page_size", self.slab_page_size.to_string()),
         ]
     }
-}
-
-/// Parses one `-l` entry (memcached's `server_sockets` grammar).
-fn parse_listen_entry(entry: &str, default_port: u16) -> Result<ListenAddr, ConfigError> {
-    let bad_port = |p: &str| {
-        ConfigError::new(format!(
-            "Invalid port number: \"{p}\" (-l, --listen {entry})"
-        ))
-    };
-    let spec = entry.strip_prefix("notls:").unwrap_or(entry);
-    if spec.is_empty() {
-        return Err(ConfigError::new(format!(
-            "-l, --listen: empty address in \"{entry}\""
-        )));
-    }
-    let (host, port) = if let Some(rest) = spec.strip_prefix('[') {
-        let Some(close) = rest.find(']') else {
-            return Err(ConfigError::new(format!(
-                "Invalid IPV6 address: \"{spec}\" (-l, --listen)"
-            )));
-        };
-        let host = &rest[..close];
-        let after = &rest[close + 1..];
-        let port = match after {
-            "" => None,
-            _ => match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None => {
-                    return Err(ConfigError::new(format!(
-                        "Invalid IPV6 address: \"{spec}\" (-l, --listen)"
-                    )))
-                }
-            },
-        };
-        (host, port)
-    } else if spec.matches(':').count() == 1 {
-        let (host, port) = spec.split_once(':').expect("exactly one colon");
-        (host, Some(port))
-    } else {
-        // No colon, or a bare IPv6 address (several colons, no port).
-        (spec, None)
-    };
-    if host.is_empty() {
-        return Err(ConfigError::new(format!(
-            "-l, --listen: empty host in \"{entry}\""
-        )));
-    }
-    let port = match port {
-        None => default_port,
-        Some(p) => p.parse::<u16>().map_err(|_| bad_port(p))?,
-    };
-    let host = if host == "*" {
-        None
-    } else {
-        Some(host.to_string())
-    };
-    Ok(ListenAddr { host, port })
 }
