@@ -21,6 +21,9 @@ fn main() -> ExitCode {
     for option in &config.ignored {
         log::info!("option {option} is accepted for compatibility and has no effect");
     }
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
     match run(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -32,7 +35,10 @@ fn main() -> ExitCode {
 }
 
 fn run(config: &Config) -> std::io::Result<()> {
-    process::check_root(config.user.as_deref())?;
+    if let Err(e) = process::raise_nofile_limit(config.max_connections as u64 + 64) {
+        log::warn!("failed to raise the open-file limit: {e}");
+    }
+    process::refuse_root_without_user(config.user.as_deref())?;
     if let Some(user) = &config.user {
         process::drop_privileges(user)?;
     }

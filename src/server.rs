@@ -81,7 +81,6 @@ impl Server {
     /// When a listener cannot be bound, the store configuration is invalid, or a
     /// thread or poll cannot be created.
     pub fn start(config: &Config) -> io::Result<Server> {
-        raise_fd_limit(config.max_connections);
         let clock = Clock::system();
         let store_config = StoreConfig {
             memory_limit: config.memory_limit,
@@ -97,9 +96,13 @@ impl Server {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
 
         let mut listeners = Vec::new();
-        if config.port != 0 {
-            for addr in &config.listen {
-                listeners.extend(Listener::bind_tcp(addr, config.port, config.backlog)?);
+        if config.tcp_enabled() {
+            for addr in config.listen_addrs() {
+                listeners.extend(Listener::bind_tcp(
+                    addr.host.as_deref(),
+                    addr.port,
+                    config.backlog,
+                )?);
             }
         }
         if let Some(path) = &config.unix_socket {
@@ -322,30 +325,6 @@ fn write_all_now(stream: &mut listener::Stream, mut msg: &[u8]) -> io::Result<()
         msg = &msg[n..];
     }
     Ok(())
-}
-
-/// Raises the open-file limit so that `-c` connections fit, as memcached does.
-fn raise_fd_limit(max_connections: usize) {
-    let want = (max_connections as u64).saturating_add(64);
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `rl` is a valid, writable rlimit struct for the duration of the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        return;
-    }
-    if rl.rlim_cur >= want {
-        return;
-    }
-    let new = libc::rlimit {
-        rlim_cur: want.min(rl.rlim_max),
-        rlim_max: rl.rlim_max,
-    };
-    // SAFETY: `new` is a valid rlimit struct; setrlimit only reads it.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
-        log::warn!("failed to raise the open-file limit to {want}");
-    }
 }
 
 /// The command layer's settings, taken from the configuration.

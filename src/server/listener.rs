@@ -38,23 +38,25 @@ pub struct Accepted {
 }
 
 impl Listener {
-    /// Binds a TCP listener on `addr` (`host`, `host:port`, `[v6]:port`), using `port`
-    /// when `addr` names none, with the given listen backlog.
+    /// Binds TCP listeners on `host` (every interface, IPv4 and IPv6, when `None`) and
+    /// `port`, with the given listen backlog.
     ///
     /// # Errors
     /// When the address does not resolve or cannot be bound.
-    pub fn bind_tcp(addr: &str, port: u16, backlog: i32) -> io::Result<Vec<Listener>> {
-        let spec = if addr.starts_with('[') || addr.matches(':').count() == 1 {
-            addr.to_string()
-        } else if addr.contains(':') {
-            format!("[{addr}]:{port}")
-        } else {
-            format!("{addr}:{port}")
+    pub fn bind_tcp(host: Option<&str>, port: u16, backlog: i32) -> io::Result<Vec<Listener>> {
+        let specs: Vec<String> = match host {
+            None => vec![format!("0.0.0.0:{port}"), format!("[::]:{port}")],
+            Some(h) if h.contains(':') && !h.starts_with('[') => vec![format!("[{h}]:{port}")],
+            Some(h) => vec![format!("{h}:{port}")],
         };
+        let mut addrs = Vec::new();
+        for spec in &specs {
+            addrs.extend(spec.to_socket_addrs().map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot resolve listen address {spec}: {e}"))
+            })?);
+        }
         let mut out = Vec::new();
-        for sa in spec.to_socket_addrs().map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot resolve listen address {spec}: {e}"))
-        })? {
+        for sa in addrs {
             let socket = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
             socket.set_reuse_address(true)?;
             if sa.is_ipv6() {

@@ -1,0 +1,199 @@
+//! Differential fuzzing against real memcached 1.6: the same random request streams
+//! (valid, malformed, split and pipelined) go to memcached and to larder, one
+//! connection each, and the reply bytes must be identical. memcached is the judge.
+//!
+//! Requires `memcached` on PATH (scripts/test.sh installs Debian's package).
+//! `LARDER_DIFF_SEED=n` replays one seed; `LARDER_DIFF_ROUNDS` sets the count.
+
+mod common;
+use common::Server;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+const KEYS: &[&str] = &["a", "b", "counter", "k1", "k2", "\u{e9}t\u{e9}"];
+
+fn number(r: &mut Rng) -> String {
+    match r.below(12) {
+        0 => "-1".into(),
+        1 => "18446744073709551615".into(),
+        2 => "18446744073709551616".into(),
+        3 => "abc".into(),
+        4 => "4294967296".into(),
+        5 => "".into(),
+        6 => "0x10".into(),
+        _ => r.below(100).to_string(),
+    }
+}
+
+fn token(r: &mut Rng) -> String {
+    match r.below(10) {
+        0 => "k".repeat(250),
+        1 => "k".repeat(251),
+        2 => "noreply".into(),
+        3 => number(r),
+        4 => String::from_utf8_lossy(&[b'!' + r.below(90) as u8; 3]).into_owned(),
+        _ => r.pick(KEYS).to_string(),
+    }
+}
+
+/// One random request (a line, maybe with a data block), as bytes.
+fn request(r: &mut Rng) -> Vec<u8> {
+    let key = r.pick(KEYS).to_string();
+    let noreply = if r.below(5) == 0 { " noreply" } else { "" };
+    let exptime = *r.pick(&["0", "0", "-1", "1000", "abc", "2592001"]);
+    let mut line = match r.below(22) {
+        0..=3 => {
+            let verb = *r.pick(&["set", "add", "replace", "append", "prepend"]);
+            let len = r.below(12) as usize;
+            let claimed = match r.below(8) {
+                0 => (len + 1).to_string(),
+                1 => number(r),
+                _ => len.to_string(),
+            };
+            let flags = if r.below(6) == 0 { number(r) } else { r.below(70000).to_string() };
+            let data: String = (0..len).map(|_| (b'0' + r.below(10) as u8) as char).collect();
+            format!("{verb} {key} {flags} {exptime} {claimed}{noreply}\r\n{data}\r\n")
+        }
+        4 => format!("cas {key} 0 0 1 {}{noreply}\r\nx\r\n", 1_000_000_000 + r.below(1000)),
+        5..=7 => {
+            let n = 1 + r.below(4);
+            let keys: Vec<String> = (0..n).map(|_| token(r)).collect();
+            format!("get {}\r\n", keys.join(" "))
+        }
+        8 => format!("delete {key}{noreply}\r\n"),
+        9 => format!("delete {key} {}\r\n", number(r)),
+        10 | 11 => {
+            let verb = *r.pick(&["incr", "decr"]);
+            format!("{verb} {key} {}{noreply}\r\n", number(r))
+        }
+        12 => format!("touch {key} {exptime}{noreply}\r\n"),
+        13 => format!("gat {exptime} {key} {}\r\n", token(r)),
+        14 => format!("{}\r\n", (0..r.below(6)).map(|_| token(r)).collect::<Vec<_>>().join(" ")),
+        15 => format!("set {key} 0 0 5\r\nabcdefgh\r\n"),
+        16 => format!("{}\r\n", r.pick(&["verbosity", "verbosity 1", "verbosity 1 noreply", "shutdown", "flush_all noreply", "flush_all 0"])),
+        17 => format!("{}\n", r.pick(&["get a", "set a 0 0 1\r\nq", "incr counter 1"])),
+        18 => format!("set counter 0 0 {}\r\n{}\r\n", 2, 10 + r.below(90)),
+        19 => "\r\n".to_string(),
+        20 => format!("{} {}\r\n", r.pick(&["GET", "Set", "gets", "getx", "mn", "me a"]), key),
+        _ => format!("incr counter {}\r\n", r.below(1000)),
+    };
+    if r.below(30) == 0 {
+        // A stray byte mid-stream.
+        line.insert(r.below(line.len() as u64) as usize, *r.pick(&['\0', ' ', '\t', '\r']));
+    }
+    line.into_bytes()
+}
+
+struct Memcached(Child, u16);
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_memcached() -> Memcached {
+    for _ in 0..5 {
+        let port = common::free_port();
+        let mut child = Command::new("memcached")
+            .args(["-p", &port.to_string(), "-l", "127.0.0.1", "-U", "0", "-u", "root", "-t", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("memcached must be installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Memcached(child, port);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+    }
+    panic!("memcached did not start");
+}
+
+/// Sends `stream` in random-sized pieces followed by a sentinel, and returns every
+/// byte received up to the sentinel's reply or the server closing the connection.
+fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut pos = 0;
+    while pos < stream.len() {
+        let n = (1 + r.below(64) as usize).min(stream.len() - pos);
+        if s.write_all(&stream[pos..pos + n]).is_err() {
+            break;
+        }
+        pos += n;
+    }
+    // Padding ends any pending data block, then the sentinel.
+    let _ = s.write_all(&[b'\n'; 80]);
+    let _ = s.write_all(b"version\r\n");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.ends_with(b"VERSION 1.6.18\r\n") {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read: {e}; got {:?}", String::from_utf8_lossy(&out)),
+        }
+    }
+    out
+}
+
+#[test]
+fn random_streams_answer_exactly_like_memcached() {
+    let mc = start_memcached();
+    let larder = Server::start(&["-t", "2"]);
+    let rounds: u64 = std::env::var("LARDER_DIFF_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let seeds: Vec<u64> = match std::env::var("LARDER_DIFF_SEED") {
+        Ok(s) => vec![s.parse().unwrap()],
+        Err(_) => (1..=rounds).collect(),
+    };
+    for seed in seeds {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut stream = Vec::new();
+        for _ in 0..(1 + r.below(12)) {
+            stream.extend_from_slice(&request(&mut r));
+        }
+        let split_seed = r.next() | 1;
+        let want = exchange(mc.1, &stream, &mut Rng(split_seed));
+        let got = exchange(larder.addr.port(), &stream, &mut Rng(split_seed));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "seed {seed}: replies differ for stream {:?}",
+            String::from_utf8_lossy(&stream)
+        );
+    }
+}

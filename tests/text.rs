@@ -1,0 +1,490 @@
+//! The classic text protocol, byte for byte, as memcached 1.6 answers.
+//! Run against real memcached with `LARDER_TEST_BIN=/usr/bin/memcached`.
+
+mod common;
+use common::{larder_only, Server};
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_millis(200);
+
+#[test]
+fn set_get_gets_and_cas_round_trip() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set foo 5 0 3\r\nbar\r\n", b"STORED\r\n");
+    c.roundtrip(b"get foo\r\n", b"VALUE foo 5 3\r\nbar\r\nEND\r\n");
+    c.send(b"gets foo\r\n");
+    let line = String::from_utf8(c.read_line()).unwrap();
+    let cas: u64 = line
+        .trim_end()
+        .strip_prefix("VALUE foo 5 3 ")
+        .expect("gets line")
+        .parse()
+        .unwrap();
+    c.expect(b"bar\r\nEND\r\n");
+    c.roundtrip(
+        format!("cas foo 1 0 3 {}\r\nbaz\r\n", cas + 1).as_bytes(),
+        b"EXISTS\r\n",
+    );
+    c.roundtrip(
+        format!("cas foo 1 0 3 {cas}\r\nbaz\r\n").as_bytes(),
+        b"STORED\r\n",
+    );
+    c.roundtrip(
+        format!("cas foo 1 0 3 {cas}\r\nqux\r\n").as_bytes(),
+        b"EXISTS\r\n",
+    );
+    c.roundtrip(b"cas nope 0 0 1 1\r\nx\r\n", b"NOT_FOUND\r\n");
+    c.roundtrip(b"get foo\r\n", b"VALUE foo 1 3\r\nbaz\r\nEND\r\n");
+    c.roundtrip(b"get missing\r\n", b"END\r\n");
+}
+
+#[test]
+fn multiget_answers_hits_in_request_order() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\n1\r\nset c 0 0 1\r\n3\r\n", b"STORED\r\nSTORED\r\n");
+    c.roundtrip(
+        b"get a b c a\r\n",
+        b"VALUE a 0 1\r\n1\r\nVALUE c 0 1\r\n3\r\nVALUE a 0 1\r\n1\r\nEND\r\n",
+    );
+}
+
+#[test]
+fn add_replace_append_prepend() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"add k 0 0 1\r\na\r\n", b"STORED\r\n");
+    c.roundtrip(b"add k 0 0 1\r\nb\r\n", b"NOT_STORED\r\n");
+    c.roundtrip(b"replace k 7 0 2\r\nbb\r\n", b"STORED\r\n");
+    c.roundtrip(b"replace nokey 0 0 1\r\nb\r\n", b"NOT_STORED\r\n");
+    c.roundtrip(b"append k 0 0 2\r\ncc\r\n", b"STORED\r\n");
+    c.roundtrip(b"prepend k 0 0 2\r\naa\r\n", b"STORED\r\n");
+    c.roundtrip(b"get k\r\n", b"VALUE k 7 6\r\naabbcc\r\nEND\r\n");
+    c.roundtrip(b"append nokey 0 0 1\r\nx\r\n", b"NOT_STORED\r\n");
+    c.roundtrip(b"prepend nokey 0 0 1\r\nx\r\n", b"NOT_STORED\r\n");
+}
+
+#[test]
+fn delete_and_its_usage_errors() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set d 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"delete d\r\n", b"DELETED\r\n");
+    c.roundtrip(b"delete d\r\n", b"NOT_FOUND\r\n");
+    c.roundtrip(b"set d 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"delete d 0\r\n", b"DELETED\r\n");
+    c.roundtrip(
+        b"delete d 5\r\n",
+        b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n",
+    );
+}
+
+#[test]
+fn incr_decr_wrap_floor_and_errors() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set n 0 0 2\r\n10\r\n", b"STORED\r\n");
+    c.roundtrip(b"decr n 1\r\n", b"9\r\n");
+    // memcached keeps the length and pads with a space when the number shrinks.
+    c.roundtrip(b"get n\r\n", b"VALUE n 0 2\r\n9 \r\nEND\r\n");
+    c.roundtrip(b"incr n 18446744073709551615\r\n", b"8\r\n");
+    c.roundtrip(b"decr n 100\r\n", b"0\r\n");
+    c.roundtrip(b"set m 0 0 20\r\n18446744073709551615\r\n", b"STORED\r\n");
+    c.roundtrip(b"incr m 1\r\n", b"0\r\n");
+    c.roundtrip(b"incr n 5\r\n", b"5\r\n");
+    c.roundtrip(b"incr nokey 1\r\n", b"NOT_FOUND\r\n");
+    c.roundtrip(b"decr nokey 1\r\n", b"NOT_FOUND\r\n");
+    c.roundtrip(b"set t 0 0 2\r\nab\r\n", b"STORED\r\n");
+    c.roundtrip(
+        b"incr t 1\r\n",
+        b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+    );
+    c.roundtrip(
+        b"incr n abc\r\n",
+        b"CLIENT_ERROR invalid numeric delta argument\r\n",
+    );
+    c.roundtrip(b"set g 0 0 1\r\n9\r\nincr g 1\r\n", b"STORED\r\n10\r\n");
+    c.roundtrip(b"get g\r\n", b"VALUE g 0 2\r\n10\r\nEND\r\n");
+}
+
+#[test]
+fn touch_gat_and_gats() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set t 3 0 2\r\nhi\r\n", b"STORED\r\n");
+    c.roundtrip(b"touch t 100\r\n", b"TOUCHED\r\n");
+    c.roundtrip(b"touch nokey 100\r\n", b"NOT_FOUND\r\n");
+    c.roundtrip(
+        b"touch t abc\r\n",
+        b"CLIENT_ERROR invalid exptime argument\r\n",
+    );
+    c.roundtrip(b"gat 100 t nokey\r\n", b"VALUE t 3 2\r\nhi\r\nEND\r\n");
+    c.send(b"gats 100 t\r\n");
+    let line = String::from_utf8(c.read_line()).unwrap();
+    assert!(line.starts_with("VALUE t 3 2 "), "{line}");
+    c.expect(b"hi\r\nEND\r\n");
+    c.roundtrip(b"gat -1 t\r\n", b"VALUE t 3 2\r\nhi\r\nEND\r\n");
+    c.roundtrip(b"get t\r\n", b"END\r\n");
+}
+
+#[test]
+fn expiry_relative_negative_and_absolute() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set gone 0 -1 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"get gone\r\n", b"END\r\n");
+    let past = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 10;
+    c.roundtrip(
+        format!("set old 0 {past} 1\r\nx\r\n").as_bytes(),
+        b"STORED\r\n",
+    );
+    c.roundtrip(b"get old\r\n", b"END\r\n");
+    c.roundtrip(b"set soon 0 1 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"set later 0 100 1\r\ny\r\n", b"STORED\r\n");
+    c.roundtrip(b"get soon\r\n", b"VALUE soon 0 1\r\nx\r\nEND\r\n");
+    std::thread::sleep(Duration::from_millis(2100));
+    c.roundtrip(b"get soon later\r\n", b"VALUE later 0 1\r\ny\r\nEND\r\n");
+}
+
+#[test]
+fn noreply_hides_replies_and_errors() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.send(b"set a 0 0 1 noreply\r\n1\r\n");
+    c.send(b"add a 0 0 1 noreply\r\n2\r\n");
+    c.send(b"replace a 0 0 1 noreply\r\n3\r\n");
+    c.send(b"append a 0 0 1 noreply\r\n4\r\n");
+    c.send(b"prepend a 0 0 1 noreply\r\n5\r\n");
+    c.send(b"incr nokey 1 noreply\r\n");
+    c.send(b"touch a 100 noreply\r\n");
+    c.send(b"delete nokey noreply\r\n");
+    c.send(b"cas a 0 0 1 1 noreply\r\nx\r\n");
+    c.expect_silence(QUIET);
+    c.roundtrip(b"get a\r\n", b"VALUE a 0 3\r\n534\r\nEND\r\n");
+    c.send(b"incr a 1 noreply\r\ndecr a 2 noreply\r\n");
+    c.roundtrip(b"get a\r\n", b"VALUE a 0 3\r\n533\r\nEND\r\n");
+    c.send(b"flush_all noreply\r\n");
+    c.roundtrip(b"get a\r\n", b"END\r\n");
+}
+
+#[test]
+fn malformed_commands_get_memcached_errors_and_the_stream_survives() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set keep 0 0 4\r\nsafe\r\n", b"STORED\r\n");
+    c.roundtrip(b"bogus\r\n", b"ERROR\r\n");
+    c.roundtrip(b"\r\n", b"ERROR\r\n");
+    c.roundtrip(b"GET keep\r\n", b"ERROR\r\n");
+    c.roundtrip(b"get\r\n", b"ERROR\r\n");
+    c.roundtrip(
+        b"set x 0 0 abc\r\n",
+        b"CLIENT_ERROR bad command line format\r\n",
+    );
+    c.roundtrip(
+        b"set x 0 0 -1\r\n",
+        b"CLIENT_ERROR bad command line format\r\n",
+    );
+    c.roundtrip(
+        b"set x abc 0 1\r\n",
+        b"CLIENT_ERROR bad command line format\r\n",
+    );
+    // A data block that does not end in CRLF: memcached takes len+2 bytes, then parses on.
+    c.roundtrip(
+        b"set x 0 0 3\r\nabcde\r\n",
+        b"CLIENT_ERROR bad data chunk\r\nERROR\r\n",
+    );
+    let long_key = "k".repeat(251);
+    c.roundtrip(
+        format!("set {long_key} 0 0 1\r\nx\r\n").as_bytes(),
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    );
+    c.roundtrip(
+        format!("get keep {long_key}\r\n").as_bytes(),
+        b"VALUE keep 0 4\r\nsafe\r\nCLIENT_ERROR bad command line format\r\n",
+    );
+    let ok_key = "k".repeat(250);
+    c.roundtrip(
+        format!("set {ok_key} 0 0 1\r\nx\r\n").as_bytes(),
+        b"STORED\r\n",
+    );
+    c.roundtrip(b"get keep\r\n", b"VALUE keep 0 4\r\nsafe\r\nEND\r\n");
+    c.roundtrip(b"verbosity\r\n", b"ERROR\r\n");
+    c.roundtrip(b"verbosity 1\r\n", b"OK\r\n");
+    c.roundtrip(b"stats nonsense\r\n", b"ERROR\r\n");
+    c.roundtrip(b"get keep\n", b"VALUE keep 0 4\r\nsafe\r\nEND\r\n");
+}
+
+#[test]
+fn too_large_values_are_refused_and_their_data_swallowed() {
+    let s = Server::start(&["-I", "1k"]);
+    let mut c = s.connect();
+    let big = vec![b'x'; 2000];
+    let mut req = b"set big 0 0 2000\r\n".to_vec();
+    req.extend_from_slice(&big);
+    req.extend_from_slice(b"\r\nget big\r\n");
+    c.roundtrip(&req, b"SERVER_ERROR object too large for cache\r\nEND\r\n");
+    // A refused set also drops the old value (memcached avoids serving stale data).
+    c.roundtrip(b"set big 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(&req, b"SERVER_ERROR object too large for cache\r\nEND\r\n");
+}
+
+#[test]
+fn pipelined_and_byte_by_byte_requests_keep_order() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let mut batch = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        batch.extend_from_slice(format!("set k{i} {i} 0 {}\r\n{i}\r\n", i.to_string().len()).as_bytes());
+        expected.extend_from_slice(b"STORED\r\n");
+    }
+    for i in 0..200 {
+        batch.extend_from_slice(format!("get k{i}\r\n").as_bytes());
+        expected.extend_from_slice(
+            format!("VALUE k{i} {i} {}\r\n{i}\r\nEND\r\n", i.to_string().len()).as_bytes(),
+        );
+    }
+    c.roundtrip(&batch, &expected);
+    // The same requests split into single bytes.
+    let mut d = s.connect();
+    for b in b"set split 0 0 5\r\nhello\r\nget split\r\n" {
+        d.send(&[*b]);
+    }
+    d.expect(b"STORED\r\nVALUE split 0 5\r\nhello\r\nEND\r\n");
+}
+
+#[test]
+fn huge_multiget_line_works() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set hit 0 0 1\r\nh\r\n", b"STORED\r\n");
+    let mut line = b"get".to_vec();
+    for i in 0..30_000 {
+        line.extend_from_slice(format!(" key{i:08}").as_bytes());
+    }
+    line.extend_from_slice(b" hit\r\n");
+    c.roundtrip(&line, b"VALUE hit 0 1\r\nh\r\nEND\r\n");
+}
+
+#[test]
+fn long_lines_without_newline_close_the_connection() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.send(&vec![b'a'; 4096]);
+    c.expect_closed();
+    let mut h = s.connect();
+    h.send(b"GET / HTTP/1.1\r\n");
+    h.expect_closed();
+}
+
+#[test]
+fn large_values_up_to_the_item_limit() {
+    let s = Server::start(&["-I", "2m", "-m", "64"]);
+    let mut c = s.connect();
+    let value: Vec<u8> = (0..1_500_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut req = format!("set big 0 0 {}\r\n", value.len()).into_bytes();
+    req.extend_from_slice(&value);
+    req.extend_from_slice(b"\r\n");
+    c.roundtrip(&req, b"STORED\r\n");
+    c.send(b"get big\r\n");
+    c.expect(format!("VALUE big 0 {}\r\n", value.len()).as_bytes());
+    let got = c.read_exact(value.len());
+    assert!(got == value, "large value corrupted");
+    c.expect(b"\r\nEND\r\n");
+}
+
+#[test]
+fn flush_all_now_and_delayed() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n");
+    c.roundtrip(b"flush_all\r\n", b"OK\r\n");
+    c.roundtrip(b"get a\r\n", b"END\r\n");
+    c.roundtrip(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n");
+    c.roundtrip(b"flush_all 2\r\n", b"OK\r\n");
+    c.roundtrip(b"get a\r\n", b"VALUE a 0 1\r\n1\r\nEND\r\n");
+    std::thread::sleep(Duration::from_millis(3100));
+    c.roundtrip(b"get a\r\n", b"END\r\n");
+    c.roundtrip(b"set b 0 0 1\r\n2\r\n", b"STORED\r\n");
+    c.roundtrip(b"get b\r\n", b"VALUE b 0 1\r\n2\r\nEND\r\n");
+}
+
+#[test]
+fn flush_all_disabled_with_dash_f() {
+    let s = Server::start(&["-F"]);
+    let mut c = s.connect();
+    c.roundtrip(b"flush_all\r\n", b"CLIENT_ERROR flush_all not allowed\r\n");
+}
+
+#[test]
+fn version_verbosity_quit() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    c.roundtrip(b"verbosity 0\r\n", b"OK\r\n");
+    c.send(b"verbosity 0 noreply\r\n");
+    c.expect_silence(QUIET);
+    c.send(b"quit\r\n");
+    c.expect_closed();
+}
+
+#[test]
+fn shutdown_needs_dash_a() {
+    let mut s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"shutdown\r\n", b"ERROR: shutdown not enabled\r\n");
+    drop(c);
+    let mut s2 = Server::start(&["-A"]);
+    let mut c2 = s2.connect();
+    c2.send(b"shutdown\r\n");
+    c2.expect_closed();
+    assert!(s2.wait_exit(Duration::from_secs(10)).is_some(), "server did not exit");
+    assert!(s.wait_exit(Duration::from_millis(10)).is_none());
+}
+
+#[test]
+fn cache_memlimit() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(
+        b"cache_memlimit 1\r\n",
+        b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n",
+    );
+    c.roundtrip(b"cache_memlimit 100\r\n", b"OK\r\n");
+    assert_eq!(c.stat("limit_maxbytes"), 100 * 1024 * 1024);
+}
+
+#[test]
+fn stats_counters_follow_commands() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n");
+    c.roundtrip(b"get a b\r\n", b"VALUE a 0 1\r\n1\r\nEND\r\n");
+    c.roundtrip(b"delete b\r\n", b"NOT_FOUND\r\n");
+    c.roundtrip(b"incr a 1\r\n", b"2\r\n");
+    c.roundtrip(b"touch a 10\r\n", b"TOUCHED\r\n");
+    let st: std::collections::HashMap<_, _> = c.stats("").into_iter().collect();
+    let n = |k: &str| st[k].parse::<u64>().unwrap();
+    assert_eq!(n("cmd_get"), 2);
+    assert_eq!(n("get_hits"), 1);
+    assert_eq!(n("get_misses"), 1);
+    assert_eq!(n("cmd_set"), 1);
+    assert_eq!(n("delete_misses"), 1);
+    assert_eq!(n("incr_hits"), 1);
+    assert_eq!(n("cmd_touch"), 1);
+    assert_eq!(n("touch_hits"), 1);
+    assert_eq!(n("curr_items"), 1);
+    assert_eq!(n("curr_connections"), 1);
+    assert_eq!(n("limit_maxbytes"), 64 * 1024 * 1024);
+    assert_eq!(st["version"], "1.6.18");
+    assert_eq!(st["pid"], s.pid().to_string());
+    c.roundtrip(b"stats reset\r\n", b"RESET\r\n");
+    assert_eq!(c.stat("cmd_get"), 0);
+    let settings: std::collections::HashMap<_, _> = c.stats("settings").into_iter().collect();
+    assert_eq!(settings["maxbytes"], "67108864");
+    assert_eq!(settings["item_size_max"], "1048576");
+    assert_eq!(settings["cas_enabled"], "yes");
+    let items = c.stats("items");
+    assert!(items.iter().any(|(k, v)| k.ends_with(":number") && v == "1"), "{items:?}");
+    let slabs = c.stats("slabs");
+    assert!(slabs.iter().any(|(k, _)| k == "active_slabs"), "{slabs:?}");
+    let conns = c.stats("conns");
+    assert!(conns.iter().any(|(k, _)| k.ends_with(":addr")), "{conns:?}");
+}
+
+#[test]
+fn max_connections_refuses_extra_clients() {
+    if !larder_only() {
+        return; // memcached reserves file descriptors out of -c, so its count differs
+    }
+    let s = Server::start(&["-c", "2"]);
+    let mut a = s.connect();
+    let mut b = s.connect();
+    a.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    b.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    let mut c = s.connect();
+    c.expect(b"ERROR Too many open connections\r\n");
+    c.expect_closed();
+    assert_eq!(a.stat("rejected_connections"), 1);
+}
+
+#[test]
+fn idle_connections_are_kicked() {
+    let s = Server::start(&["-o", "idle_timeout=1"]);
+    let mut idle = s.connect();
+    idle.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    let started = std::time::Instant::now();
+    idle.expect_closed();
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let mut c = s.connect();
+    assert!(c.stat("idle_kicks") >= 1);
+}
+
+#[test]
+fn unix_socket_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("larder.sock");
+    let s = Server::start(&["-s", path.to_str().unwrap(), "-a", "0700"]);
+    let mut c = common::Client::unix(s.unix.as_ref().unwrap());
+    c.roundtrip(b"set u 0 0 1\r\nx\r\nget u\r\n", b"STORED\r\nVALUE u 0 1\r\nx\r\nEND\r\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+#[test]
+fn sigterm_stops_gracefully() {
+    let mut s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n");
+    s.signal(libc::SIGTERM);
+    let status = s.wait_exit(Duration::from_secs(10)).expect("exit after SIGTERM");
+    if larder_only() {
+        assert!(status.success(), "{status:?}");
+    }
+    c.expect_closed();
+}
+
+#[test]
+fn memory_limit_evicts_old_items() {
+    let s = Server::start(&["-m", "8"]);
+    let mut c = s.connect();
+    let value = vec![b'v'; 1000];
+    for i in 0..20_000 {
+        let mut req = format!("set key{i} 0 0 1000 noreply\r\n").into_bytes();
+        req.extend_from_slice(&value);
+        req.extend_from_slice(b"\r\n");
+        c.send(&req);
+    }
+    c.roundtrip(b"set last 0 0 1\r\nx\r\n", b"STORED\r\n");
+    assert!(c.stat("evictions") > 0);
+    c.roundtrip(b"get last\r\n", b"VALUE last 0 1\r\nx\r\nEND\r\n");
+    c.roundtrip(b"get key0\r\n", b"END\r\n");
+}
+
+#[test]
+fn no_evictions_with_dash_m_capital() {
+    let s = Server::start(&["-m", "8", "-M"]);
+    let mut c = s.connect();
+    let value = vec![b'v'; 1000];
+    let mut refused = false;
+    for i in 0..20_000 {
+        let mut req = format!("set key{i} 0 0 1000\r\n").into_bytes();
+        req.extend_from_slice(&value);
+        req.extend_from_slice(b"\r\n");
+        c.send(&req);
+        let line = c.read_line();
+        if line == b"SERVER_ERROR out of memory storing object\r\n" {
+            refused = true;
+            break;
+        }
+        assert_eq!(line, b"STORED\r\n");
+    }
+    assert!(refused, "-M never refused a set");
+    c.roundtrip(b"get key0\r\n", b"VALUE key0 0 1000\r\n");
+}
