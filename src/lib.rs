@@ -1,1 +1,4 @@
 //! larder: a memcached-compatible cache daemon.
+
+pub mod clock;
+pub mod store;

@@ -1,0 +1,1 @@
+//! Unit tests of the store through its public door (plus a few internals).
