@@ -465,6 +465,11 @@ impl Stripe {
                 };
                 if let Some(h2) = self.owner(r2, protect) {
                     if let Err(miss) = self.validity(h2, ctx) {
+                        // Skip the hand past the reclaimed chunk: the live items in between
+                        // keep their place until the next revolution (expired goes first).
+                        for _ in 0..=k {
+                            self.mem.advance_hand(cid);
+                        }
                         self.unlink(h2, Exit::Reclaimed(miss), ctx);
                         if let Some(r) = self.mem.pop_free(cid) {
                             return Ok(r);
