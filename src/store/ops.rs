@@ -15,6 +15,9 @@ use super::stripe::{Ctx, Stripe};
 use super::StoreError;
 use crate::clock::RelTime;
 
+/// Largest scratch buffer a stripe keeps between appends (bounds per-stripe overhead).
+const SCRATCH_KEEP: usize = 64 << 10;
+
 /// Longest decimal u64 ("18446744073709551615").
 pub(crate) const MAX_DIGITS: usize = 20;
 
@@ -148,7 +151,7 @@ impl Stripe {
         };
         let cas = self.next_cas();
         let res = self.write_item(ctx, key.as_slice(), &parts, flags, exptime, cas, old);
-        if scratch.capacity() > 1 << 20 {
+        if scratch.capacity() > SCRATCH_KEEP {
             scratch = Vec::new();
         }
         self.scratch = scratch;
