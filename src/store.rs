@@ -1,0 +1,768 @@
+//! The cache: a slab-allocated, lock-striped CLOCK cache with TTLs, CAS and a hard memory
+//! ceiling. [`Store`] is the only door.
+//!
+//! Owns keys ↔ items. Must not know: sockets, the protocol, the server's config (it gets a
+//! [`StoreConfig`]). Submodules (private): `item` (byte layout, [`ItemRef`]), `slab` (size
+//! classes, pages, page budget and pool, free lists), `stripe` (one lock's worth of cache:
+//! index, allocation, CLOCK eviction, page moves, crawler), `ops` (compound read-modify-write
+//! operations), `entry` (the meta protocol's entry API). docs/STORE.md describes the memory
+//! layout and policies in full.
+//!
+//! # Locking rules (complete)
+//!
+//! 1. There is one lock level: the stripe locks. `stripes` (a power of two) stripes, each a
+//!    `CachePadded<parking_lot::Mutex<Stripe>>`. A key belongs to the stripe picked by bits
+//!    40.. of its ahash (the hash table itself uses the low bits and the top 7 bits, so the
+//!    stripe choice does not weaken it).
+//! 2. No code ever holds two stripe locks. Operations on one key (get, gat, set and friends,
+//!    delete, touch, incr/decr, entry) lock exactly the key's stripe, once, for the whole
+//!    operation, including the caller's closure in `get`/`entry` (values are copied out of
+//!    slab memory while the lock is held; there are no item refcounts). That single hold is
+//!    what makes every per-key operation atomic: incr and cas loops cannot lose updates.
+//! 3. Whole-store operations (`flush_all`, `maintain`, `stats`, `size_histogram`) visit
+//!    stripes one at a time, taking and releasing each lock in turn; they never see a
+//!    consistent snapshot across stripes and do not need one.
+//! 4. Everything a stripe owns (index, pages, free lists, CLOCK hands, counters, CAS counter)
+//!    is only touched with its lock held: a `&mut Stripe` is the proof.
+//! 5. State shared between stripes is lock-free and never held across anything: the page
+//!    budget (`AtomicUsize` of pages in existence, compare-and-swap against the limit), the
+//!    pool of whole free pages (`crossbeam::queue::SegQueue`), the flush times and the clock
+//!    (relaxed `AtomicU32` loads). They are read or updated while a stripe lock is held,
+//!    which is safe because they never block.
+//! 6. LRU upkeep takes no extra lock and moves nothing: a read sets the ACCESSED bit and the
+//!    access time in the item header under the stripe lock the read already holds (CLOCK).
+//! 7. Closures passed to `get`, `get_and_touch` and `entry` run with the stripe lock held:
+//!    they must not call back into the same `Store` (parking_lot mutexes are not reentrant;
+//!    doing so deadlocks) and should only copy bytes out.
+//!
+//! There is no `unsafe` in the store: pages are `Box<[u8]>` and fields are read with
+//! `from_le_bytes` on slices.
+
+mod entry;
+mod item;
+mod ops;
+mod slab;
+mod stripe;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam::utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::clock::{Clock, RelTime};
+pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
+pub use item::{ItemRef, ValueChunks};
+use slab::{Geometry, Mem, PagePool};
+use stripe::{Ctx, Exit, Stripe};
+
+/// Longest key the store accepts (memcached's KEY_MAX_LENGTH).
+pub const MAX_KEY_LEN: usize = 250;
+
+/// Chunks the crawler visits per stripe per `maintain()` round (bounds one lock hold).
+const CRAWL_BUDGET: usize = 4096;
+
+/// Store parameters (memcached flags in brackets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// Hard ceiling on item memory in bytes (-m).
+    pub memory_limit: usize,
+    /// Largest item: header + key + value (-I); 1 KiB ..= 1 GiB.
+    pub item_size_max: usize,
+    /// Smallest chunk in bytes (-n).
+    pub chunk_size_min: usize,
+    /// Chunk size growth factor between classes (-f), > 1.
+    pub growth_factor: f64,
+    /// Bytes per slab page (= the largest chunk); larger items are chained.
+    pub page_size: usize,
+    /// Keep a CAS unique per item (-C turns it off and saves 8 bytes per item).
+    pub use_cas: bool,
+    /// Evict live items when memory is full (-M turns it off: OutOfMemory instead).
+    pub evict: bool,
+    /// Lock stripes (a power of two), scaled with the worker count by the server.
+    pub stripes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            memory_limit: 64 << 20,
+            item_size_max: 1 << 20,
+            chunk_size_min: 48,
+            growth_factor: 1.25,
+            page_size: 64 << 10,
+            use_cas: true,
+            evict: true,
+            stripes: 16,
+        }
+    }
+}
+
+/// A rejected [`StoreConfig`], with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfigError(pub String);
+
+impl fmt::Display for StoreConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid store configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreConfigError {}
+
+/// Why a lookup found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Miss {
+    /// No item under the key.
+    Absent,
+    /// The item had expired (counts as `get_expired`).
+    Expired,
+    /// The item was invalidated by flush_all (counts as `get_flushed`).
+    Flushed,
+}
+
+/// How `store` treats an existing item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetMode {
+    /// Store unconditionally.
+    Set,
+    /// Store only if absent.
+    Add,
+    /// Store only if present.
+    Replace,
+    /// Add the data after the existing value.
+    Append,
+    /// Add the data before the existing value.
+    Prepend,
+    /// Store only if the item's CAS unique equals this one.
+    Cas(u64),
+}
+
+/// The result of a storage command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// Stored, with the item's new CAS (0 without CAS).
+    Stored {
+        /// The new CAS unique.
+        cas: u64,
+    },
+    /// The mode's condition failed (add: present; replace/append/prepend: absent).
+    NotStored,
+    /// cas: the item changed since the client read it.
+    Exists,
+    /// cas: no such item.
+    NotFound,
+}
+
+/// Storage failures (become `SERVER_ERROR ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    /// The item exceeds the item size limit.
+    TooLarge,
+    /// No memory could be found without breaking the rules (limit, -M, pinned items).
+    OutOfMemory,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreError::TooLarge => "object too large for cache",
+            StoreError::OutOfMemory => "out of memory storing object",
+        })
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// incr / decr amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delta {
+    /// Add, wrapping at 2^64.
+    Incr(u64),
+    /// Subtract, flooring at 0.
+    Decr(u64),
+}
+
+/// The result of incr / decr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOutcome {
+    /// The new value and the item's new CAS.
+    Value {
+        /// The counter after the operation.
+        value: u64,
+        /// The new CAS unique.
+        cas: u64,
+    },
+    /// No such item.
+    NotFound,
+    /// The value is not a decimal u64.
+    NonNumeric,
+}
+
+/// Store-wide counters for `stats`, `stats slabs` and `stats items`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Items stored now.
+    pub curr_items: u64,
+    /// Items ever stored.
+    pub total_items: u64,
+    /// Bytes of items stored now (header + key + value).
+    pub bytes: u64,
+    /// Live items evicted to make room.
+    pub evictions: u64,
+    /// Allocations that reused an expired item's memory.
+    pub reclaimed: u64,
+    /// Expired items never fetched.
+    pub expired_unfetched: u64,
+    /// Evicted items never fetched.
+    pub evicted_unfetched: u64,
+    /// Expired items removed by the crawler.
+    pub crawler_reclaimed: u64,
+    /// Pages moved between size classes.
+    pub slabs_moved: u64,
+    /// The memory limit in bytes.
+    pub limit_maxbytes: u64,
+    /// Bytes of pages in existence.
+    pub total_malloced: u64,
+    /// Pages in existence (in stripes or in the free pool).
+    pub total_pages: u64,
+    /// Per class, only classes that have pages.
+    pub classes: Vec<ClassStats>,
+}
+
+/// Per-class counters, summed over stripes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Class id (1..=63).
+    pub id: u8,
+    /// Chunk size in bytes.
+    pub chunk_size: usize,
+    /// Chunks per page.
+    pub chunks_per_page: usize,
+    /// Pages carved for this class.
+    pub total_pages: u64,
+    /// Chunks in those pages.
+    pub total_chunks: u64,
+    /// Chunks in use.
+    pub used_chunks: u64,
+    /// Chunks free.
+    pub free_chunks: u64,
+    /// Items whose head chunk is in this class.
+    pub items: u64,
+    /// Bytes those items asked for.
+    pub mem_requested: u64,
+    /// Seconds since the next eviction candidate was last used (oldest over stripes).
+    pub age: u32,
+    /// Items evicted.
+    pub evicted: u64,
+    /// Evicted items that had an expiry time.
+    pub evicted_nonzero: u64,
+    /// Seconds since the last evicted item was used.
+    pub evicted_time: u32,
+    /// Allocations that failed.
+    pub outofmemory: u64,
+    /// Allocations that reused expired memory.
+    pub reclaimed: u64,
+    /// Expired items never fetched.
+    pub expired_unfetched: u64,
+    /// Evicted items never fetched.
+    pub evicted_unfetched: u64,
+    /// Expired items removed by the crawler.
+    pub crawler_reclaimed: u64,
+}
+
+/// The cache. `Send + Sync`; share it as `Arc<Store>`.
+pub struct Store {
+    config: StoreConfig,
+    clock: Clock,
+    stripes: Box<[CachePadded<Mutex<Stripe>>]>,
+    hasher: ahash::RandomState,
+    pool: Arc<PagePool>,
+    geo: Arc<Geometry>,
+    stripe_mask: usize,
+    memory_limit: AtomicUsize,
+    /// Items last accessed before this time are flushed.
+    flush_passed: AtomicU32,
+    /// A delayed flush_all: when it comes (0: none).
+    flush_pending: AtomicU32,
+}
+
+fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
+    let err = |s: String| Err(StoreConfigError(s));
+    if !c.stripes.is_power_of_two() || c.stripes > 1 << 16 {
+        return err(format!(
+            "stripes must be a power of two up to 65536, got {}",
+            c.stripes
+        ));
+    }
+    if !(1024..=1 << 30).contains(&c.page_size) {
+        return err(format!(
+            "page_size must be 1 KiB ..= 1 GiB, got {}",
+            c.page_size
+        ));
+    }
+    if c.chunk_size_min < 16 || c.chunk_size_min >= c.page_size {
+        return err(format!(
+            "chunk_size_min must be at least 16 and below page_size, got {}",
+            c.chunk_size_min
+        ));
+    }
+    if c.page_size / c.chunk_size_min > 1 << 20 {
+        return err("page_size / chunk_size_min must not exceed 2^20".into());
+    }
+    if !(c.growth_factor.is_finite() && c.growth_factor > 1.0) {
+        return err(format!(
+            "growth_factor must be greater than 1, got {}",
+            c.growth_factor
+        ));
+    }
+    if !(1024..=1 << 30).contains(&c.item_size_max) {
+        return err(format!(
+            "item_size_max must be 1 KiB ..= 1 GiB, got {}",
+            c.item_size_max
+        ));
+    }
+    if c.memory_limit < c.page_size {
+        return err(format!(
+            "memory_limit ({}) must hold at least one page ({})",
+            c.memory_limit, c.page_size
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Builds an empty store. No memory is taken until items arrive.
+    ///
+    /// # Errors
+    /// A [`StoreConfigError`] naming the first invalid parameter.
+    pub fn new(config: StoreConfig, clock: Clock) -> Result<Store, StoreConfigError> {
+        validate(&config)?;
+        let geo = Arc::new(Geometry::new(
+            config.page_size,
+            config.chunk_size_min,
+            config.growth_factor,
+            item::Layout::new(config.use_cas),
+            config.item_size_max,
+            config.evict,
+        ));
+        let pool = Arc::new(PagePool::new(
+            config.page_size,
+            config.memory_limit / config.page_size,
+        ));
+        let hasher = ahash::RandomState::new();
+        let n = config.stripes as u64;
+        let stripes = (0..n)
+            .map(|id| {
+                CachePadded::new(Mutex::new(Stripe::new(
+                    id,
+                    n,
+                    Mem::new(geo.clone()),
+                    hasher.clone(),
+                    pool.clone(),
+                )))
+            })
+            .collect();
+        Ok(Store {
+            stripe_mask: config.stripes - 1,
+            memory_limit: AtomicUsize::new(config.memory_limit),
+            config,
+            clock,
+            stripes,
+            hasher,
+            pool,
+            geo,
+            flush_passed: AtomicU32::new(0),
+            flush_pending: AtomicU32::new(0),
+        })
+    }
+
+    /// The configuration the store was built with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The clock the store reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Header bytes per item (26 with CAS, 18 without); see docs/STORE.md.
+    pub fn item_header_len(&self) -> usize {
+        self.geo.layout.hdr
+    }
+
+    /// Chunk size of every class, by id (index 0 unused).
+    pub fn class_sizes(&self) -> &[usize] {
+        &self.geo.sizes
+    }
+
+    fn ctx(&self) -> Ctx {
+        let now = self.clock.now();
+        let passed = self.flush_passed.load(Ordering::Relaxed);
+        let pending = self.flush_pending.load(Ordering::Relaxed);
+        let flush_before = if pending != 0 && pending <= now {
+            passed.max(pending)
+        } else {
+            passed
+        };
+        Ctx { now, flush_before }
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn lock(&self, hash: u64) -> MutexGuard<'_, Stripe> {
+        self.stripes[(hash >> 40) as usize & self.stripe_mask].lock()
+    }
+
+    /// Looks `key` up and runs `f` on the item with its stripe lock held, then bumps it
+    /// (ACCESSED, last access, FETCHED): `f` sees the bits and access time from before.
+    ///
+    /// # Errors
+    /// The [`Miss`] reason when there is no live item.
+    pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&ItemRef<'_>) -> R) -> Result<R, Miss> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(Miss::Absent);
+        }
+        let hash = self.hash(key);
+        let ctx = self.ctx();
+        let mut st = self.lock(hash);
+        let h = st.lookup(&ctx, hash, key)?;
+        let r = f(&ItemRef { mem: &st.mem, head: h });
+        st.bump(h, ctx.now);
+        Ok(r)
+    }
+
+    /// Like [`Store::get`], setting the item's exptime first (gat / gats).
+    ///
+    /// # Errors
+    /// The [`Miss`] reason when there is no live item.
+    pub fn get_and_touch<R>(
+        &self,
+        key: &[u8],
+        exptime: RelTime,
+        f: impl FnOnce(&ItemRef<'_>) -> R,
+    ) -> Result<R, Miss> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(Miss::Absent);
+        }
+        let hash = self.hash(key);
+        let ctx = self.ctx();
+        let mut st = self.lock(hash);
+        let h = st.lookup(&ctx, hash, key)?;
+        st.set_item_exptime(h, exptime);
+        let r = f(&ItemRef { mem: &st.mem, head: h });
+        st.bump(h, ctx.now);
+        Ok(r)
+    }
+
+    /// set / add / replace / append / prepend / cas.
+    ///
+    /// # Errors
+    /// `TooLarge` or `OutOfMemory`. A failed `Set` also removes the existing item (no stale
+    /// data, as memcached); other modes leave it.
+    pub fn store(
+        &self,
+        mode: SetMode,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: RelTime,
+    ) -> Result<SetOutcome, StoreError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(StoreError::TooLarge);
+        }
+        let hash = self.hash(key);
+        let ctx = self.ctx();
+        let mut guard = self.lock(hash);
+        let st = &mut *guard;
+        let found = st.lookup(&ctx, hash, key).ok();
+        let stored = |st: &mut Stripe, h: u32| SetOutcome::Stored {
+            cas: ItemRef { mem: &st.mem, head: h }.cas(),
+        };
+        match (mode, found) {
+            (SetMode::Set | SetMode::Add, None) => {
+                let h = st.insert(&ctx, hash, key, value, flags, exptime, None)?;
+                Ok(stored(st, h))
+            }
+            (SetMode::Set, Some(old)) => {
+                match st.replace(&ctx, hash, old, value, flags, exptime, None) {
+                    Ok(h) => Ok(stored(st, h)),
+                    Err(e) => {
+                        st.unlink(old, Exit::Removed, &ctx);
+                        Err(e)
+                    }
+                }
+            }
+            (SetMode::Add, Some(old)) => {
+                st.touch_lru(old, ctx.now);
+                Ok(SetOutcome::NotStored)
+            }
+            (SetMode::Replace | SetMode::Append | SetMode::Prepend, None) => {
+                Ok(SetOutcome::NotStored)
+            }
+            (SetMode::Cas(_), None) => Ok(SetOutcome::NotFound),
+            (SetMode::Replace, Some(old)) => {
+                let h = st.replace(&ctx, hash, old, value, flags, exptime, None)?;
+                Ok(stored(st, h))
+            }
+            (SetMode::Append | SetMode::Prepend, Some(old)) => {
+                let h = st.concat(&ctx, hash, old, value, mode == SetMode::Prepend)?;
+                Ok(stored(st, h))
+            }
+            (SetMode::Cas(cas), Some(old)) => {
+                let current = ItemRef {
+                    mem: &st.mem,
+                    head: old,
+                }
+                .cas();
+                // Without CAS (-C) every item reads as 0 and memcached lets any cas through.
+                if self.config.use_cas && current != cas {
+                    return Ok(SetOutcome::Exists);
+                }
+                let h = st.replace(&ctx, hash, old, value, flags, exptime, None)?;
+                Ok(stored(st, h))
+            }
+        }
+    }
+
+    /// Removes `key`; false if there was no live item.
+    pub fn delete(&self, key: &[u8]) -> bool {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return false;
+        }
+        let hash = self.hash(key);
+        let ctx = self.ctx();
+        let mut st = self.lock(hash);
+        match st.lookup(&ctx, hash, key) {
+            Ok(h) => {
+                st.unlink(h, Exit::Removed, &ctx);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Sets a live item's exptime (and marks it used); false if there was no live item.
+    pub fn touch(&self, key: &[u8], exptime: RelTime) -> bool {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return false;
+        }
+        let hash = self.hash(key);
+        let ctx = self.ctx();
+        let mut st = self.lock(hash);
+        match st.lookup(&ctx, hash, key) {
+            Ok(h) => {
+                st.set_item_exptime(h, exptime);
+                st.touch_lru(h, ctx.now);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// incr / decr: incr wraps at 2^64, decr floors at 0.
+    ///
+    /// # Errors
+    /// `OutOfMemory` when the longer number needs a new item and none can be allocated
+    /// (the old item stays).
+    pub fn arith(&self, key: &[u8], delta: Delta) -> Result<ArithOutcome, StoreError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Ok(ArithOutcome::NotFound);
+        }
+        let hash = self.hash(key);
+        let ctx = self.ctx();
+        let mut guard = self.lock(hash);
+        let st = &mut *guard;
+        let Ok(old) = st.lookup(&ctx, hash, key) else {
+            return Ok(ArithOutcome::NotFound);
+        };
+        let Some(n) = st.read_number(old) else {
+            return Ok(ArithOutcome::NonNumeric);
+        };
+        let value = match delta {
+            Delta::Incr(d) => n.wrapping_add(d),
+            Delta::Decr(d) => n.saturating_sub(d),
+        };
+        let h = st.write_number(&ctx, hash, old, value)?;
+        st.touch_lru(h, ctx.now);
+        let cas = ItemRef { mem: &st.mem, head: h }.cas();
+        Ok(ArithOutcome::Value { value, cas })
+    }
+
+    /// flush_all: with 0 every item goes now (stripe by stripe, pages back to the pool);
+    /// with a delay, items last stored or used before `now + delay` become invalid at that
+    /// moment, and items stored from then on survive.
+    pub fn flush_all(&self, delay_secs: u32) {
+        let now = self.clock.now();
+        let pending = self.flush_pending.load(Ordering::Relaxed);
+        if pending != 0 && pending <= now {
+            self.flush_passed.fetch_max(pending, Ordering::Relaxed);
+        }
+        if delay_secs == 0 {
+            self.flush_pending.store(0, Ordering::Relaxed);
+            self.flush_passed.fetch_max(now, Ordering::Relaxed);
+            for stripe in self.stripes.iter() {
+                stripe.lock().flush();
+            }
+        } else {
+            self.flush_pending
+                .store(now.saturating_add(delay_secs), Ordering::Relaxed);
+        }
+    }
+
+    /// The meta protocol's door: runs `f` on the key's [`Entry`] with its stripe lock held.
+    pub fn entry<R>(&self, key: &[u8], f: impl FnOnce(Entry<'_>) -> R) -> R {
+        let hash = self.hash(key);
+        let ctx = self.ctx();
+        let mut guard = self.lock(hash);
+        let st = &mut *guard;
+        let found = if key.is_empty() || key.len() > MAX_KEY_LEN {
+            Err(Miss::Absent)
+        } else {
+            st.lookup(&ctx, hash, key)
+        };
+        match found {
+            Ok(head) => f(Entry::Occupied(OccupiedEntry {
+                st,
+                ctx,
+                hash,
+                head,
+            })),
+            Err(miss) => f(Entry::Vacant(VacantEntry {
+                st,
+                ctx,
+                hash,
+                key,
+                miss,
+            })),
+        }
+    }
+
+    /// One bounded round of background upkeep: each stripe in turn crawls up to a fixed
+    /// number of chunks (reclaiming expired and flushed items, giving whole free pages to the
+    /// shared pool), and gives back one page if the memory limit was lowered below use.
+    pub fn maintain(&self) {
+        let ctx = self.ctx();
+        if ctx.flush_before > self.flush_passed.load(Ordering::Relaxed) {
+            self.flush_passed
+                .fetch_max(ctx.flush_before, Ordering::Relaxed);
+            let _ = self.flush_pending.compare_exchange(
+                ctx.flush_before,
+                0,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        self.pool.trim();
+        for stripe in self.stripes.iter() {
+            let mut st = stripe.lock();
+            st.crawl(&ctx, CRAWL_BUDGET);
+            if self.pool.over_limit() {
+                st.release_page(&ctx);
+            }
+        }
+        self.pool.trim();
+    }
+
+    /// cache_memlimit: sets the page budget. Raising takes effect at once; lowering stops
+    /// new pages at once and `maintain()` gives pages back until usage fits.
+    pub fn set_memory_limit(&self, bytes: usize) {
+        let pages = (bytes / self.config.page_size).max(1);
+        self.memory_limit.store(bytes, Ordering::Relaxed);
+        self.pool.set_limit(pages);
+        self.pool.trim();
+    }
+
+    /// Counters summed over stripes (one stripe lock at a time).
+    pub fn stats(&self) -> StoreStats {
+        let ctx = self.ctx();
+        let geo = &self.geo;
+        let mut classes: Vec<ClassStats> = (0..geo.sizes.len())
+            .map(|id| ClassStats {
+                id: id as u8,
+                chunk_size: geo.sizes[id],
+                chunks_per_page: geo.per_page[id],
+                ..ClassStats::default()
+            })
+            .collect();
+        let mut s = StoreStats::default();
+        for stripe in self.stripes.iter() {
+            let st = stripe.lock();
+            let k = &st.counters;
+            s.curr_items += k.curr_items;
+            s.total_items += k.total_items;
+            s.bytes += k.bytes;
+            s.evictions += k.evictions;
+            s.reclaimed += k.reclaimed;
+            s.expired_unfetched += k.expired_unfetched;
+            s.evicted_unfetched += k.evicted_unfetched;
+            s.crawler_reclaimed += k.crawler_reclaimed;
+            s.slabs_moved += k.slabs_moved;
+            for (id, class) in st.mem.classes.iter().enumerate().skip(1) {
+                let out = &mut classes[id];
+                let pages = class.pages.len() as u64;
+                out.total_pages += pages;
+                out.total_chunks += pages * geo.per_page[id] as u64;
+                out.free_chunks += class.free_count;
+                out.items += class.items;
+                out.mem_requested += class.mem_requested;
+                let c = &class.counters;
+                out.evicted += c.evicted;
+                out.evicted_nonzero += c.evicted_nonzero;
+                out.evicted_time = out.evicted_time.max(c.evicted_time);
+                out.outofmemory += c.outofmemory;
+                out.reclaimed += c.reclaimed;
+                out.expired_unfetched += c.expired_unfetched;
+                out.evicted_unfetched += c.evicted_unfetched;
+                out.crawler_reclaimed += c.crawler_reclaimed;
+                if let Some(r) = st.mem.peek_hand(id as u8, 0) {
+                    if st.mem.tag(r) == item::TAG_HEAD {
+                        let atime = item::head::atime(st.mem.chunk(r));
+                        out.age = out.age.max(ctx.now.saturating_sub(atime));
+                    }
+                }
+            }
+        }
+        for c in &mut classes {
+            c.used_chunks = c.total_chunks - c.free_chunks;
+        }
+        s.classes = classes
+            .into_iter()
+            .skip(1)
+            .filter(|c| c.total_pages > 0)
+            .collect();
+        let pages = self.pool.allocated() as u64;
+        s.limit_maxbytes = self.memory_limit.load(Ordering::Relaxed) as u64;
+        s.total_pages = pages;
+        s.total_malloced = pages * self.config.page_size as u64;
+        s
+    }
+
+    /// `stats sizes`: item total size rounded up to 32-byte buckets → item count, ascending.
+    pub fn size_histogram(&self) -> Vec<(usize, u64)> {
+        let mut buckets = std::collections::BTreeMap::new();
+        for stripe in self.stripes.iter() {
+            let st = stripe.lock();
+            for &h in st.index.iter() {
+                let size = ItemRef { mem: &st.mem, head: h }.total_size();
+                *buckets.entry(size.div_ceil(32) * 32).or_insert(0u64) += 1;
+            }
+        }
+        buckets.into_iter().collect()
+    }
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

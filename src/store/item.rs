@@ -1,0 +1,366 @@
+//! Item layout inside a chunk, and [`ItemRef`], the read-only view handed to callers.
+//!
+//! Owns the byte layout of every chunk kind. All fields are little-endian and read with
+//! `from_le_bytes` on slices, so nothing needs alignment and no `unsafe` is used.
+//!
+//! Head chunk (an item; 26-byte header with CAS, 18 without):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 1 | bits: tag (2 low bits) + ACCESSED, FETCHED, STALE, WIN_SENT, CHAINED |
+//! | 1 | 1 | key length (1..=250) |
+//! | 2 | 4 | value length (whole value, all chunks) |
+//! | 6 | 4 | client flags |
+//! | 10 | 4 | exptime (RelTime, 0 = never) |
+//! | 14 | 4 | last access time (RelTime) |
+//! | 18 | 8 | CAS unique (absent when `use_cas` is false) |
+//! | hdr | 4 | next chunk reference (only when CHAINED) |
+//! | .. | klen | key |
+//! | .. | .. | value (or its first part when CHAINED) |
+//!
+//! Continuation chunk (CONT): `[0] tag, [1..5] owner head reference, [5..9] next reference,
+//! [9..] value bytes`. Free chunk (FREE): `[0] tag, [1..5] prev, [5..9] next` (the free list).
+//! RESERVED marks a chunk taken for an item still being written.
+
+use super::slab::{Mem, NIL};
+use crate::clock::RelTime;
+
+pub(crate) const TAG_MASK: u8 = 0b11;
+pub(crate) const TAG_FREE: u8 = 0;
+pub(crate) const TAG_HEAD: u8 = 1;
+pub(crate) const TAG_CONT: u8 = 2;
+pub(crate) const TAG_RESERVED: u8 = 3;
+pub(crate) const ACCESSED: u8 = 1 << 2;
+pub(crate) const FETCHED: u8 = 1 << 3;
+pub(crate) const STALE: u8 = 1 << 4;
+pub(crate) const WIN_SENT: u8 = 1 << 5;
+pub(crate) const CHAINED: u8 = 1 << 6;
+
+const OFF_BITS: usize = 0;
+const OFF_KLEN: usize = 1;
+const OFF_VLEN: usize = 2;
+const OFF_FLAGS: usize = 6;
+const OFF_EXPTIME: usize = 10;
+const OFF_ATIME: usize = 14;
+const OFF_CAS: usize = 18;
+/// Header bytes of a continuation chunk.
+pub(crate) const CONT_HDR: usize = 9;
+pub(crate) const CONT_OWNER: usize = 1;
+pub(crate) const CONT_NEXT: usize = 5;
+
+#[inline]
+pub(crate) fn get_u32(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().expect("4-byte slice"))
+}
+
+#[inline]
+pub(crate) fn put_u32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+#[inline]
+pub(crate) fn tag(chunk: &[u8]) -> u8 {
+    chunk[OFF_BITS] & TAG_MASK
+}
+
+/// Header layout: depends only on whether CAS is stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    pub use_cas: bool,
+    /// Fixed header bytes (26 with CAS, 18 without).
+    pub hdr: usize,
+}
+
+/// The fields of an item to be written.
+pub(crate) struct Header {
+    pub key_len: u8,
+    pub value_len: u32,
+    pub flags: u32,
+    pub exptime: RelTime,
+    pub atime: RelTime,
+    pub cas: u64,
+}
+
+impl Layout {
+    pub fn new(use_cas: bool) -> Layout {
+        Layout {
+            use_cas,
+            hdr: if use_cas { OFF_CAS + 8 } else { OFF_CAS },
+        }
+    }
+
+    /// Offset of the key in a head chunk.
+    #[inline]
+    pub fn key_off(&self, chained: bool) -> usize {
+        self.hdr + if chained { 4 } else { 0 }
+    }
+
+    /// Bytes of an item in one chunk: header + key + value.
+    #[inline]
+    pub fn total(&self, key_len: usize, value_len: usize) -> usize {
+        self.hdr + key_len + value_len
+    }
+
+    /// Writes a head chunk's header (tag RESERVED until linked; `next` only when chained).
+    pub fn write_header(&self, c: &mut [u8], h: &Header, chained: bool) {
+        c[OFF_BITS] = TAG_RESERVED | if chained { CHAINED } else { 0 };
+        c[OFF_KLEN] = h.key_len;
+        put_u32(c, OFF_VLEN, h.value_len);
+        put_u32(c, OFF_FLAGS, h.flags);
+        put_u32(c, OFF_EXPTIME, h.exptime);
+        put_u32(c, OFF_ATIME, h.atime);
+        if self.use_cas {
+            c[OFF_CAS..OFF_CAS + 8].copy_from_slice(&h.cas.to_le_bytes());
+        }
+        if chained {
+            put_u32(c, self.hdr, NIL);
+        }
+    }
+}
+
+/// Field access on a head chunk.
+pub(crate) mod head {
+    use super::*;
+
+    #[inline]
+    pub fn bits(c: &[u8]) -> u8 {
+        c[OFF_BITS]
+    }
+    #[inline]
+    pub fn set_bits(c: &mut [u8], bits: u8) {
+        c[OFF_BITS] = bits;
+    }
+    #[inline]
+    pub fn key_len(c: &[u8]) -> usize {
+        c[OFF_KLEN] as usize
+    }
+    #[inline]
+    pub fn value_len(c: &[u8]) -> usize {
+        get_u32(c, OFF_VLEN) as usize
+    }
+    #[inline]
+    pub fn flags(c: &[u8]) -> u32 {
+        get_u32(c, OFF_FLAGS)
+    }
+    #[inline]
+    pub fn exptime(c: &[u8]) -> RelTime {
+        get_u32(c, OFF_EXPTIME)
+    }
+    #[inline]
+    pub fn set_exptime(c: &mut [u8], t: RelTime) {
+        put_u32(c, OFF_EXPTIME, t)
+    }
+    #[inline]
+    pub fn atime(c: &[u8]) -> RelTime {
+        get_u32(c, OFF_ATIME)
+    }
+    #[inline]
+    pub fn set_atime(c: &mut [u8], t: RelTime) {
+        put_u32(c, OFF_ATIME, t)
+    }
+    #[inline]
+    pub fn cas(c: &[u8], l: &Layout) -> u64 {
+        if l.use_cas {
+            u64::from_le_bytes(c[OFF_CAS..OFF_CAS + 8].try_into().expect("8-byte slice"))
+        } else {
+            0
+        }
+    }
+    #[inline]
+    pub fn set_cas(c: &mut [u8], l: &Layout, cas: u64) {
+        if l.use_cas {
+            c[OFF_CAS..OFF_CAS + 8].copy_from_slice(&cas.to_le_bytes());
+        }
+    }
+    #[inline]
+    pub fn chained(c: &[u8]) -> bool {
+        c[OFF_BITS] & CHAINED != 0
+    }
+    #[inline]
+    pub fn next(c: &[u8], l: &Layout) -> u32 {
+        if chained(c) {
+            get_u32(c, l.hdr)
+        } else {
+            NIL
+        }
+    }
+    #[inline]
+    pub fn key<'c>(c: &'c [u8], l: &Layout) -> &'c [u8] {
+        let off = l.key_off(chained(c));
+        &c[off..off + key_len(c)]
+    }
+    /// The part of the value stored in the head chunk.
+    #[inline]
+    pub fn value_part<'c>(c: &'c [u8], l: &Layout) -> &'c [u8] {
+        let off = l.key_off(chained(c)) + key_len(c);
+        let end = (off + value_len(c)).min(c.len());
+        &c[off..end]
+    }
+}
+
+/// A read-only view of one live item, valid while its stripe lock is held.
+pub struct ItemRef<'a> {
+    pub(crate) mem: &'a Mem,
+    pub(crate) head: u32,
+}
+
+impl<'a> ItemRef<'a> {
+    #[inline]
+    fn c(&self) -> &'a [u8] {
+        self.mem.chunk(self.head)
+    }
+
+    /// The key.
+    pub fn key(&self) -> &'a [u8] {
+        head::key(self.c(), &self.mem.geo.layout)
+    }
+
+    /// The client flags.
+    pub fn flags(&self) -> u32 {
+        head::flags(self.c())
+    }
+
+    /// The CAS unique (0 when the store runs without CAS).
+    pub fn cas(&self) -> u64 {
+        head::cas(self.c(), &self.mem.geo.layout)
+    }
+
+    /// Expiry time (0 = never).
+    pub fn exptime(&self) -> RelTime {
+        head::exptime(self.c())
+    }
+
+    /// Last access time (the store time if never read since).
+    pub fn last_access(&self) -> RelTime {
+        head::atime(self.c())
+    }
+
+    /// Value length in bytes.
+    pub fn value_len(&self) -> usize {
+        head::value_len(self.c())
+    }
+
+    /// The value as one slice per chunk (a single slice unless the item is chained).
+    pub fn value(&self) -> ValueChunks<'a> {
+        let c = self.c();
+        let layout = &self.mem.geo.layout;
+        ValueChunks {
+            mem: self.mem,
+            first: Some(head::value_part(c, layout)),
+            next: head::next(c, layout),
+            remaining: head::value_len(c),
+        }
+    }
+
+    /// Has the item been fetched since it was stored? (meta `h`)
+    pub fn fetched(&self) -> bool {
+        head::bits(self.c()) & FETCHED != 0
+    }
+
+    /// Is the item marked stale? (meta `I` invalidation)
+    pub fn stale(&self) -> bool {
+        head::bits(self.c()) & STALE != 0
+    }
+
+    /// Has a win token been handed out for this item? (meta `W`/`Z`)
+    pub fn win_token_sent(&self) -> bool {
+        head::bits(self.c()) & WIN_SENT != 0
+    }
+
+    /// The slab class of the item's head chunk.
+    pub fn class_id(&self) -> u8 {
+        self.mem.class_of(self.head)
+    }
+
+    /// Header + key + value bytes (memcached's ITEM_ntotal, without its suffix bytes).
+    pub fn total_size(&self) -> usize {
+        let c = self.c();
+        let l = &self.mem.geo.layout;
+        l.total(head::key_len(c), head::value_len(c))
+    }
+}
+
+impl std::fmt::Debug for ItemRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemRef")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("value_len", &self.value_len())
+            .field("flags", &self.flags())
+            .field("cas", &self.cas())
+            .field("exptime", &self.exptime())
+            .finish()
+    }
+}
+
+/// Iterator over the value's slices, one per chunk.
+pub struct ValueChunks<'a> {
+    mem: &'a Mem,
+    first: Option<&'a [u8]>,
+    next: u32,
+    remaining: usize,
+}
+
+impl<'a> Iterator for ValueChunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if let Some(first) = self.first.take() {
+            self.remaining -= first.len();
+            return Some(first);
+        }
+        if self.remaining == 0 || self.next == NIL {
+            return None;
+        }
+        let c = self.mem.chunk(self.next);
+        self.next = get_u32(c, CONT_NEXT);
+        let n = self.remaining.min(c.len() - CONT_HDR);
+        self.remaining -= n;
+        Some(&c[CONT_HDR..CONT_HDR + n])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_26_bytes_with_cas_and_18_without() {
+        assert_eq!(Layout::new(true).hdr, 26);
+        assert_eq!(Layout::new(false).hdr, 18);
+        // 12-byte key + 100-byte value fits the 147-byte class with CAS.
+        assert_eq!(Layout::new(true).total(12, 100), 138);
+    }
+
+    #[test]
+    fn header_round_trip() {
+        for use_cas in [true, false] {
+            let l = Layout::new(use_cas);
+            let mut c = vec![0u8; 96];
+            let h = Header {
+                key_len: 3,
+                value_len: 5,
+                flags: 0xdead_beef,
+                exptime: 77,
+                atime: 9,
+                cas: 0x0102_0304_0506_0708,
+            };
+            l.write_header(&mut c, &h, false);
+            let off = l.key_off(false);
+            c[off..off + 3].copy_from_slice(b"abc");
+            c[off + 3..off + 8].copy_from_slice(b"hello");
+            assert_eq!(tag(&c), TAG_RESERVED);
+            assert_eq!(head::key(&c, &l), b"abc");
+            assert_eq!(head::value_part(&c, &l), b"hello");
+            assert_eq!(head::flags(&c), 0xdead_beef);
+            assert_eq!(head::exptime(&c), 77);
+            assert_eq!(head::atime(&c), 9);
+            assert_eq!(head::cas(&c, &l), if use_cas { h.cas } else { 0 });
+            assert_eq!(head::next(&c, &l), NIL);
+            head::set_cas(&mut c, &l, 5);
+            assert_eq!(head::cas(&c, &l), if use_cas { 5 } else { 0 });
+            head::set_exptime(&mut c, 1);
+            assert_eq!(head::exptime(&c), 1);
+            assert_eq!(head::flags(&c), 0xdead_beef);
+        }
+    }
+}

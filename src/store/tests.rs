@@ -1,0 +1,651 @@
+//! Unit tests of the store through its public door (plus a few internals).
+
+use super::*;
+
+fn cfg(memory_limit: usize, stripes: usize, page_size: usize) -> StoreConfig {
+    StoreConfig {
+        memory_limit,
+        stripes,
+        page_size,
+        ..StoreConfig::default()
+    }
+}
+
+fn new_store(c: StoreConfig) -> Store {
+    Store::new(c, Clock::manual()).expect("valid config")
+}
+
+fn value_of(s: &Store, key: &[u8]) -> Result<Vec<u8>, Miss> {
+    s.get(key, |it| it.value().flatten().copied().collect())
+}
+
+fn set(s: &Store, key: &[u8], value: &[u8]) -> u64 {
+    match s.store(SetMode::Set, key, value, 0, 0) {
+        Ok(SetOutcome::Stored { cas }) => cas,
+        other => panic!("set failed: {other:?}"),
+    }
+}
+
+#[test]
+fn config_validation() {
+    let ok = StoreConfig::default();
+    assert!(Store::new(ok.clone(), Clock::manual()).is_ok());
+    for bad in [
+        StoreConfig {
+            stripes: 3,
+            ..ok.clone()
+        },
+        StoreConfig {
+            growth_factor: 1.0,
+            ..ok.clone()
+        },
+        StoreConfig {
+            chunk_size_min: 8,
+            ..ok.clone()
+        },
+        StoreConfig {
+            item_size_max: 512,
+            ..ok.clone()
+        },
+        StoreConfig {
+            memory_limit: 1000,
+            ..ok.clone()
+        },
+        StoreConfig {
+            page_size: 100,
+            ..ok.clone()
+        },
+    ] {
+        let err = Store::new(bad, Clock::manual()).unwrap_err();
+        assert!(err.to_string().starts_with("invalid store configuration"));
+    }
+}
+
+#[test]
+fn set_get_flags_and_unique_cas() {
+    let s = new_store(StoreConfig::default());
+    assert_eq!(s.item_header_len(), 26);
+    let c1 = s.store(SetMode::Set, b"a", b"one", 7, 0).unwrap();
+    let c2 = s.store(SetMode::Set, b"b", b"two", 8, 0).unwrap();
+    let c3 = s.store(SetMode::Set, b"a", b"uno", 9, 0).unwrap();
+    let cas: Vec<u64> = [c1, c2, c3]
+        .iter()
+        .map(|o| match o {
+            SetOutcome::Stored { cas } => *cas,
+            _ => panic!("not stored"),
+        })
+        .collect();
+    assert!(cas.iter().all(|&c| c != 0));
+    assert_ne!(cas[0], cas[1]);
+    assert_ne!(cas[0], cas[2]);
+    assert_ne!(cas[1], cas[2]);
+    let got = s
+        .get(b"a", |it| {
+            (
+                it.value().flatten().copied().collect::<Vec<u8>>(),
+                it.flags(),
+                it.cas(),
+                it.key().to_vec(),
+                it.fetched(),
+            )
+        })
+        .unwrap();
+    assert_eq!(got, (b"uno".to_vec(), 9, cas[2], b"a".to_vec(), false));
+    assert!(s.get(b"a", |it| it.fetched()).unwrap());
+    assert_eq!(value_of(&s, b"zz"), Err(Miss::Absent));
+    assert_eq!(value_of(&s, b""), Err(Miss::Absent));
+    assert_eq!(value_of(&s, &[b'k'; 300]), Err(Miss::Absent));
+    let st = s.stats();
+    assert_eq!(st.curr_items, 2);
+    assert_eq!(st.total_items, 3);
+    assert_eq!(st.bytes, 2 * (26 + 1 + 3));
+}
+
+#[test]
+fn cas_uniques_are_unique_across_stripes_and_never_reused() {
+    let s = new_store(cfg(8 << 20, 8, 16 << 10));
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..2000u32 {
+        let key = format!("k{}", i % 300);
+        assert!(seen.insert(set(&s, key.as_bytes(), b"v")));
+    }
+    s.flush_all(0);
+    for i in 0..300u32 {
+        assert!(seen.insert(set(&s, format!("k{i}").as_bytes(), b"v")));
+    }
+}
+
+#[test]
+fn storage_modes() {
+    let s = new_store(StoreConfig::default());
+    assert_eq!(
+        s.store(SetMode::Replace, b"k", b"x", 0, 0),
+        Ok(SetOutcome::NotStored)
+    );
+    assert_eq!(
+        s.store(SetMode::Append, b"k", b"x", 0, 0),
+        Ok(SetOutcome::NotStored)
+    );
+    assert_eq!(
+        s.store(SetMode::Prepend, b"k", b"x", 0, 0),
+        Ok(SetOutcome::NotStored)
+    );
+    assert_eq!(
+        s.store(SetMode::Cas(1), b"k", b"x", 0, 0),
+        Ok(SetOutcome::NotFound)
+    );
+    assert!(matches!(
+        s.store(SetMode::Add, b"k", b"mid", 5, 0),
+        Ok(SetOutcome::Stored { .. })
+    ));
+    assert_eq!(
+        s.store(SetMode::Add, b"k", b"y", 0, 0),
+        Ok(SetOutcome::NotStored)
+    );
+    s.store(SetMode::Append, b"k", b">>", 0, 0).unwrap();
+    s.store(SetMode::Prepend, b"k", b"<<", 99, 0).unwrap();
+    assert_eq!(value_of(&s, b"k").unwrap(), b"<<mid>>");
+    assert_eq!(s.get(b"k", |it| it.flags()).unwrap(), 5, "concat keeps flags");
+    let cas = s.get(b"k", |it| it.cas()).unwrap();
+    assert_eq!(
+        s.store(SetMode::Cas(cas + 1), b"k", b"no", 0, 0),
+        Ok(SetOutcome::Exists)
+    );
+    let out = s.store(SetMode::Cas(cas), b"k", b"yes", 1, 0).unwrap();
+    assert!(matches!(out, SetOutcome::Stored { cas: c } if c != cas));
+    assert_eq!(value_of(&s, b"k").unwrap(), b"yes");
+    assert_eq!(
+        s.store(SetMode::Replace, b"k", b"r", 2, 0).map(|_| ()),
+        Ok(())
+    );
+    assert_eq!(value_of(&s, b"k").unwrap(), b"r");
+    assert!(s.delete(b"k"));
+    assert!(!s.delete(b"k"));
+    assert_eq!(s.stats().curr_items, 0);
+}
+
+#[test]
+fn append_crossing_a_class_and_a_page() {
+    let s = new_store(cfg(4 << 20, 1, 4096));
+    set(&s, b"k", &[b'a'; 40]);
+    let c1 = s.get(b"k", |it| it.class_id()).unwrap();
+    s.store(SetMode::Append, b"k", &[b'b'; 100], 0, 0).unwrap();
+    let c2 = s.get(b"k", |it| it.class_id()).unwrap();
+    assert!(c2 > c1);
+    let mut want = vec![b'a'; 40];
+    want.extend([b'b'; 100]);
+    assert_eq!(value_of(&s, b"k").unwrap(), want);
+    // Grow past one page: the item becomes chained; prepend to a chained item.
+    let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    s.store(SetMode::Append, b"k", &big, 0, 0).unwrap();
+    s.store(SetMode::Prepend, b"k", b"HEAD", 0, 0).unwrap();
+    let mut want2 = b"HEAD".to_vec();
+    want2.extend(&want);
+    want2.extend(&big);
+    assert_eq!(value_of(&s, b"k").unwrap(), want2);
+    assert!(s.get(b"k", |it| it.value().count()).unwrap() > 1);
+    assert_eq!(
+        s.get(b"k", |it| it.value_len()).unwrap(),
+        4 + 140 + 10_000
+    );
+    assert_eq!(s.stats().curr_items, 1);
+}
+
+#[test]
+fn large_items_are_chained_and_bounded_by_item_size_max() {
+    let s = new_store(StoreConfig {
+        item_size_max: 2 << 20,
+        ..cfg(16 << 20, 2, 64 << 10)
+    });
+    let big: Vec<u8> = (0..(1 << 20) + 777).map(|i| (i * 7 % 256) as u8).collect();
+    set(&s, b"big", &big);
+    assert_eq!(value_of(&s, b"big").unwrap(), big);
+    let total = s.get(b"big", |it| it.total_size()).unwrap();
+    assert_eq!(total, 26 + 3 + big.len());
+    assert_eq!(s.stats().bytes, total as u64);
+    let too_big = vec![0u8; 2 << 20];
+    assert_eq!(
+        s.store(SetMode::Set, b"big", &too_big, 0, 0),
+        Err(StoreError::TooLarge)
+    );
+    assert_eq!(
+        value_of(&s, b"big"),
+        Err(Miss::Absent),
+        "a failed set removes the old item"
+    );
+    set(&s, b"big", &big);
+    s.delete(b"big");
+    let st = s.stats();
+    assert_eq!((st.curr_items, st.bytes), (0, 0));
+    assert!(st.classes.iter().all(|c| c.used_chunks == 0));
+}
+
+#[test]
+fn failed_append_keeps_the_old_item() {
+    let s = new_store(StoreConfig {
+        item_size_max: 1024,
+        ..StoreConfig::default()
+    });
+    set(&s, b"k", &[1u8; 900]);
+    assert_eq!(
+        s.store(SetMode::Append, b"k", &[2u8; 200], 0, 0),
+        Err(StoreError::TooLarge)
+    );
+    assert_eq!(value_of(&s, b"k").unwrap(), vec![1u8; 900]);
+    assert_eq!(
+        s.store(SetMode::Replace, b"k", &[2u8; 2000], 0, 0),
+        Err(StoreError::TooLarge)
+    );
+    assert_eq!(value_of(&s, b"k").unwrap(), vec![1u8; 900]);
+    assert_eq!(
+        s.store(SetMode::Set, b"", b"v", 0, 0),
+        Err(StoreError::TooLarge)
+    );
+}
+
+#[test]
+fn incr_decr_edges() {
+    let s = new_store(StoreConfig::default());
+    assert_eq!(s.arith(b"n", Delta::Incr(1)), Ok(ArithOutcome::NotFound));
+    set(&s, b"n", b"18446744073709551615");
+    let out = s.arith(b"n", Delta::Incr(1)).unwrap();
+    assert!(matches!(out, ArithOutcome::Value { value: 0, cas } if cas != 0));
+    assert_eq!(value_of(&s, b"n").unwrap(), b"0                   ");
+    set(&s, b"n", b"10");
+    assert!(matches!(
+        s.arith(b"n", Delta::Decr(1)),
+        Ok(ArithOutcome::Value { value: 9, .. })
+    ));
+    assert_eq!(value_of(&s, b"n").unwrap(), b"9 ");
+    assert!(matches!(
+        s.arith(b"n", Delta::Decr(100)),
+        Ok(ArithOutcome::Value { value: 0, .. })
+    ));
+    assert_eq!(value_of(&s, b"n").unwrap(), b"0 ");
+    set(&s, b"n", b"99");
+    assert!(matches!(
+        s.arith(b"n", Delta::Incr(1)),
+        Ok(ArithOutcome::Value { value: 100, .. })
+    ));
+    assert_eq!(value_of(&s, b"n").unwrap(), b"100");
+    let cas_before = s.get(b"n", |it| it.cas()).unwrap();
+    let ArithOutcome::Value { cas, .. } = s.arith(b"n", Delta::Incr(0)).unwrap() else {
+        panic!("numeric")
+    };
+    assert_ne!(cas, cas_before);
+    assert_eq!(s.get(b"n", |it| it.cas()).unwrap(), cas);
+    for bad in [&b"abc"[..], b"", b"1x", b"123456789012345678901"] {
+        set(&s, b"n", bad);
+        assert_eq!(s.arith(b"n", Delta::Incr(1)), Ok(ArithOutcome::NonNumeric));
+    }
+    s.store(SetMode::Set, b"f", b"5", 42, 0).unwrap();
+    s.arith(b"f", Delta::Incr(5)).unwrap();
+    assert_eq!(s.get(b"f", |it| it.flags()).unwrap(), 42);
+    assert_eq!(value_of(&s, b"f").unwrap(), b"10");
+}
+
+#[test]
+fn expiry_touch_and_gat() {
+    let s = new_store(StoreConfig::default());
+    let clock = s.clock().clone();
+    let exp = clock.expiry(10);
+    s.store(SetMode::Set, b"t", b"v", 0, exp).unwrap();
+    s.store(SetMode::Set, b"forever", b"v", 0, 0).unwrap();
+    s.store(SetMode::Set, b"dead", b"v", 0, clock.expiry(-1))
+        .unwrap();
+    assert_eq!(value_of(&s, b"dead"), Err(Miss::Expired));
+    assert_eq!(value_of(&s, b"dead"), Err(Miss::Absent));
+    clock.advance(9);
+    assert!(value_of(&s, b"t").is_ok());
+    assert!(s.touch(b"t", clock.expiry(5)));
+    clock.advance(4);
+    assert_eq!(
+        s.get_and_touch(b"t", clock.expiry(100), |it| it.exptime())
+            .unwrap(),
+        clock.now() + 100
+    );
+    clock.advance(99);
+    assert!(value_of(&s, b"t").is_ok());
+    clock.advance(1);
+    assert_eq!(value_of(&s, b"t"), Err(Miss::Expired));
+    assert!(!s.touch(b"t", 0));
+    clock.advance(1_000_000);
+    assert!(value_of(&s, b"forever").is_ok());
+    assert_eq!(s.stats().curr_items, 1);
+}
+
+#[test]
+fn last_access_seen_before_bump() {
+    let s = new_store(StoreConfig::default());
+    let clock = s.clock().clone();
+    set(&s, b"k", b"v");
+    let t0 = clock.now();
+    clock.advance(5);
+    assert_eq!(s.get(b"k", |it| it.last_access()).unwrap(), t0);
+    assert_eq!(s.get(b"k", |it| it.last_access()).unwrap(), t0 + 5);
+}
+
+#[test]
+fn flush_all_now_and_delayed() {
+    let s = new_store(cfg(8 << 20, 4, 16 << 10));
+    let clock = s.clock().clone();
+    for i in 0..100 {
+        set(&s, format!("k{i}").as_bytes(), b"v");
+    }
+    assert!(s.stats().total_pages > 0);
+    s.flush_all(0);
+    let st = s.stats();
+    assert_eq!(st.curr_items, 0);
+    assert!(st.classes.is_empty(), "pages went back to the pool");
+    assert!(value_of(&s, b"k1").is_err());
+    set(&s, b"after", b"v");
+    assert!(value_of(&s, b"after").is_ok(), "stored after the flush");
+
+    // Delayed: items stored before the moment vanish when it comes, later ones survive.
+    set(&s, b"old", b"v");
+    s.flush_all(10);
+    clock.advance(5);
+    set(&s, b"mid", b"v");
+    assert!(value_of(&s, b"old").is_ok());
+    clock.advance(5);
+    set(&s, b"new", b"v");
+    assert_eq!(value_of(&s, b"old"), Err(Miss::Flushed));
+    assert_eq!(value_of(&s, b"mid"), Err(Miss::Flushed));
+    assert!(value_of(&s, b"new").is_ok());
+    // A later flush_all does not bring back items an earlier one invalidated.
+    clock.advance(5);
+    s.flush_all(100);
+    assert_eq!(value_of(&s, b"after"), Err(Miss::Flushed));
+    assert!(value_of(&s, b"new").is_ok());
+}
+
+#[test]
+fn clock_eviction_gives_read_items_a_second_chance() {
+    // One stripe, one class, 2 pages of 4 KiB: 2 * (4096 / 75) = 108 chunks of 75 bytes.
+    let s = new_store(cfg(8192, 1, 4096));
+    let key = |i: usize| format!("key:{i:05}");
+    let val = [b'x'; 40]; // 26 + 9 + 40 = 75 -> class 75
+    let mut n = 0;
+    while s.stats().evictions == 0 {
+        set(&s, key(n).as_bytes(), &val);
+        n += 1;
+    }
+    let cap = n - 1;
+    assert_eq!(cap, 2 * (4096 / 75));
+    // Read every even key: they get a second chance; the next stores evict odd keys only.
+    for i in (1..n).filter(|i| i % 2 == 0) {
+        let _ = value_of(&s, key(i).as_bytes());
+    }
+    for j in 0..20 {
+        set(&s, format!("new:{j:05}").as_bytes(), &val);
+    }
+    for i in (1..n).filter(|i| i % 2 == 0) {
+        assert!(
+            value_of(&s, key(i).as_bytes()).is_ok(),
+            "recently read key {i} was evicted"
+        );
+    }
+    let st = s.stats();
+    assert_eq!(st.evictions, 21);
+    assert_eq!(st.evicted_unfetched, 21);
+    assert_eq!(st.total_pages, 2);
+}
+
+#[test]
+fn no_evict_returns_out_of_memory() {
+    let s = new_store(StoreConfig {
+        evict: false,
+        ..cfg(8192, 1, 4096)
+    });
+    let mut stored = 0;
+    loop {
+        match s.store(SetMode::Set, format!("k{stored:04}").as_bytes(), &[1; 40], 0, 0) {
+            Ok(_) => stored += 1,
+            Err(e) => {
+                assert_eq!(e, StoreError::OutOfMemory);
+                break;
+            }
+        }
+    }
+    assert!(stored > 0);
+    for i in 0..stored {
+        assert!(value_of(&s, format!("k{i:04}").as_bytes()).is_ok());
+    }
+    let st = s.stats();
+    assert_eq!(st.evictions, 0);
+    assert_eq!(st.classes.iter().map(|c| c.outofmemory).sum::<u64>(), 1);
+    // Expired memory is still reused without -M's "evict".
+    let s = new_store(StoreConfig {
+        evict: false,
+        ..cfg(8192, 1, 4096)
+    });
+    let clock = s.clock().clone();
+    let mut i = 0;
+    while s
+        .store(SetMode::Set, format!("k{i:04}").as_bytes(), &[1; 40], 0, clock.expiry(1))
+        .is_ok()
+    {
+        i += 1;
+    }
+    clock.advance(2);
+    assert!(s.store(SetMode::Set, b"fresh", &[1; 40], 0, 0).is_ok());
+    assert_eq!(s.stats().reclaimed, 1);
+    assert_eq!(s.stats().evictions, 0);
+}
+
+#[test]
+fn item_larger_than_memory_is_out_of_memory_not_a_panic() {
+    let s = new_store(cfg(8192, 1, 4096));
+    assert_eq!(
+        s.store(SetMode::Set, b"k", &[0u8; 20_000], 0, 0),
+        Err(StoreError::OutOfMemory)
+    );
+    assert_eq!(s.stats().curr_items, 0);
+    set(&s, b"small", b"v");
+    assert_eq!(value_of(&s, b"small").unwrap(), b"v");
+}
+
+#[test]
+fn expired_items_are_reclaimed_before_live_ones_are_evicted() {
+    let s = new_store(cfg(8192, 1, 4096));
+    let clock = s.clock().clone();
+    let val = [b'x'; 40];
+    // Half of the items expire, interleaved with live ones.
+    for i in 0..108 {
+        let exp = if i % 2 == 0 { clock.expiry(5) } else { 0 };
+        s.store(SetMode::Set, format!("key:{i:05}").as_bytes(), &val, 0, exp)
+            .unwrap();
+    }
+    clock.advance(10);
+    for j in 0..54 {
+        set(&s, format!("new:{j:05}").as_bytes(), &val);
+    }
+    let st = s.stats();
+    assert_eq!(st.evictions, 0);
+    assert_eq!(st.reclaimed, 54);
+    for i in (1..108).step_by(2) {
+        assert!(value_of(&s, format!("key:{i:05}").as_bytes()).is_ok());
+    }
+}
+
+#[test]
+fn crawler_reclaims_expired_items_and_returns_free_pages() {
+    let s = new_store(cfg(1 << 20, 2, 4096));
+    let clock = s.clock().clone();
+    for i in 0..500 {
+        s.store(SetMode::Set, format!("k{i}").as_bytes(), &[0; 100], 0, clock.expiry(3))
+            .unwrap();
+    }
+    set(&s, b"live", b"v");
+    let pages = s.stats().total_pages;
+    clock.advance(4);
+    for _ in 0..4 {
+        s.maintain();
+    }
+    let st = s.stats();
+    assert_eq!(st.crawler_reclaimed, 500);
+    assert_eq!(st.expired_unfetched, 500);
+    assert_eq!(st.curr_items, 1);
+    assert_eq!(st.total_pages, pages, "pages stay allocated, in the pool");
+    assert_eq!(st.classes.iter().map(|c| c.total_pages).sum::<u64>(), 1);
+    assert!(value_of(&s, b"live").is_ok());
+}
+
+#[test]
+fn lowering_the_memory_limit_gives_pages_back() {
+    let s = new_store(cfg(64 * 4096, 2, 4096));
+    for i in 0..2000 {
+        set(&s, format!("k{i}").as_bytes(), &[0; 100]);
+    }
+    assert_eq!(s.stats().total_pages, 64);
+    s.set_memory_limit(16 * 4096);
+    for _ in 0..64 {
+        s.maintain();
+    }
+    let st = s.stats();
+    assert_eq!(st.total_pages, 16);
+    assert_eq!(st.limit_maxbytes, 16 * 4096);
+    assert!(st.curr_items > 0);
+    for i in 0..500 {
+        set(&s, format!("n{i}").as_bytes(), &[0; 100]);
+    }
+    assert_eq!(s.stats().total_pages, 16);
+    s.set_memory_limit(32 * 4096);
+    for i in 0..2000 {
+        set(&s, format!("m{i}").as_bytes(), &[0; 100]);
+    }
+    assert_eq!(s.stats().total_pages, 32);
+}
+
+#[test]
+fn without_cas_items_are_8_bytes_smaller_and_cas_reads_0() {
+    let s = new_store(StoreConfig {
+        use_cas: false,
+        ..StoreConfig::default()
+    });
+    assert_eq!(s.item_header_len(), 18);
+    assert_eq!(set(&s, b"k", b"v"), 0);
+    assert_eq!(s.get(b"k", |it| (it.cas(), it.total_size())).unwrap(), (0, 20));
+    assert!(matches!(
+        s.store(SetMode::Cas(12345), b"k", b"w", 0, 0),
+        Ok(SetOutcome::Stored { cas: 0 })
+    ));
+    set(&s, b"n", b"1");
+    assert_eq!(
+        s.arith(b"n", Delta::Incr(1)),
+        Ok(ArithOutcome::Value { value: 2, cas: 0 })
+    );
+}
+
+#[test]
+fn entry_api() {
+    let s = new_store(StoreConfig::default());
+    let cas = s.entry(b"m", |e| match e {
+        Entry::Vacant(v) => {
+            assert_eq!(v.key(), b"m");
+            assert_eq!(v.miss(), Miss::Absent);
+            let o = v
+                .insert(NewItem {
+                    value: b"1",
+                    flags: 3,
+                    exptime: 0,
+                    cas: Some(777),
+                })
+                .unwrap();
+            o.item().cas()
+        }
+        Entry::Occupied(_) => panic!("empty store"),
+    });
+    assert_eq!(cas, 777);
+    s.entry(b"m", |e| {
+        let Entry::Occupied(mut o) = e else {
+            panic!("stored")
+        };
+        assert!(!o.item().fetched() && !o.item().stale() && !o.item().win_token_sent());
+        o.set_stale(true);
+        o.set_win_token_sent(true);
+        o.bump();
+        assert!(o.item().fetched());
+        o.set_fetched(false);
+        assert!(!o.item().fetched());
+        o.set_exptime(12345);
+        assert_eq!(o.item().exptime(), 12345);
+        let fresh = o.set_cas(None);
+        assert!(fresh != 0 && fresh != 777);
+        assert_eq!(o.set_cas(Some(5)), 5);
+        assert_eq!(o.number(), Some(1));
+        let o = o.write_number(1000).unwrap();
+        assert_eq!(o.item().value().next().unwrap(), b"1000");
+        let o = o.concat(b"!", false).unwrap();
+        assert_eq!(o.item().flags(), 3);
+        assert_eq!(o.item().exptime(), 12345);
+        let o = o
+            .replace(NewItem {
+                value: b"new",
+                flags: 1,
+                exptime: 0,
+                cas: None,
+            })
+            .unwrap();
+        assert!(!o.item().stale(), "a replaced item has fresh bits");
+        o.remove();
+    });
+    assert_eq!(value_of(&s, b"m"), Err(Miss::Absent));
+    // A failed replace removes the old item.
+    set(&s, b"m", b"v");
+    s.entry(b"m", |e| {
+        let Entry::Occupied(o) = e else {
+            panic!("stored")
+        };
+        let big = vec![0u8; 2 << 20];
+        let r = o.replace(NewItem {
+            value: &big,
+            flags: 0,
+            exptime: 0,
+            cas: None,
+        });
+        assert_eq!(r.err(), Some(StoreError::TooLarge));
+    });
+    assert_eq!(value_of(&s, b"m"), Err(Miss::Absent));
+    let clock = s.clock().clone();
+    s.store(SetMode::Set, b"e", b"v", 0, clock.expiry(1)).unwrap();
+    clock.advance(1);
+    s.entry(b"e", |e| {
+        assert!(matches!(e, Entry::Vacant(ref v) if v.miss() == Miss::Expired));
+    });
+    s.entry(&[b'x'; 300], |e| {
+        let Entry::Vacant(v) = e else { panic!() };
+        let r = v.insert(NewItem {
+            value: b"v",
+            flags: 0,
+            exptime: 0,
+            cas: None,
+        });
+        assert_eq!(r.err(), Some(StoreError::TooLarge));
+    });
+}
+
+#[test]
+fn stats_and_size_histogram() {
+    let s = new_store(cfg(4 << 20, 4, 16 << 10));
+    for i in 0..10 {
+        set(&s, format!("k{i}").as_bytes(), &[0; 100]); // 26 + 2 + 100 = 128
+    }
+    set(&s, b"big", &[0; 1000]); // 26 + 3 + 1000 = 1029
+    assert_eq!(s.size_histogram(), vec![(128, 10), (1056, 1)]);
+    let st = s.stats();
+    assert_eq!(st.curr_items, 11);
+    assert_eq!(st.bytes, 10 * 128 + 1029);
+    let items: u64 = st.classes.iter().map(|c| c.items).sum();
+    assert_eq!(items, 11);
+    let used: u64 = st.classes.iter().map(|c| c.used_chunks).sum();
+    assert_eq!(used, 11);
+    let req: u64 = st.classes.iter().map(|c| c.mem_requested).sum();
+    assert_eq!(req, st.bytes);
+    for c in &st.classes {
+        assert_eq!(c.total_chunks, c.total_pages * c.chunks_per_page as u64);
+        assert!(c.chunk_size * c.chunks_per_page <= 16 << 10);
+    }
+    assert_eq!(st.limit_maxbytes, 4 << 20);
+    assert_eq!(st.total_malloced, st.total_pages * (16 << 10));
+}
