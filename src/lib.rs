@@ -1,1 +1,3 @@
 //! larder: a memcached-compatible cache daemon.
+
+pub mod protocol;
