@@ -273,6 +273,7 @@ fn retrieve(
 ) -> Action {
     let stats = ctx.stats;
     let limit = ctx.settings.output_limit;
+    let start = out.len();
     let mut keys = keys.enumerate().skip(resume).peekable();
     while let Some((i, key)) = keys.next() {
         stats.cmd_get.incr();
@@ -318,7 +319,11 @@ fn retrieve(
         }
     }
     match bad_key {
-        Some(err) => err.encode(out),
+        Some(err) => {
+            // memcached drops the values found before a bad key and sends only the error.
+            out.truncate(start);
+            err.encode(out);
+        }
         None => out.extend_from_slice(b"END\r\n"),
     }
     Action::Continue

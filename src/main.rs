@@ -53,9 +53,11 @@ fn run(config: &Config) -> std::io::Result<()> {
     for addr in server.tcp_addrs() {
         log::info!("listening on {addr}");
     }
-    process::notify_ready();
+    if let Err(e) = process::notify_ready() {
+        log::warn!("systemd notify failed: {e}");
+    }
     server.wait();
-    process::notify_stopping();
+    let _ = process::notify_stopping();
     Ok(())
 }
 

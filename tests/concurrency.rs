@@ -132,5 +132,8 @@ fn readers_never_see_torn_values_and_stats_add_up() {
     assert_eq!(n("cmd_set"), (writers * rounds) as u64);
     assert_eq!(n("cmd_get"), (readers * rounds) as u64);
     assert_eq!(n("get_hits") + n("get_misses"), n("cmd_get"));
-    assert_eq!(n("total_connections"), (writers + readers + 1) as u64);
+    if common::larder_only() {
+        // The harness's readiness probe, the workers' clients, and this one.
+        assert_eq!(n("total_connections"), (1 + writers + readers + 1) as u64);
+    }
 }

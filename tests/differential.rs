@@ -44,7 +44,16 @@ fn number(r: &mut Rng) -> String {
 }
 
 fn token(r: &mut Rng) -> String {
+    token_with(r, true)
+}
+
+/// A random token; `long_keys` allows 251-byte keys. Multigets never get one:
+/// memcached 1.6.18 answers a multiget with a bad key by dropping every reply queued
+/// on the connection, including earlier commands' replies when they arrived in the
+/// same read (timing-dependent, so no oracle); tests/text.rs pins that case alone.
+fn token_with(r: &mut Rng, long_keys: bool) -> String {
     match r.below(10) {
+        1 if !long_keys => "k".repeat(250),
         0 => "k".repeat(250),
         1 => "k".repeat(251),
         2 => "noreply".into(),
@@ -59,7 +68,7 @@ fn request(r: &mut Rng) -> Vec<u8> {
     let key = r.pick(KEYS).to_string();
     let noreply = if r.below(5) == 0 { " noreply" } else { "" };
     let exptime = *r.pick(&["0", "0", "-1", "1000", "abc", "2592001"]);
-    let mut line = match r.below(22) {
+    let line = match r.below(22) {
         0..=3 => {
             let verb = *r.pick(&["set", "add", "replace", "append", "prepend"]);
             let len = r.below(12) as usize;
@@ -75,7 +84,7 @@ fn request(r: &mut Rng) -> Vec<u8> {
         4 => format!("cas {key} 0 0 1 {}{noreply}\r\nx\r\n", 1_000_000_000 + r.below(1000)),
         5..=7 => {
             let n = 1 + r.below(4);
-            let keys: Vec<String> = (0..n).map(|_| token(r)).collect();
+            let keys: Vec<String> = (0..n).map(|_| token_with(r, false)).collect();
             format!("get {}\r\n", keys.join(" "))
         }
         8 => format!("delete {key}{noreply}\r\n"),
@@ -85,21 +94,26 @@ fn request(r: &mut Rng) -> Vec<u8> {
             format!("{verb} {key} {}{noreply}\r\n", number(r))
         }
         12 => format!("touch {key} {exptime}{noreply}\r\n"),
-        13 => format!("gat {exptime} {key} {}\r\n", token(r)),
+        13 => format!("gat {exptime} {key} {}\r\n", token_with(r, false)),
         14 => format!("{}\r\n", (0..r.below(6)).map(|_| token(r)).collect::<Vec<_>>().join(" ")),
         15 => format!("set {key} 0 0 5\r\nabcdefgh\r\n"),
         16 => format!("{}\r\n", r.pick(&["verbosity", "verbosity 1", "verbosity 1 noreply", "shutdown", "flush_all noreply", "flush_all 0"])),
         17 => format!("{}\n", r.pick(&["get a", "set a 0 0 1\r\nq", "incr counter 1"])),
         18 => format!("set counter 0 0 {}\r\n{}\r\n", 2, 10 + r.below(90)),
         19 => "\r\n".to_string(),
-        20 => format!("{} {}\r\n", r.pick(&["GET", "Set", "gets", "getx", "mn", "me a"]), key),
+        20 => format!("{} {}\r\n", r.pick(&["GET", "Set", "gets_", "getx", "Mn", "mee"]), key),
         _ => format!("incr counter {}\r\n", r.below(1000)),
     };
-    if r.below(30) == 0 {
-        // A stray byte mid-stream.
-        line.insert(r.below(line.len() as u64) as usize, *r.pick(&['\0', ' ', '\t', '\r']));
+    let mut bytes = line.into_bytes();
+    // A stray byte mid-stream, but not in multigets (it could lengthen a key past 250)
+    // nor in storage commands (it could turn a flags or exptime into a data length
+    // longer than the padding that ends the stream).
+    let exempt = ["get", "gat", "set", "add", "rep", "app", "pre", "cas"];
+    if r.below(30) == 0 && !exempt.iter().any(|p| bytes.starts_with(p.as_bytes())) {
+        let at = r.below(bytes.len() as u64) as usize;
+        bytes.insert(at, *r.pick(&[b'\0', b' ', b'\t', b'\r']));
     }
-    line.into_bytes()
+    bytes
 }
 
 struct Memcached(Child, u16);
@@ -148,7 +162,7 @@ fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
         pos += n;
     }
     // Padding ends any pending data block, then the sentinel.
-    let _ = s.write_all(&[b'\n'; 80]);
+    let _ = s.write_all(&[b'\n'; 200]);
     let _ = s.write_all(b"version\r\n");
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
@@ -162,10 +176,41 @@ fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
                 }
             }
             Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("read: {e}; got {:?}", String::from_utf8_lossy(&out)),
+            Err(e) => {
+                // Shown in the comparison, with the stream that caused it.
+                out.extend_from_slice(format!("<no reply: {e}>").as_bytes());
+                break;
+            }
         }
     }
     out
+}
+
+/// memcached writes a shrinking incr/decr result in place, space-padded, unless
+/// another reference to the item is alive at that instant (for example a pipelined
+/// `get` reply still queued), in which case it stores the bare number: timing decides.
+/// larder always pads. So numeric values are compared without their padding.
+fn normalize(out: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(out);
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    for i in 0..lines.len().saturating_sub(1) {
+        if !lines[i].starts_with("VALUE ") {
+            continue;
+        }
+        let data = lines[i + 1].clone();
+        let trimmed = data.trim_end_matches(' ');
+        if trimmed.len() != data.len()
+            && !trimmed.is_empty()
+            && trimmed.bytes().all(|b| b.is_ascii_digit())
+        {
+            let mut header: Vec<&str> = lines[i].split(' ').collect();
+            let len = trimmed.len().to_string();
+            header[3] = &len;
+            lines[i] = header.join(" ");
+            lines[i + 1] = trimmed.to_string();
+        }
+    }
+    lines.join("\r\n").into_bytes()
 }
 
 #[test]
@@ -187,8 +232,8 @@ fn random_streams_answer_exactly_like_memcached() {
             stream.extend_from_slice(&request(&mut r));
         }
         let split_seed = r.next() | 1;
-        let want = exchange(mc.1, &stream, &mut Rng(split_seed));
-        let got = exchange(larder.addr.port(), &stream, &mut Rng(split_seed));
+        let want = normalize(&exchange(mc.1, &stream, &mut Rng(split_seed)));
+        let got = normalize(&exchange(larder.addr.port(), &stream, &mut Rng(split_seed)));
         assert_eq!(
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&want),

@@ -205,7 +205,8 @@ fn malformed_commands_get_memcached_errors_and_the_stream_survives() {
     );
     c.roundtrip(
         format!("get keep {long_key}\r\n").as_bytes(),
-        b"VALUE keep 0 4\r\nsafe\r\nCLIENT_ERROR bad command line format\r\n",
+        // memcached drops the values it found before the bad key.
+        b"CLIENT_ERROR bad command line format\r\n",
     );
     let ok_key = "k".repeat(250);
     c.roundtrip(
@@ -221,10 +222,10 @@ fn malformed_commands_get_memcached_errors_and_the_stream_survives() {
 
 #[test]
 fn too_large_values_are_refused_and_their_data_swallowed() {
-    let s = Server::start(&["-I", "1k"]);
+    let s = Server::start(&[]);
     let mut c = s.connect();
-    let big = vec![b'x'; 2000];
-    let mut req = b"set big 0 0 2000\r\n".to_vec();
+    let big = vec![b'x'; 1_100_000];
+    let mut req = b"set big 0 0 1100000\r\n".to_vec();
     req.extend_from_slice(&big);
     req.extend_from_slice(b"\r\nget big\r\n");
     c.roundtrip(&req, b"SERVER_ERROR object too large for cache\r\nEND\r\n");

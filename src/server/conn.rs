@@ -216,7 +216,11 @@ impl Conn {
                 }
                 Parsed::Complete(req, consumed) => {
                     *budget -= 1;
-                    self.touch(ctx);
+                    let now = ctx.store.clock().now();
+                    if now != self.last_seen {
+                        self.last_seen = now;
+                        self.last_cmd.store(now, Ordering::Relaxed);
+                    }
                     match command::execute(&req, self.resume, ctx, &mut self.wbuf) {
                         Action::Continue => {
                             self.rstart += consumed;
@@ -234,14 +238,6 @@ impl Conn {
                     }
                 }
             }
-        }
-    }
-
-    fn touch(&mut self, ctx: &Ctx<'_>) {
-        let now = ctx.store.clock().now();
-        if now != self.last_seen {
-            self.last_seen = now;
-            self.last_cmd.store(now, Ordering::Relaxed);
         }
     }
 
