@@ -10,7 +10,12 @@
 //! memcached 1.6.18's exact error line for each mistake, including its order of checks
 //! (an unknown or repeated flag wins over a bad number; for `md` and `ma` every flag error is
 //! `CLIENT_ERROR invalid or duplicate flag`). Unlike classic `noreply`, the `q` flag never hides
-//! an error. Replies (`HD`, `VA`, `EN`, ...) depend on the store and are the command layer's.
+//! an error.
+//!
+//! It also owns the meta reply lines: [`encode_meta`] writes `HD`/`VA`/`EN`/`NF`/`NS`/`EX`
+//! with the return flags in request order from what the command layer found
+//! ([`ReturnFlags`]), [`MetaRequest::quiet_hides`] says which of them `q` suppresses, and
+//! [`encode_mn`] / [`encode_me`] write the other two.
 //!
 //! # Divergences from memcached 1.6.18
 //!
@@ -501,6 +506,195 @@ fn preparse<'a>(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Reply encoding
+// ---------------------------------------------------------------------------------------------
+
+/// The status code that opens a meta reply line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaStatus {
+    /// `HD`: success, no value.
+    Hd,
+    /// `VA <len>`: success, the value follows (the caller appends it and `\r\n`).
+    Va(usize),
+    /// `EN`: `mg` miss.
+    En,
+    /// `NF`: not found (`md`, `ma`, `ms` in replace/append/prepend modes or with `C`).
+    Nf,
+    /// `NS`: not stored.
+    Ns,
+    /// `EX`: CAS mismatch.
+    Ex,
+}
+
+/// What a reply can report through the return flags the client asked for. A flag whose
+/// field is `None` (or `false`) is not written: memcached writes `s t c f l h` only for a
+/// `mg` hit, `c` and `t` for `ma`, `c` for `ms`, and `O` and `k` always.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReturnFlags {
+    /// `s`: value size in bytes.
+    pub size: Option<usize>,
+    /// `t`: seconds until expiry, `-1` for none.
+    pub ttl: Option<i64>,
+    /// `c`: CAS value.
+    pub cas: Option<u64>,
+    /// `f`: client flags.
+    pub client_flags: Option<u32>,
+    /// `l`: seconds since last access.
+    pub last_access: Option<u64>,
+    /// `h`: whether the item had been fetched before.
+    pub fetched: Option<bool>,
+    /// `mg`: another client already holds the recache token (` Z`).
+    pub token_sent: bool,
+    /// `mg`: the item is stale (` X`).
+    pub stale: bool,
+    /// `mg`: this client won the recache token (` W`).
+    pub won: bool,
+}
+
+impl MetaRequest<'_> {
+    /// Whether the `q` flag hides a reply with this status, as in memcached 1.6.18: `mg`
+    /// hides `EN`; `ms` and `md` hide `HD`; `ma` hides its success (`HD` or `VA`) unless it
+    /// just created the item (`N` vivify), for which pass `created`. Errors are never hidden.
+    pub fn quiet_hides(&self, status: MetaStatus, created: bool) -> bool {
+        self.flags.quiet
+            && match self.command {
+                MetaCommand::Get => status == MetaStatus::En,
+                MetaCommand::Set | MetaCommand::Delete => status == MetaStatus::Hd,
+                MetaCommand::Arithmetic => {
+                    matches!(status, MetaStatus::Hd | MetaStatus::Va(_)) && !created
+                }
+                MetaCommand::Noop | MetaCommand::Debug => false,
+            }
+    }
+}
+
+/// Appends the key as memcached prints it: as sent, or re-encoded in base64 from the decoded
+/// bytes (memcached re-encodes rather than copying the client's text).
+fn push_key_text(out: &mut Vec<u8>, key: &MetaKey<'_>) {
+    if key.is_binary() {
+        let start = out.len();
+        out.resize(start + key.as_bytes().len().div_ceil(3) * 4, 0);
+        // The slice was sized for the padded encoding, so this cannot fail.
+        let written = KEY_BASE64
+            .encode_slice(key.as_bytes(), &mut out[start..])
+            .unwrap_or(0);
+        out.truncate(start + written);
+    } else {
+        out.extend_from_slice(key.raw());
+    }
+}
+
+/// Appends a key as a `k` return flag echoes it: [`push_key_text`], plus ` b` for base64.
+fn push_key(out: &mut Vec<u8>, key: &MetaKey<'_>) {
+    push_key_text(out, key);
+    if key.is_binary() {
+        out.extend_from_slice(b" b");
+    }
+}
+
+/// Writes a meta reply line: the status, then the return flags in the order the request
+/// listed them (`s t c f l h` from `ret`, `O` echoed, `k` the key), then mg's ` Z`, ` X`,
+/// ` W`, then `\r\n`. For [`MetaStatus::Va`] the caller appends the value and `\r\n`.
+pub fn encode_meta(
+    out: &mut Vec<u8>,
+    status: MetaStatus,
+    req: &MetaRequest<'_>,
+    ret: &ReturnFlags,
+) {
+    use super::text::push_decimal;
+    match status {
+        MetaStatus::Hd => out.extend_from_slice(b"HD"),
+        MetaStatus::Va(len) => {
+            out.extend_from_slice(b"VA ");
+            push_decimal(out, len as u64);
+        }
+        MetaStatus::En => out.extend_from_slice(b"EN"),
+        MetaStatus::Nf => out.extend_from_slice(b"NF"),
+        MetaStatus::Ns => out.extend_from_slice(b"NS"),
+        MetaStatus::Ex => out.extend_from_slice(b"EX"),
+    }
+    let number = |out: &mut Vec<u8>, letter: u8, n: u64| {
+        out.push(b' ');
+        out.push(letter);
+        push_decimal(out, n);
+    };
+    for tok in req.flags.tokens {
+        match tok[0] {
+            b's' => ret.size.map_or((), |v| number(out, b's', v as u64)),
+            b't' => match ret.ttl {
+                Some(t) if t < 0 => out.extend_from_slice(b" t-1"),
+                Some(t) => number(out, b't', t as u64),
+                None => {}
+            },
+            b'c' => ret.cas.map_or((), |v| number(out, b'c', v)),
+            b'f' => ret
+                .client_flags
+                .map_or((), |v| number(out, b'f', u64::from(v))),
+            b'l' => ret.last_access.map_or((), |v| number(out, b'l', v)),
+            b'h' => ret.fetched.map_or((), |v| number(out, b'h', u64::from(v))),
+            b'O' => {
+                out.push(b' ');
+                out.extend_from_slice(tok);
+            }
+            b'k' => {
+                out.extend_from_slice(b" k");
+                push_key(out, &req.key);
+            }
+            _ => {}
+        }
+    }
+    for (set, flag) in [
+        (ret.token_sent, b" Z"),
+        (ret.stale, b" X"),
+        (ret.won, b" W"),
+    ] {
+        if set {
+            out.extend_from_slice(flag);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `MN\r\n`: the reply to `mn`.
+pub fn encode_mn(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"MN\r\n");
+}
+
+/// The `me` reply line, memcached's debug dump of an item:
+/// `ME <key> exp=<exp> la=<la> cas=<cas> fetch=<yes|no> cls=<class> size=<bytes>\r\n`, the
+/// key in base64 (without ` b`) when it was stored as binary. `exp` is `-1` for no expiry.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_me(
+    out: &mut Vec<u8>,
+    key: &MetaKey<'_>,
+    exp: i64,
+    last_access: u64,
+    cas: u64,
+    fetched: bool,
+    class: u32,
+    size: usize,
+) {
+    use super::text::push_decimal;
+    out.extend_from_slice(b"ME ");
+    push_key_text(out, key);
+    out.extend_from_slice(b" exp=");
+    if exp < 0 {
+        out.push(b'-');
+    }
+    push_decimal(out, exp.unsigned_abs());
+    out.extend_from_slice(b" la=");
+    push_decimal(out, last_access);
+    out.extend_from_slice(b" cas=");
+    push_decimal(out, cas);
+    out.extend_from_slice(if fetched { b" fetch=yes" } else { b" fetch=no" });
+    out.extend_from_slice(b" cls=");
+    push_decimal(out, u64::from(class));
+    out.extend_from_slice(b" size=");
+    push_decimal(out, size as u64);
+    out.extend_from_slice(b"\r\n");
+}
+
 #[cfg(test)]
 mod tests {
     //! Transcripts marked "memcached 1.6.18" were taken from `/usr/bin/memcached` 1.6.18 (see
@@ -927,5 +1121,130 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn reply(req: &[u8], status: MetaStatus, ret: ReturnFlags) -> String {
+        let m = meta(req);
+        let mut out = Vec::new();
+        encode_meta(&mut out, status, &m, &ret);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn meta_replies_are_exact() {
+        // memcached 1.6.18: "mg foo v t f c s k O123 h l" on a 3-byte item with flags 5 =>
+        // "VA 3 t-1 f5 c1 s3 kfoo O123 h0 l0\r\n".
+        let hit = ReturnFlags {
+            size: Some(3),
+            ttl: Some(-1),
+            cas: Some(1),
+            client_flags: Some(5),
+            last_access: Some(0),
+            fetched: Some(false),
+            ..ReturnFlags::default()
+        };
+        assert_eq!(
+            reply(b"mg foo v t f c s k O123 h l\r\n", MetaStatus::Va(3), hit),
+            "VA 3 t-1 f5 c1 s3 kfoo O123 h0 l0\r\n"
+        );
+        // memcached 1.6.18: "mg foo2 N30 v c t" vivifies => "VA 0 c2 t30 W".
+        let viv = ReturnFlags {
+            cas: Some(2),
+            ttl: Some(30),
+            won: true,
+            ..ReturnFlags::default()
+        };
+        assert_eq!(
+            reply(b"mg foo2 N30 v c t\r\n", MetaStatus::Va(0), viv),
+            "VA 0 c2 t30 W\r\n"
+        );
+        // memcached 1.6.18: a miss echoes only O and k: "mg missing k O1" => "EN kmissing O1".
+        assert_eq!(
+            reply(
+                b"mg missing k O1 v s\r\n",
+                MetaStatus::En,
+                ReturnFlags::default()
+            ),
+            "EN kmissing O1\r\n"
+        );
+        // memcached 1.6.18: base64 keys are echoed re-encoded: "mg Zh== b v k" => "EN kZg== b".
+        assert_eq!(
+            reply(b"mg Zh== b v k\r\n", MetaStatus::En, ReturnFlags::default()),
+            "EN kZg== b\r\n"
+        );
+        // memcached 1.6.18: "ms cXs0 2 k O1 c b" => "HD kcXs0 b O1 c39".
+        let set = ReturnFlags {
+            cas: Some(39),
+            ..ReturnFlags::default()
+        };
+        assert_eq!(
+            reply(b"ms cXs0 2 k O1 c b\r\nhi\r\n", MetaStatus::Hd, set),
+            "HD kcXs0 b O1 c39\r\n"
+        );
+        // memcached 1.6.18: "ma num t c v k O3 N5" => "VA 1 t100 c42 knum O3".
+        let arith = ReturnFlags {
+            ttl: Some(100),
+            cas: Some(42),
+            ..ReturnFlags::default()
+        };
+        assert_eq!(
+            reply(b"ma num t c v k O3 N5\r\n", MetaStatus::Va(1), arith),
+            "VA 1 t100 c42 knum O3\r\n"
+        );
+        // memcached 1.6.18: "md num O4 k" => "NF O4 knum".
+        assert_eq!(
+            reply(b"md num O4 k\r\n", MetaStatus::Nf, ReturnFlags::default()),
+            "NF O4 knum\r\n"
+        );
+        let all = ReturnFlags {
+            token_sent: true,
+            stale: true,
+            won: true,
+            ..ReturnFlags::default()
+        };
+        assert_eq!(reply(b"mg k\r\n", MetaStatus::Hd, all), "HD Z X W\r\n");
+        for (status, text) in [(MetaStatus::Ns, "NS"), (MetaStatus::Ex, "EX")] {
+            assert_eq!(
+                reply(b"ms k 0\r\n\r\n", status, ReturnFlags::default()),
+                format!("{text}\r\n")
+            );
+        }
+        let mut out = Vec::new();
+        encode_mn(&mut out);
+        // memcached 1.6.18: "me foo" => "ME foo exp=-1 la=1 cas=1 fetch=yes cls=1 size=69".
+        encode_me(&mut out, &meta(b"me foo\r\n").key, -1, 1, 1, true, 1, 69);
+        encode_me(&mut out, &meta(b"me Zm9v b\r\n").key, 5, 0, 7, false, 2, 70);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "MN\r\nME foo exp=-1 la=1 cas=1 fetch=yes cls=1 size=69\r\n\
+             ME Zm9v exp=5 la=0 cas=7 fetch=no cls=2 size=70\r\n"
+        );
+    }
+
+    #[test]
+    fn quiet_mode_follows_memcached() {
+        // memcached 1.6.18: "mg k q" hides EN only; "ms k 1 q" hides HD (NS, EX, NF shown);
+        // "md k q" hides HD (NF, EX shown); "ma k q" hides HD and VA except right after
+        // vivifying, NF shown.
+        let mg = meta(b"mg k q v\r\n");
+        assert!(mg.quiet_hides(MetaStatus::En, false));
+        assert!(!mg.quiet_hides(MetaStatus::Hd, false));
+        assert!(!mg.quiet_hides(MetaStatus::Va(1), false));
+        let ms = meta(b"ms k 1 q\r\nx\r\n");
+        assert!(ms.quiet_hides(MetaStatus::Hd, false));
+        for s in [MetaStatus::Ns, MetaStatus::Ex, MetaStatus::Nf] {
+            assert!(!ms.quiet_hides(s, false));
+        }
+        let md = meta(b"md k q\r\n");
+        assert!(md.quiet_hides(MetaStatus::Hd, false));
+        assert!(!md.quiet_hides(MetaStatus::Nf, false));
+        assert!(!md.quiet_hides(MetaStatus::Ex, false));
+        let ma = meta(b"ma k q N0 v\r\n");
+        assert!(ma.quiet_hides(MetaStatus::Va(1), false));
+        assert!(ma.quiet_hides(MetaStatus::Hd, false));
+        assert!(!ma.quiet_hides(MetaStatus::Va(1), true));
+        assert!(!ma.quiet_hides(MetaStatus::Nf, false));
+        // Without q nothing is hidden.
+        assert!(!meta(b"mg k\r\n").quiet_hides(MetaStatus::En, false));
     }
 }
