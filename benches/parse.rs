@@ -42,6 +42,18 @@ fn text(c: &mut Criterion) {
     group.bench_function("multiget_100", |b| {
         b.iter(|| consumed(black_box(&multiget), &limits))
     });
+
+    let mg = b"mg user:12345:profile v c f t k O123\r\n".to_vec();
+    group.throughput(Throughput::Bytes(mg.len() as u64));
+    group.bench_function("meta_mg", |b| b.iter(|| consumed(black_box(&mg), &limits)));
+
+    let mut ms = b"ms user:12345:profile 100 T3600 F5 c\r\n".to_vec();
+    ms.extend_from_slice(&[b'v'; 100]);
+    ms.extend_from_slice(b"\r\n");
+    group.throughput(Throughput::Bytes(ms.len() as u64));
+    group.bench_function("meta_ms_100B", |b| {
+        b.iter(|| consumed(black_box(&ms), &limits))
+    });
     group.finish();
 }
 

@@ -5,6 +5,8 @@
 //!
 //! - [`text`]: the classic text protocol (`get`, `set`, `incr`, `stats`, ...), its line
 //!   tokenizer (shared with the meta commands) and the text reply encoders.
+//! - [`meta`]: the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`), parsed on the text
+//!   tokenizer and returned as [`text::Request::Meta`].
 //!
 //! It is *sans-IO*: functions take `&[u8]` and return how many bytes they used, or append to a
 //! `Vec<u8>`. It never touches a socket, the store, the clock or the configuration; the server
@@ -19,6 +21,7 @@
 //! contract where `doc/protocol.txt` is silent); the unit tests in each dialect file are
 //! transcripts taken from a running memcached 1.6.18.
 
+pub mod meta;
 pub mod text;
 
 /// Longest key memcached accepts, in bytes (`KEY_MAX_LENGTH`).
@@ -118,7 +121,7 @@ impl ParseError {
     }
 
     /// Same error, with `noreply` set as given.
-    pub(crate) fn noreply(mut self, noreply: bool) -> Self {
+    pub(crate) fn with_noreply(mut self, noreply: bool) -> Self {
         self.noreply = noreply;
         self
     }
@@ -200,7 +203,7 @@ mod tests {
     fn write_reply_honours_noreply() {
         let mut out = Vec::new();
         ParseError::new(ErrorReply::Error, 3)
-            .noreply(true)
+            .with_noreply(true)
             .write_reply(&mut out);
         assert!(out.is_empty());
         ParseError::new(ErrorReply::Error, 3).write_reply(&mut out);

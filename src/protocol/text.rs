@@ -14,7 +14,8 @@
 //!   whitespace and `+` accepted, a trailing tab accepted, 32-bit results truncated).
 //! - **Parsing** ([`parse`]): one request from the front of the buffer, as a [`Request`]
 //!   borrowing keys and data from the buffer, with memcached's exact error for every malformed
-//!   line (see [`crate::protocol::ParseError`]).
+//!   line (see [`crate::protocol::ParseError`]). Two-letter commands starting with `m` go to
+//!   [`super::meta`].
 //! - **Encoding** (`encode_*`): the reply lines, appended to a `Vec<u8>` without other
 //!   allocation.
 //!
@@ -28,6 +29,7 @@
 //! - Every strict prefix of a valid request whose line fits in 2048 bytes is `Incomplete`.
 //! - Nothing here panics or allocates, whatever the input.
 
+use super::meta::{self, MetaRequest};
 use super::{ErrorReply, Limits, ParseError, Parsed, MAX_KEY_LEN};
 use std::fmt;
 
@@ -348,6 +350,10 @@ pub enum StoreKind {
 /// Numbers are already read with memcached's rules (see [`parse_i32`]): an `exptime` is the
 /// raw client value (0 = never, negative = already expired, up to 30 days relative, else a
 /// unix time), applied by the command layer.
+///
+/// The `Meta` variant makes this a few hundred bytes (a decoded base64 key is kept inline so
+/// that no request allocates); a `Request` lives on the stack for one parse-execute step.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request<'a> {
     /// `get` / `gets` (and memcached's undocumented alias `bget`).
@@ -454,6 +460,8 @@ pub enum Request<'a> {
         /// The tokens after `stats` (empty for plain `stats`).
         args: Keys<'a>,
     },
+    /// A meta command (`mg`, `ms`, `md`, `ma`, `mn`, `me`); see [`super::meta`].
+    Meta(MetaRequest<'a>),
 }
 
 /// Parses the request at the front of `buf`.
@@ -475,6 +483,14 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
         return invalid(ErrorReply::Error, line_len, false);
     }
     let n = toks.len();
+    // memcached: "Meta commands are all 2-char in length."
+    if cmd[0] == b'm' && cmd.len() == 2 {
+        return match meta::parse_command(cmd[1], buf, &toks, line_len, limits) {
+            Parsed::Complete(req, used) => Parsed::Complete(Request::Meta(req), used),
+            Parsed::Incomplete => Parsed::Incomplete,
+            Parsed::Invalid(e) => Parsed::Invalid(e),
+        };
+    }
     let ctx = Ctx {
         buf,
         toks,
@@ -546,7 +562,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
 }
 
 fn invalid<T>(reply: ErrorReply, consumed: usize, noreply: bool) -> Parsed<T> {
-    Parsed::Invalid(ParseError::new(reply, consumed).noreply(noreply))
+    Parsed::Invalid(ParseError::new(reply, consumed).with_noreply(noreply))
 }
 
 /// The state one `parse` call shares between the per-command parsers.
@@ -931,7 +947,7 @@ pub fn encode_stat_display(out: &mut Vec<u8>, name: &str, value: impl fmt::Displ
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Transcripts marked "memcached 1.6.18" were taken from `/usr/bin/memcached` 1.6.18 (Debian
     //! 1.6.18-1+deb12u1, `-I 1m`): the input bytes were sent on a fresh connection and the
     //! reply bytes recorded. [`drive`] replays the same input through [`parse`] the way a
@@ -1024,12 +1040,33 @@ mod tests {
                 format!("cache_memlimit {megabytes}{}", nr(*noreply))
             }
             Request::Stats { args } => format!("stats[{}]", keys(args)),
+            Request::Meta(m) => {
+                let cmd = match m.command {
+                    meta::MetaCommand::Get => "mg",
+                    meta::MetaCommand::Set => "ms",
+                    meta::MetaCommand::Delete => "md",
+                    meta::MetaCommand::Arithmetic => "ma",
+                    meta::MetaCommand::Noop => "mn",
+                    meta::MetaCommand::Debug => "me",
+                };
+                let key = if m.key.is_binary() { "b64:" } else { "" };
+                let data = if m.command == meta::MetaCommand::Set {
+                    format!(" {:?}", s(m.data))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{cmd} {key}{} [{}]{data}",
+                    s(m.key.as_bytes()),
+                    keys(&m.flags.tokens).replace(',', " ")
+                )
+            }
         }
     }
 
     /// Feeds `input` through `parse` like a connection: returns the error bytes written and a
     /// `<tag>` per complete request, `<close>` on a close, `<wait>` if input is left over.
-    fn drive_with(input: &[u8], limits: &Limits) -> String {
+    pub(crate) fn drive_with(input: &[u8], limits: &Limits) -> String {
         let mut out = Vec::new();
         let mut pos = 0;
         let mut swallow = 0usize;
@@ -1063,7 +1100,7 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    fn drive(input: &[u8]) -> String {
+    pub(crate) fn drive(input: &[u8]) -> String {
         drive_with(input, &lim())
     }
 
@@ -1453,7 +1490,7 @@ mod tests {
         // The exact ParseError of a bad line: only the line is consumed.
         assert_eq!(
             p(b"set k 0 0 -1 noreply\r\nx\r\n"),
-            Parsed::Invalid(err(BAD_FORMAT, 22).noreply(true))
+            Parsed::Invalid(err(BAD_FORMAT, 22).with_noreply(true))
         );
     }
 
@@ -1857,6 +1894,13 @@ mod tests {
                     Request::Delete { key, .. }
                     | Request::Arith { key, .. }
                     | Request::Touch { key, .. } => slices.push(key),
+                    Request::Meta(m) => {
+                        slices.push(m.key.raw());
+                        slices.extend(m.flags.tokens);
+                        if m.command == meta::MetaCommand::Set {
+                            slices.push(m.data);
+                        }
+                    }
                     _ => {}
                 }
                 for s in slices {
@@ -1885,6 +1929,14 @@ mod tests {
             Just("touch".to_string()),
             Just("flush_all".to_string()),
             Just("verbosity".to_string()),
+            Just("mg".to_string()),
+            Just("ms".to_string()),
+            Just("md".to_string()),
+            Just("ma".to_string()),
+            Just("v".to_string()),
+            Just("b".to_string()),
+            Just("T5".to_string()),
+            Just("MS".to_string()),
             Just("noreply".to_string()),
             Just("0".to_string()),
             Just("-1".to_string()),
@@ -1955,7 +2007,10 @@ mod tests {
             if !seen_get {
                 let cmd = Tokens::new(line.as_bytes()).get(0);
                 prop_assert!(
-                    matches!(cmd, b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas"),
+                    matches!(
+                        cmd,
+                        b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas" | b"ms"
+                    ),
                     "get lost after {:?}", line
                 );
             }
