@@ -162,23 +162,26 @@ impl Ring {
         Some(self.owners[at] as usize)
     }
 
-    /// Up to `n` distinct nodes for `key`, in ring order starting at its home node:
-    /// the replica set. Appends to `out` after clearing it.
-    pub fn successors(&self, key: &[u8], n: usize, out: &mut Vec<usize>) {
-        out.clear();
+    /// The replica set of `key`: up to `out.len()` distinct nodes in ring order, starting
+    /// at its home node. Fills `out` from the front and returns how many it found (fewer
+    /// when fewer nodes are live). Allocation-free.
+    pub fn successors(&self, key: &[u8], out: &mut [usize]) -> usize {
         let Some(start) = self.first_point(self.key_hash(key)) else {
-            return;
+            return 0;
         };
         let len = self.values.len();
+        let mut found = 0;
         for step in 0..len {
-            if out.len() >= n {
+            if found == out.len() {
                 break;
             }
             let owner = self.owners[(start + step) % len] as usize;
-            if !out.contains(&owner) {
-                out.push(owner);
+            if !out[..found].contains(&owner) {
+                out[found] = owner;
+                found += 1;
             }
         }
+        found
     }
 
     /// Number of points on the continuum.
@@ -288,9 +291,8 @@ mod tests {
         let nodes = [NodeSpec::tcp("a", 1)];
         let ring = Ring::with_liveness(&RingConfig::default(), &nodes, |_| false);
         assert_eq!(ring.route(b"k"), None);
-        let mut out = vec![7];
-        ring.successors(b"k", 2, &mut out);
-        assert!(out.is_empty());
+        let mut out = [7; 2];
+        assert_eq!(ring.successors(b"k", &mut out), 0);
     }
 
     #[test]
@@ -299,16 +301,18 @@ mod tests {
             .map(|i| NodeSpec::tcp("10.0.0.1", 20000 + i))
             .collect();
         let ring = Ring::new(&RingConfig::default(), &nodes);
-        let mut out = Vec::new();
+        let mut out = [0; 3];
         for k in 0..200u32 {
             let key = k.to_string();
-            ring.successors(key.as_bytes(), 3, &mut out);
-            assert_eq!(out.len(), 3);
+            assert_eq!(ring.successors(key.as_bytes(), &mut out), 3);
             assert_eq!(Some(out[0]), ring.route(key.as_bytes()));
             assert!(out[0] != out[1] && out[1] != out[2] && out[0] != out[2]);
         }
-        ring.successors(b"x", 9, &mut out);
-        assert_eq!(out.len(), 5);
+        let mut many = [0; 9];
+        assert_eq!(ring.successors(b"x", &mut many), 5);
+        let mut sorted = many[..5].to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 1, 2, 3, 4]);
     }
 
     #[test]
