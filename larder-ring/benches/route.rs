@@ -2,6 +2,9 @@
 //! key, no allocation), and a 100-key `get_multi` over 5 live server processes (skipped
 //! with a message when the server binary is absent).
 
+// criterion_group! generates an undocumented `pub fn benches`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

@@ -209,6 +209,14 @@ impl Client {
         edit: impl FnOnce(&mut Vec<Member>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        self.rebuild_locked(edit)
+    }
+
+    /// Rebuilds with the admin lock held.
+    fn rebuild_locked<R>(
+        &self,
+        edit: impl FnOnce(&mut Vec<Member>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let current = self.topology.load();
         let mut members: Vec<Member> = current
             .specs
@@ -223,7 +231,7 @@ impl Client {
         Ok(out)
     }
 
-    /// Rebuilds the ring from the current nodes' health (after an ejection or a return).
+    /// Rebuilds the ring from the current nodes' health (after an ejection).
     fn refresh(&self) {
         let _ = self.change(|_| Ok(()));
     }
@@ -231,12 +239,19 @@ impl Client {
     /// The current topology, first rebuilding it if an ejected node's rest is over.
     pub(crate) fn topology(&self) -> Guard<Arc<Topology>> {
         let topo = self.topology.load();
-        if topo.next_rebuild != 0 && now_ms(self.epoch) >= topo.next_rebuild {
-            drop(topo);
-            self.refresh();
-            return self.topology.load();
+        if topo.next_rebuild == 0 || now_ms(self.epoch) < topo.next_rebuild {
+            return topo;
         }
-        topo
+        drop(topo);
+        {
+            let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+            // Another thread may have rebuilt while this one waited for the lock.
+            let due = self.topology.load().next_rebuild;
+            if due != 0 && now_ms(self.epoch) >= due {
+                let _ = self.rebuild_locked(|_| Ok(()));
+            }
+        }
+        self.topology.load()
     }
 
     /// The replica targets of `key` into `out`; returns how many.
@@ -267,41 +282,41 @@ impl Client {
         b: &Backend,
         f: impl Fn(&mut Conn, &Backend) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        if b.resting(now_ms(self.epoch)) {
+        let (mut conn, reused) = self.begin(b)?;
+        let mut result = f(&mut conn, b);
+        if reused && stale(&conn, &result) {
+            conn = self.reconnect(b)?;
+            result = f(&mut conn, b);
+        }
+        self.finish(b, conn, &result);
+        result
+    }
+
+    /// First half of a request: refuse a resting node, else borrow a connection
+    /// (`true`: reused from the pool). A connect failure is counted.
+    pub(crate) fn begin(&self, b: &Backend) -> Result<(Conn, bool), Error> {
+        // Healthy nodes (deadline 0) skip reading the clock.
+        let rest = b.retry_at();
+        if rest != 0 && now_ms(self.epoch) < rest {
             return Err(Error::Unavailable {
                 node: b.label.clone(),
                 cause: Cause::RetryWindow,
             });
         }
-        let (mut conn, reused) = match b.checkout(&self.config.timeouts) {
-            Ok(c) => c,
-            Err(e) => {
-                self.failed(b);
-                return Err(e);
-            }
-        };
-        let mut result = f(&mut conn, b);
-        if reused
-            && conn.nothing_read()
-            && matches!(
-                result,
-                Err(Error::Unavailable {
-                    cause: Cause::Closed,
-                    ..
-                })
-            )
-        {
-            b.discard_idle();
-            conn = match b.connect(&self.config.timeouts) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.failed(b);
-                    return Err(e);
-                }
-            };
-            result = f(&mut conn, b);
-        }
-        match &result {
+        b.checkout(&self.config.timeouts)
+            .inspect_err(|_| self.failed(b))
+    }
+
+    /// Replaces a stale pooled connection: drops the pool, connects afresh.
+    pub(crate) fn reconnect(&self, b: &Backend) -> Result<Conn, Error> {
+        b.discard_idle();
+        b.connect(&self.config.timeouts)
+            .inspect_err(|_| self.failed(b))
+    }
+
+    /// Second half: account the outcome and return the connection when it is reusable.
+    pub(crate) fn finish<T>(&self, b: &Backend, conn: Conn, result: &Result<T, Error>) {
+        match result {
             Err(Error::Unavailable { .. }) => self.failed(b),
             Err(Error::Protocol { .. }) => {}
             _ => {
@@ -309,7 +324,6 @@ impl Client {
                 b.checkin(conn, self.config.max_idle_per_node);
             }
         }
-        result
     }
 
     fn failed(&self, b: &Backend) {
@@ -326,6 +340,19 @@ impl Client {
 
 /// A node's spec (with its current weight) and its shared backend.
 type Member = (NodeSpec, Arc<Backend>);
+
+/// A reused connection that the node had closed before sending anything: the request
+/// never ran, so it may be retried on a fresh connection.
+pub(crate) fn stale<T>(conn: &Conn, result: &Result<T, Error>) -> bool {
+    conn.nothing_read()
+        && matches!(
+            result,
+            Err(Error::Unavailable {
+                cause: Cause::Closed,
+                ..
+            })
+        )
+}
 
 fn position(members: &[Member], label: &str) -> Result<usize, Error> {
     members

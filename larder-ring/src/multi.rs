@@ -3,16 +3,48 @@
 //! commands `flush_all`, `version` and `stats`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::thread;
 
 use crate::backend::Backend;
-use crate::client::{Client, MAX_REPLICAS};
+use crate::client::{stale, Client, MAX_REPLICAS};
+use crate::conn::Conn;
 use crate::error::{check_key, Error};
 use crate::ops::{read_items, reply, Item};
 use crate::proto::{self, Line};
 
 /// Longest `get` line sent; longer key lists are split into several pipelined `get`s.
 const MAX_GET_LINE: usize = 2000;
+/// Largest per-node request written before any reply is read (well under a socket buffer).
+const SEND_FIRST_LIMIT: usize = 32 * 1024;
+
+/// Pipelined `get` lines: keys split so no line exceeds [`MAX_GET_LINE`]. Returns how many
+/// `get` commands were encoded (each answers with its own `END`).
+fn encode_gets(out: &mut Vec<u8>, keys: &[&[u8]]) -> usize {
+    let mut batches = 0;
+    let mut start = 0;
+    while start < keys.len() {
+        let mut end = start;
+        let mut len = 3;
+        while end < keys.len() && (end == start || len + 1 + keys[end].len() <= MAX_GET_LINE) {
+            len += 1 + keys[end].len();
+            end += 1;
+        }
+        proto::retrieve(out, "get", None, keys[start..end].iter().copied());
+        batches += 1;
+        start = end;
+    }
+    batches
+}
+
+/// Reads the replies to `batches` pipelined `get`s.
+fn read_hits(c: &mut Conn, b: &Backend, batches: usize, expect: usize) -> NodeHits {
+    let mut hits = Vec::with_capacity(expect);
+    for _ in 0..batches {
+        read_items(c, b, |k, item| hits.push((k.to_vec(), item)))?;
+    }
+    Ok(hits)
+}
 
 /// One node's multi-get hits, or why it could not be read.
 type NodeHits = Result<Vec<(Vec<u8>, Item)>, Error>;
@@ -94,11 +126,80 @@ impl Client {
         Ok(out)
     }
 
-    /// Runs one pipelined multi-get per node, in parallel (the first group on this thread).
+    /// Runs one pipelined multi-get per node, all nodes at once.
+    ///
+    /// Small requests (the usual case) are written to every node first and the replies
+    /// read afterwards, so the nodes work in parallel without a thread per node. A node
+    /// whose request exceeds [`SEND_FIRST_LIMIT`] could stall that scheme (it may stop
+    /// reading while its replies wait to be read), so then each node gets a scoped thread.
     fn fan_out(
         &self,
         groups: &BTreeMap<usize, Vec<&[u8]>>,
-        backends: &[std::sync::Arc<Backend>],
+        backends: &[Arc<Backend>],
+    ) -> Vec<(usize, NodeHits)> {
+        if groups.len() == 1 {
+            return groups
+                .iter()
+                .map(|(&node, keys)| (node, self.get_from(&backends[node], keys)))
+                .collect();
+        }
+        let large = groups
+            .values()
+            .any(|keys| keys.iter().map(|k| k.len() + 1).sum::<usize>() > SEND_FIRST_LIMIT);
+        if large {
+            return self.fan_out_threads(groups, backends);
+        }
+        let mut results = Vec::with_capacity(groups.len());
+        let mut sent = Vec::with_capacity(groups.len());
+        for (&node, keys) in groups {
+            let b = &backends[node];
+            let (mut conn, reused) = match self.begin(b) {
+                Ok(c) => c,
+                Err(e) => {
+                    results.push((node, Err(e)));
+                    continue;
+                }
+            };
+            let batches = encode_gets(&mut conn.out, keys);
+            match conn.send() {
+                Ok(()) => sent.push((node, conn, reused, batches)),
+                Err(e) => {
+                    let r: NodeHits = Err(b.io_error(&e));
+                    results.push((node, self.settle(b, keys, conn, reused, r)));
+                }
+            }
+        }
+        for (node, mut conn, reused, batches) in sent {
+            let b = &backends[node];
+            let keys = &groups[&node];
+            let r = read_hits(&mut conn, b, batches, keys.len());
+            results.push((node, self.settle(b, keys, conn, reused, r)));
+        }
+        results
+    }
+
+    /// Accounts one node's multi-get; a stale pooled connection is retried on a fresh one.
+    fn settle(
+        &self,
+        b: &Backend,
+        keys: &[&[u8]],
+        conn: Conn,
+        reused: bool,
+        r: NodeHits,
+    ) -> NodeHits {
+        if reused && stale(&conn, &r) {
+            b.discard_idle();
+            return self.get_from(b, keys);
+        }
+        self.finish(b, conn, &r);
+        r
+    }
+
+    /// One scoped thread per node (the first group on this thread).
+    fn fan_out_threads(
+        &self,
+        groups: &BTreeMap<usize, Vec<&[u8]>>,
+        backends: &[Arc<Backend>],
     ) -> Vec<(usize, NodeHits)> {
         let one = |node: usize, keys: &[&[u8]]| (node, self.get_from(&backends[node], keys));
         let mut iter = groups.iter();
@@ -125,28 +226,9 @@ impl Client {
 
     fn get_from(&self, b: &Backend, keys: &[&[u8]]) -> NodeHits {
         self.call(b, |c, b| {
-            // Pipeline: all `get` lines first, then read every reply.
-            let mut batches = 0;
-            let mut start = 0;
-            while start < keys.len() {
-                let mut end = start;
-                let mut len = 3;
-                while end < keys.len()
-                    && (end == start || len + 1 + keys[end].len() <= MAX_GET_LINE)
-                {
-                    len += 1 + keys[end].len();
-                    end += 1;
-                }
-                proto::retrieve(&mut c.out, "get", None, keys[start..end].iter().copied());
-                batches += 1;
-                start = end;
-            }
+            let batches = encode_gets(&mut c.out, keys);
             c.send().map_err(|e| b.io_error(&e))?;
-            let mut hits = Vec::with_capacity(keys.len());
-            for _ in 0..batches {
-                read_items(c, b, |k, item| hits.push((k.to_vec(), item)))?;
-            }
-            Ok(hits)
+            read_hits(c, b, batches, keys.len())
         })
     }
 
@@ -194,7 +276,7 @@ impl Client {
 
     fn each_node<T>(
         &self,
-        f: impl Fn(&mut crate::conn::Conn, &Backend) -> Result<T, Error>,
+        f: impl Fn(&mut Conn, &Backend) -> Result<T, Error>,
     ) -> Vec<NodeReply<T>> {
         let topo = self.topology();
         topo.backends

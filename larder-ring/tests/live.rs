@@ -85,15 +85,20 @@ fn sharded_set_get_and_get_multi() {
     assert!(multi.failed.is_empty());
     assert_eq!(multi.items.len(), 400);
     assert_eq!(multi.items[key(7).as_bytes()].value, b"value-7");
-    // Long key lists are split into several pipelined gets per node.
-    let long: Vec<String> = (0..300)
+    // Long key lists are split into several pipelined gets per node; requests this large
+    // (> 32 KiB per node) take the thread-per-node path.
+    let long: Vec<String> = (0..1000)
         .map(|i| format!("{}:{}", "x".repeat(200), i))
         .collect();
     for k in &long {
         c.set(k, k, 0, 0).unwrap();
     }
     let multi = c.get_multi(&long).unwrap();
-    assert_eq!(multi.items.len(), 300);
+    assert!(multi.failed.is_empty());
+    assert_eq!(multi.items.len(), 1000);
+    assert!(long
+        .iter()
+        .all(|k| multi.items[k.as_bytes()].value == k.as_bytes()));
     // Per-node commands reach every node.
     let versions = c.version();
     assert_eq!(versions.len(), 4);
@@ -114,7 +119,7 @@ fn sharded_set_get_and_get_multi() {
                 .unwrap()
         })
         .sum();
-    assert_eq!(total, 700);
+    assert_eq!(total, 1400);
     assert!(c.flush_all(None).iter().all(|r| r.result.is_ok()));
     assert_eq!(c.get(key(1)).unwrap(), None);
 }
