@@ -272,6 +272,10 @@ mod tests {
         let total: u64 = w8.iter().map(|w| u64::from(*w)).sum();
         let sum: u32 = w8.iter().map(|w| weighted_point_count(*w, total, 8)).sum();
         assert_eq!(sum, 1264);
+        // Weights where f64 arithmetic would give 192 points instead of 188.
+        let w5: [u32; 5] = [7, 12, 12, 12, 7];
+        let counts: Vec<u32> = w5.iter().map(|w| weighted_point_count(*w, 50, 5)).collect();
+        assert_eq!(counts, [112, 188, 188, 188, 112]);
     }
 
     #[test]

@@ -138,8 +138,8 @@ fn libmemcached_extra_configs_every_row() {
         );
         rows += 1;
     }
-    assert_eq!(configs, 12);
-    assert_eq!(rows, 12 * 178);
+    assert_eq!(configs, 13);
+    assert_eq!(rows, 13 * 178);
 }
 
 #[test]

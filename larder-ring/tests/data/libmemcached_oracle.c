@@ -76,5 +76,8 @@ int main(int argc, char **argv) {
   struct srv f[11]; static char hn[11][32];
   for (int i = 0; i < 11; i++) { snprintf(hn[i], 32, "node%02d.cache.internal", i); f[i].host = hn[i]; f[i].port = 11211 + (i % 3); f[i].weight = 1 + (i * 37) % 11; }
   config("lmx_weighted_md5_W11", 1, MEMCACHED_HASH_MD5, f, 11);
+  /* weights whose point counts differ between float and double arithmetic */
+  struct srv g[] = {{"127.0.0.1",31211,2},{"127.0.0.1",31212,18},{"127.0.0.1",31213,6},{"127.0.0.1",31214,16},{"127.0.0.1",31215,8}};
+  config("lmx_weighted_md5_f32", 1, MEMCACHED_HASH_MD5, g, 5);
   return 0;
 }
