@@ -178,6 +178,45 @@ fn operations_return_typed_outcomes() {
         c.get_multi(&["ok", "bad key"]).unwrap_err(),
         Error::InvalidKey
     );
+    // Too large for the server: a server error, and the connection stays usable.
+    let huge = vec![b'h'; 2 * 1024 * 1024];
+    assert!(matches!(
+        c.set("op:huge", &huge, 0, 0),
+        Err(Error::Server { .. })
+    ));
+    assert_eq!(c.get("op:empty").unwrap().unwrap().flags, 2);
+}
+
+#[test]
+fn client_is_shared_across_threads_during_membership_changes() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Client>();
+    let Some(servers) = cluster(4) else { return };
+    let c = client(&servers[..3], config());
+    let extra = NodeSpec::parse(&servers[3].spec()).unwrap();
+    thread::scope(|s| {
+        for t in 0..4u32 {
+            let c = &c;
+            s.spawn(move || {
+                for i in 0..300 {
+                    let k = format!("t{t}:{i}");
+                    c.set(&k, &k, t, 0).unwrap();
+                    // The key may have moved between the set and the get: a miss is fine,
+                    // a wrong value or an error is not.
+                    if let Some(item) = c.get(&k).unwrap() {
+                        assert_eq!((item.value.as_slice(), item.flags), (k.as_bytes(), t));
+                    }
+                }
+            });
+        }
+        for _ in 0..20 {
+            c.add_node(extra.clone()).unwrap();
+            c.set_weight(&servers[0].spec(), 2).unwrap();
+            c.remove_node(&extra.label()).unwrap();
+            c.set_weight(&servers[0].spec(), 1).unwrap();
+        }
+    });
+    assert_eq!(c.nodes().len(), 3);
 }
 
 /// Keys of node `n` and keys of the other nodes, under `c`'s current ring.
