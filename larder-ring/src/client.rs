@@ -144,13 +144,14 @@ impl Client {
     pub fn nodes(&self) -> Vec<NodeStatus> {
         let topo = self.topology();
         let now = now_ms(self.epoch);
+        let points = topo.ring.point_counts();
         topo.backends
             .iter()
             .enumerate()
             .map(|(i, b)| NodeStatus {
                 label: b.label.clone(),
                 spec: topo.specs[i].clone(),
-                in_ring: topo.ring.points_of(i) > 0,
+                in_ring: points[i] > 0,
                 resting: b.resting(now),
                 failures: b.failures(),
             })

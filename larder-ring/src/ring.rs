@@ -194,6 +194,15 @@ impl Ring {
         self.owners.iter().filter(|o| **o as usize == index).count()
     }
 
+    /// Points owned by each node, indexed like the node list (one pass over the ring).
+    pub fn point_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.nodes];
+        for owner in &self.owners {
+            counts[*owner as usize] += 1;
+        }
+        counts
+    }
+
     /// Fraction of the 32-bit hash space that routes to node `index`.
     pub fn share(&self, index: usize) -> f64 {
         let len = self.values.len();
@@ -327,5 +336,6 @@ mod tests {
         assert!((total - 1.0).abs() < 1e-9, "{total}");
         assert_eq!(ring.point_count(), 640);
         assert_eq!(ring.points_of(2), 160);
+        assert_eq!(ring.point_counts(), [160; 4]);
     }
 }
