@@ -36,7 +36,7 @@ pub enum Hash {
     Crc32,
     /// twemproxy `crc32a`: the full IEEE CRC-32.
     Crc32a,
-    /// twemproxy `crc16`: CRC-16/XMODEM (polynomial 0x1021, initial value 0).
+    /// twemproxy `crc16`: CRC-16/XMODEM steps in a 32-bit state that is never truncated.
     Crc16,
     /// `murmur`: MurmurHash2 with seed `0xdeadbeef * len`.
     Murmur,
@@ -169,19 +169,33 @@ fn fnv1a_64(key: &[u8]) -> u32 {
     })
 }
 
-fn crc16(key: &[u8]) -> u32 {
-    let mut crc: u16 = 0;
-    for &b in key {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
+/// The CRC-16/XMODEM table (polynomial 0x1021), as in twemproxy's `nc_crc16.c`.
+const CRC16_TABLE: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            c = if c & 0x8000 != 0 {
+                (c << 1) ^ 0x1021
             } else {
-                crc << 1
+                c << 1
             };
+            bit += 1;
         }
+        table[i] = c;
+        i += 1;
     }
-    crc as u32
+    table
+};
+
+fn crc16(key: &[u8]) -> u32 {
+    // twemproxy keeps the CRC in a uint32_t and never truncates it, so bits above 16
+    // accumulate: the low 16 bits are CRC-16/XMODEM, the value as a whole is not.
+    key.iter().fold(0u32, |crc, &b| {
+        (crc << 8) ^ u32::from(CRC16_TABLE[((crc >> 8) ^ u32::from(b)) as usize & 0xff])
+    })
 }
 
 fn murmur(key: &[u8]) -> u32 {
@@ -295,8 +309,10 @@ mod tests {
     }
 
     #[test]
-    fn crc16_is_xmodem() {
-        assert_eq!(Hash::Crc16.hash(b"123456789"), 0x31c3);
+    fn crc16_low_bits_are_xmodem() {
+        assert_eq!(Hash::Crc16.hash(b"123456789") & 0xffff, 0x31c3);
+        assert_eq!(Hash::Crc16.hash(b"1"), 0x2672);
+        assert!(Hash::Crc16.hash(b"123456789") > 0xffff);
     }
 
     #[test]

@@ -168,3 +168,39 @@ fn key_hashes_match_libhashkit() {
     }
     assert_eq!(rows, 178);
 }
+
+/// Placements made by a real twemproxy (nutcracker 0.5.0, `distribution: ketama`) in front
+/// of memcached: named servers under every twemproxy hash, a `{}` hash tag, and unix
+/// sockets (`tests/data/twemproxy_oracle.py`).
+#[test]
+fn twemproxy_extra_configs_every_row() {
+    const TP: &str = include_str!("data/twemproxy_extra.tsv");
+    let mut current: Option<(String, Ring, Vec<NodeSpec>)> = None;
+    let (mut rows, mut configs) = (0, 0);
+    for line in TP.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[0] == "#config" {
+            // #config name hash hash_tag servers ("addr:weight [name]" joined by ',')
+            let nodes: Vec<NodeSpec> = f[4].split(',').map(|s| s.parse().unwrap()).collect();
+            let tag = f[3].as_bytes();
+            let config = RingConfig {
+                distribution: Distribution::KetamaWeighted,
+                hash: Hash::from_name(f[2]).unwrap(),
+                hash_tag: (tag.len() == 2).then(|| [tag[0], tag[1]]),
+                compat: Compat::Twemproxy,
+            };
+            current = Some((f[1].to_string(), Ring::new(&config, &nodes), nodes));
+            configs += 1;
+            continue;
+        }
+        let (name, ring, nodes) = current.as_ref().expect("config line first");
+        assert_eq!(f[0], name);
+        let key = unhex(f[2]);
+        let got = ring.route(&key).unwrap();
+        assert_eq!(got, f[3].parse::<usize>().unwrap(), "{name} key {}", f[1]);
+        assert_eq!(nodes[got].label(), f[4]);
+        rows += 1;
+    }
+    assert_eq!(configs, 13);
+    assert_eq!(rows, 13 * (178 + 40));
+}
