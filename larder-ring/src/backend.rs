@@ -79,7 +79,8 @@ impl Backend {
         let n = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         if n >= limit.max(1) {
             self.failures.store(0, Ordering::Relaxed);
-            let deadline = now_ms + retry.as_millis() as u64;
+            let deadline =
+                now_ms.saturating_add(u64::try_from(retry.as_millis()).unwrap_or(u64::MAX));
             self.retry_at.store(deadline.max(1), Ordering::Release);
             Failure::Resting(deadline)
         } else {
