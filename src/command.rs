@@ -7,6 +7,7 @@
 //! Every counter is the calling worker's own (see `stats`).
 
 use crate::protocol::text::{self, Keys, Request, StoreKind};
+use crate::protocol::{Dialect, Limits, Parsed};
 use crate::stats::{Registry, WorkerStats};
 use crate::store::{ArithOutcome, Delta, ItemRef, Miss, SetMode, SetOutcome, Store, StoreError};
 use std::io::Write as _;
@@ -35,6 +36,10 @@ pub struct Settings {
     pub idle_timeout: u32,
     /// Output bytes past which a multiget pauses until the client reads.
     pub output_limit: usize,
+    /// `-B ascii` / `-B binary` force a dialect; `None` sniffs the first byte.
+    pub forced_dialect: Option<Dialect>,
+    /// `-S` or `-Y`: connections must authenticate first.
+    pub auth_required: bool,
     /// `stats settings` rows, in memcached's order.
     pub stats_settings: Vec<(&'static str, String)>,
 }
@@ -65,9 +70,112 @@ pub enum Action {
     Shutdown,
 }
 
+/// Per-connection state the command layer reads and writes (authentication).
+#[derive(Debug, Default, Clone)]
+pub struct Session {
+    /// The connection has authenticated (SASL or ASCII auth); always true when the
+    /// server requires no authentication.
+    pub authenticated: bool,
+}
+
+/// The result of [`step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stepped {
+    /// The input holds no complete request yet: read more.
+    NeedInput,
+    /// One request (or one invalid one) was handled.
+    Done {
+        /// Bytes of the input it used (0 when the action is [`Action::Suspend`]).
+        consumed: usize,
+        /// Further bytes to discard as they arrive (a refused data block).
+        swallow: usize,
+        /// What the connection does next.
+        action: Action,
+    },
+}
+
+/// Parses the request at the front of `input` in the connection's dialect, executes
+/// it and appends the reply to `out`: the whole protocol-to-store path for one request.
+pub fn step(
+    dialect: Dialect,
+    input: &[u8],
+    resume: usize,
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+) -> Stepped {
+    match dialect {
+        Dialect::Text => step_text(input, resume, ctx, session, out),
+        Dialect::Binary => binary::step(input, ctx, session, out),
+    }
+}
+
+fn step_text(
+    input: &[u8],
+    resume: usize,
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+) -> Stepped {
+    let limits = Limits {
+        item_size_max: ctx.settings.item_size_max,
+    };
+    match text::parse(input, &limits) {
+        Parsed::Incomplete => Stepped::NeedInput,
+        Parsed::Invalid(err) => {
+            if err.reply == TOO_LARGE {
+                unlink_refused_set(input, ctx);
+            }
+            err.write_reply(out);
+            Stepped::Done {
+                consumed: err.consumed.min(input.len()),
+                swallow: err.swallow,
+                action: if err.close {
+                    Action::Close
+                } else {
+                    Action::Continue
+                },
+            }
+        }
+        Parsed::Complete(req, consumed) => match execute(&req, resume, ctx, session, out) {
+            Action::Suspend(n) => Stepped::Done {
+                consumed: 0,
+                swallow: 0,
+                action: Action::Suspend(n),
+            },
+            action => Stepped::Done {
+                consumed,
+                swallow: 0,
+                action,
+            },
+        },
+    }
+}
+
+const TOO_LARGE: crate::protocol::ErrorReply =
+    crate::protocol::ErrorReply::Server("object too large for cache");
+
+/// memcached drops the stored value when a `set` is refused as too large, so that a
+/// client does not go on reading stale data (process_update_command); only `set` does.
+fn unlink_refused_set(input: &[u8], ctx: &Ctx<'_>) {
+    if let text::Frame::Line { line, .. } = text::frame(input) {
+        let tokens = text::Tokens::new(line);
+        if tokens.len() >= 2 && tokens.get(0) == b"set" {
+            ctx.store.delete(tokens.get(1));
+        }
+    }
+}
+
 /// Executes one text request, appending its reply to `out`. `resume` is the number of
 /// keys of a multiget already answered (0 for a fresh request).
-pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> Action {
+pub fn execute(
+    req: &Request<'_>,
+    resume: usize,
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+) -> Action {
+    let _ = &session;
     let stats = ctx.stats;
     let clock = ctx.store.clock();
     match req {
@@ -83,7 +191,15 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             bad_key,
         } => {
             let exp = clock.expiry(*exptime);
-            retrieve(ctx, *keys, *with_cas, Some(exp), bad_key.as_ref(), resume, out)
+            retrieve(
+                ctx,
+                *keys,
+                *with_cas,
+                Some(exp),
+                bad_key.as_ref(),
+                resume,
+                out,
+            )
         }
         Request::Store {
             kind,
@@ -254,6 +370,7 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             }
             Action::Continue
         }
+        Request::Meta(m) => meta::execute(m, ctx, out),
         Request::Stats { args } => {
             crate::command::stats::write(ctx, *args, out);
             Action::Continue
@@ -353,4 +470,6 @@ pub fn set_verbosity(level: u32) {
     });
 }
 
+pub mod binary;
+pub mod meta;
 pub mod stats;

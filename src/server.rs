@@ -20,7 +20,8 @@ pub mod worker;
 
 use crate::clock::Clock;
 use crate::command::Settings;
-use crate::config::Config;
+use crate::config::{Config, ProtocolMode};
+use crate::protocol::Dialect;
 use crate::stats::Registry;
 use crate::store::{Store, StoreConfig};
 use crossbeam::channel::{self, Sender};
@@ -283,7 +284,9 @@ impl Control {
         let counters = &self.shared.registry.conns;
         let curr = counters.curr_connections.load(Ordering::Relaxed);
         if curr as usize >= self.shared.settings.max_connections {
-            counters.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            counters
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
             log::debug!("too many open connections, refusing {}", acc.peer);
             let _ = write_all_now(&mut acc.stream, b"ERROR Too many open connections\r\n");
             return;
@@ -338,6 +341,12 @@ fn settings_from(config: &Config) -> Settings {
         threads: config.threads,
         idle_timeout: config.idle_timeout,
         output_limit: conn::WBUF_HIGH,
+        forced_dialect: match config.protocol {
+            ProtocolMode::Auto => None,
+            ProtocolMode::Ascii => Some(Dialect::Text),
+            ProtocolMode::Binary => Some(Dialect::Binary),
+        },
+        auth_required: config.sasl || config.auth_file.is_some(),
         stats_settings: config.stats_settings(),
     }
 }

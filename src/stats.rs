@@ -217,7 +217,11 @@ impl Registry {
             rows.push((*id, "addr", c.addr.clone()));
             rows.push((*id, "listen_addr", c.listen_addr.clone()));
             rows.push((*id, "state", "conn_parse_cmd".to_string()));
-            rows.push((*id, "secs_since_last_cmd", now.saturating_sub(last).to_string()));
+            rows.push((
+                *id,
+                "secs_since_last_cmd",
+                now.saturating_sub(last).to_string(),
+            ));
         }
         rows.sort_by_key(|r| r.0);
         rows

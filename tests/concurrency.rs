@@ -10,7 +10,10 @@ fn incr_from_many_connections_is_exact() {
     let s = Arc::new(Server::start(&["-t", "4"]));
     let mut setup = s.connect();
     for k in 0..4 {
-        setup.roundtrip(format!("set ctr{k} 0 0 1\r\n0\r\n").as_bytes(), b"STORED\r\n");
+        setup.roundtrip(
+            format!("set ctr{k} 0 0 1\r\n0\r\n").as_bytes(),
+            b"STORED\r\n",
+        );
     }
     let clients = 16;
     let per_client = 300;
@@ -22,7 +25,10 @@ fn incr_from_many_connections_is_exact() {
                 for i in 0..per_client {
                     c.send(format!("incr ctr{} 1\r\n", i % 4).as_bytes());
                     let line = c.read_line();
-                    assert!(line.ends_with(b"\r\n") && line[0].is_ascii_digit(), "{line:?}");
+                    assert!(
+                        line.ends_with(b"\r\n") && line[0].is_ascii_digit(),
+                        "{line:?}"
+                    );
                 }
             })
         })
@@ -34,8 +40,18 @@ fn incr_from_many_connections_is_exact() {
     for k in 0..4 {
         setup.send(format!("get ctr{k}\r\n").as_bytes());
         let header = String::from_utf8(setup.read_line()).unwrap();
-        let len: usize = header.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
-        let v: u64 = String::from_utf8(setup.read_exact(len)).unwrap().trim().parse().unwrap();
+        let len: usize = header
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let v: u64 = String::from_utf8(setup.read_exact(len))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         setup.expect(b"\r\nEND\r\n");
         assert_eq!(v, (clients * per_client / 4) as u64);
         total += v;
@@ -63,7 +79,10 @@ fn cas_retry_loops_lose_no_update() {
                     let parts: Vec<&str> = header.split_whitespace().collect();
                     let len: usize = parts[3].parse().unwrap();
                     let cas: u64 = parts[4].parse().unwrap();
-                    let v: u64 = String::from_utf8(c.read_exact(len)).unwrap().parse().unwrap();
+                    let v: u64 = String::from_utf8(c.read_exact(len))
+                        .unwrap()
+                        .parse()
+                        .unwrap();
                     c.expect(b"\r\nEND\r\n");
                     let new = (v + 1).to_string();
                     c.send(format!("cas shared 0 0 {} {cas}\r\n{new}\r\n", new.len()).as_bytes());
@@ -116,7 +135,13 @@ fn readers_never_see_torn_values_and_stats_add_up() {
                     continue;
                 }
                 let header = String::from_utf8(line).unwrap();
-                let len: usize = header.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+                let len: usize = header
+                    .trim_end()
+                    .rsplit(' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 let v = c.read_exact(len);
                 assert!(v.iter().all(|b| *b == v[0]), "torn value");
                 c.expect(b"\r\nEND\r\n");

@@ -77,11 +77,20 @@ fn request(r: &mut Rng) -> Vec<u8> {
                 1 => number(r),
                 _ => len.to_string(),
             };
-            let flags = if r.below(6) == 0 { number(r) } else { r.below(70000).to_string() };
-            let data: String = (0..len).map(|_| (b'0' + r.below(10) as u8) as char).collect();
+            let flags = if r.below(6) == 0 {
+                number(r)
+            } else {
+                r.below(70000).to_string()
+            };
+            let data: String = (0..len)
+                .map(|_| (b'0' + r.below(10) as u8) as char)
+                .collect();
             format!("{verb} {key} {flags} {exptime} {claimed}{noreply}\r\n{data}\r\n")
         }
-        4 => format!("cas {key} 0 0 1 {}{noreply}\r\nx\r\n", 1_000_000_000 + r.below(1000)),
+        4 => format!(
+            "cas {key} 0 0 1 {}{noreply}\r\nx\r\n",
+            1_000_000_000 + r.below(1000)
+        ),
         5..=7 => {
             let n = 1 + r.below(4);
             let keys: Vec<String> = (0..n).map(|_| token_with(r, false)).collect();
@@ -95,13 +104,36 @@ fn request(r: &mut Rng) -> Vec<u8> {
         }
         12 => format!("touch {key} {exptime}{noreply}\r\n"),
         13 => format!("gat {exptime} {key} {}\r\n", token_with(r, false)),
-        14 => format!("{}\r\n", (0..r.below(6)).map(|_| token(r)).collect::<Vec<_>>().join(" ")),
+        14 => format!(
+            "{}\r\n",
+            (0..r.below(6))
+                .map(|_| token(r))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         15 => format!("set {key} 0 0 5\r\nabcdefgh\r\n"),
-        16 => format!("{}\r\n", r.pick(&["verbosity", "verbosity 1", "verbosity 1 noreply", "shutdown", "flush_all noreply", "flush_all 0"])),
-        17 => format!("{}\n", r.pick(&["get a", "set a 0 0 1\r\nq", "incr counter 1"])),
+        16 => format!(
+            "{}\r\n",
+            r.pick(&[
+                "verbosity",
+                "verbosity 1",
+                "verbosity 1 noreply",
+                "shutdown",
+                "flush_all noreply",
+                "flush_all 0"
+            ])
+        ),
+        17 => format!(
+            "{}\n",
+            r.pick(&["get a", "set a 0 0 1\r\nq", "incr counter 1"])
+        ),
         18 => format!("set counter 0 0 {}\r\n{}\r\n", 2, 10 + r.below(90)),
         19 => "\r\n".to_string(),
-        20 => format!("{} {}\r\n", r.pick(&["GET", "Set", "gets_", "getx", "Mn", "mee"]), key),
+        20 => format!(
+            "{} {}\r\n",
+            r.pick(&["GET", "Set", "gets_", "getx", "Mn", "mee"]),
+            key
+        ),
         _ => format!("incr counter {}\r\n", r.below(1000)),
     };
     let mut bytes = line.into_bytes();
@@ -128,7 +160,18 @@ fn start_memcached() -> Memcached {
     for _ in 0..5 {
         let port = common::free_port();
         let mut child = Command::new("memcached")
-            .args(["-p", &port.to_string(), "-l", "127.0.0.1", "-U", "0", "-u", "root", "-t", "2"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-l",
+                "127.0.0.1",
+                "-U",
+                "0",
+                "-u",
+                "root",
+                "-t",
+                "2",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -22,7 +22,10 @@ fn run(cmd: &mut Command) {
 #[test]
 fn pymemcache_every_text_command() {
     let s = Server::start(&[]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pymemcache_check.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/pymemcache_check.py"
+    );
     run(Command::new("python3")
         .arg(script)
         .arg("127.0.0.1")

@@ -23,7 +23,13 @@ fn full_of_expiring() -> (Store, Clock, usize) {
     let mut n = 0;
     while store.stats().evictions == 0 {
         store
-            .store(SetMode::Set, format!("exp:{n:08}").as_bytes(), &v, 0, clock.expiry(10))
+            .store(
+                SetMode::Set,
+                format!("exp:{n:08}").as_bytes(),
+                &v,
+                0,
+                clock.expiry(10),
+            )
             .expect("evicting store");
         n += 1;
     }

@@ -43,7 +43,10 @@ fn set_get_gets_and_cas_round_trip() {
 fn multiget_answers_hits_in_request_order() {
     let s = Server::start(&[]);
     let mut c = s.connect();
-    c.roundtrip(b"set a 0 0 1\r\n1\r\nset c 0 0 1\r\n3\r\n", b"STORED\r\nSTORED\r\n");
+    c.roundtrip(
+        b"set a 0 0 1\r\n1\r\nset c 0 0 1\r\n3\r\n",
+        b"STORED\r\nSTORED\r\n",
+    );
     c.roundtrip(
         b"get a b c a\r\n",
         b"VALUE a 0 1\r\n1\r\nVALUE c 0 1\r\n3\r\nVALUE a 0 1\r\n1\r\nEND\r\n",
@@ -241,7 +244,9 @@ fn pipelined_and_byte_by_byte_requests_keep_order() {
     let mut batch = Vec::new();
     let mut expected = Vec::new();
     for i in 0..200 {
-        batch.extend_from_slice(format!("set k{i} {i} 0 {}\r\n{i}\r\n", i.to_string().len()).as_bytes());
+        batch.extend_from_slice(
+            format!("set k{i} {i} 0 {}\r\n{i}\r\n", i.to_string().len()).as_bytes(),
+        );
         expected.extend_from_slice(b"STORED\r\n");
     }
     for i in 0..200 {
@@ -344,7 +349,10 @@ fn shutdown_needs_dash_a() {
     let mut c2 = s2.connect();
     c2.send(b"shutdown\r\n");
     c2.expect_closed();
-    assert!(s2.wait_exit(Duration::from_secs(10)).is_some(), "server did not exit");
+    assert!(
+        s2.wait_exit(Duration::from_secs(10)).is_some(),
+        "server did not exit"
+    );
     assert!(s.wait_exit(Duration::from_millis(10)).is_none());
 }
 
@@ -391,7 +399,12 @@ fn stats_counters_follow_commands() {
     assert_eq!(settings["item_size_max"], "1048576");
     assert_eq!(settings["cas_enabled"], "yes");
     let items = c.stats("items");
-    assert!(items.iter().any(|(k, v)| k.ends_with(":number") && v == "1"), "{items:?}");
+    assert!(
+        items
+            .iter()
+            .any(|(k, v)| k.ends_with(":number") && v == "1"),
+        "{items:?}"
+    );
     let slabs = c.stats("slabs");
     assert!(slabs.iter().any(|(k, _)| k == "active_slabs"), "{slabs:?}");
     let conns = c.stats("conns");
@@ -405,6 +418,12 @@ fn max_connections_refuses_extra_clients() {
     }
     let s = Server::start(&["-c", "2"]);
     let mut a = s.connect();
+    // The harness's readiness probe may not have been closed server-side yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while a.stat("curr_connections") != 1 {
+        assert!(std::time::Instant::now() < deadline, "probe never closed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let mut b = s.connect();
     a.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
     b.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
@@ -432,7 +451,10 @@ fn unix_socket_listener() {
     let path = dir.path().join("larder.sock");
     let s = Server::start(&["-s", path.to_str().unwrap(), "-a", "0700"]);
     let mut c = common::Client::unix(s.unix.as_ref().unwrap());
-    c.roundtrip(b"set u 0 0 1\r\nx\r\nget u\r\n", b"STORED\r\nVALUE u 0 1\r\nx\r\nEND\r\n");
+    c.roundtrip(
+        b"set u 0 0 1\r\nx\r\nget u\r\n",
+        b"STORED\r\nVALUE u 0 1\r\nx\r\nEND\r\n",
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
@@ -444,7 +466,9 @@ fn sigterm_stops_gracefully() {
     let mut c = s.connect();
     c.roundtrip(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n");
     s.signal(libc::SIGTERM);
-    let status = s.wait_exit(Duration::from_secs(10)).expect("exit after SIGTERM");
+    let status = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("exit after SIGTERM");
     if larder_only() {
         assert!(status.success(), "{status:?}");
     }

@@ -63,8 +63,16 @@ fn general(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     stat(out, "max_connections", ctx.settings.max_connections);
     stat(out, "curr_connections", c.curr_connections.load(Relaxed));
     stat(out, "total_connections", c.total_connections.load(Relaxed));
-    stat(out, "rejected_connections", c.rejected_connections.load(Relaxed));
-    stat(out, "connection_structures", c.connection_structures.load(Relaxed));
+    stat(
+        out,
+        "rejected_connections",
+        c.rejected_connections.load(Relaxed),
+    );
+    stat(
+        out,
+        "connection_structures",
+        c.connection_structures.load(Relaxed),
+    );
     let counters: [(&str, u64); 24] = [
         ("cmd_get", t.cmd_get),
         ("cmd_set", t.cmd_set),

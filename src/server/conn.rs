@@ -19,8 +19,8 @@
 //! keys and resumes later) until the client has read its replies.
 
 use super::listener::Stream;
-use crate::command::{self, Action, Ctx};
-use crate::protocol::{text, Limits, Parsed};
+use crate::command::{self, Action, Ctx, Session, Stepped};
+use crate::protocol::{self, Dialect};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -70,6 +70,9 @@ pub struct Conn {
     readable: bool,
     writable: bool,
     read_cap: usize,
+    /// Chosen from the first byte received (or forced by `-B`).
+    dialect: Option<Dialect>,
+    session: Session,
     /// Relative time of the last command, shared with `stats conns`.
     last_cmd: Arc<AtomicU32>,
     last_seen: u32,
@@ -77,7 +80,12 @@ pub struct Conn {
 
 impl Conn {
     /// Wraps an accepted stream. `item_size_max` sizes the largest read buffer it may need.
-    pub fn new(stream: Stream, item_size_max: usize, now: u32, last_cmd: Arc<AtomicU32>) -> Conn {
+    pub fn new(
+        stream: Stream,
+        settings: &command::Settings,
+        now: u32,
+        last_cmd: Arc<AtomicU32>,
+    ) -> Conn {
         last_cmd.store(now, Ordering::Relaxed);
         Conn {
             stream,
@@ -90,7 +98,11 @@ impl Conn {
             resume: 0,
             readable: false,
             writable: true,
-            read_cap: Self::read_cap(item_size_max),
+            read_cap: Self::read_cap(settings.item_size_max),
+            dialect: settings.forced_dialect,
+            session: Session {
+                authenticated: !settings.auth_required,
+            },
             last_cmd,
             last_seen: now,
         }
@@ -180,9 +192,6 @@ impl Conn {
 
     /// Parses and executes buffered requests.
     fn process(&mut self, budget: &mut usize, ctx: &Ctx<'_>) -> Progress {
-        let limits = Limits {
-            item_size_max: ctx.settings.item_size_max,
-        };
         loop {
             if self.swallow > 0 {
                 let n = self.swallow.min(self.rend - self.rstart);
@@ -201,40 +210,41 @@ impl Conn {
             if *budget == 0 {
                 return Progress::BudgetSpent;
             }
-            match text::parse(&self.rbuf[self.rstart..self.rend], &limits) {
-                Parsed::Incomplete => return Progress::NeedInput,
-                Parsed::Invalid(err) => {
-                    *budget -= 1;
-                    if !err.noreply {
-                        err.reply.encode(&mut self.wbuf);
-                    }
-                    self.rstart += err.consumed.min(self.rend - self.rstart);
-                    self.swallow = err.swallow;
-                    if err.close {
-                        return Progress::Close;
-                    }
-                }
-                Parsed::Complete(req, consumed) => {
+            let input = &self.rbuf[self.rstart..self.rend];
+            let dialect = *self
+                .dialect
+                .get_or_insert_with(|| protocol::sniff(input[0]));
+            let resume = self.resume;
+            match command::step(
+                dialect,
+                input,
+                resume,
+                ctx,
+                &mut self.session,
+                &mut self.wbuf,
+            ) {
+                Stepped::NeedInput => return Progress::NeedInput,
+                Stepped::Done {
+                    consumed,
+                    swallow,
+                    action,
+                } => {
                     *budget -= 1;
                     let now = ctx.store.clock().now();
                     if now != self.last_seen {
                         self.last_seen = now;
                         self.last_cmd.store(now, Ordering::Relaxed);
                     }
-                    match command::execute(&req, self.resume, ctx, &mut self.wbuf) {
-                        Action::Continue => {
-                            self.rstart += consumed;
-                            self.resume = 0;
-                        }
+                    self.rstart += consumed;
+                    self.swallow = swallow;
+                    match action {
+                        Action::Continue => self.resume = 0,
                         Action::Suspend(done) => {
                             self.resume = done;
                             return Progress::OutputFull;
                         }
                         Action::Close => return Progress::Close,
-                        Action::Shutdown => {
-                            self.rstart += consumed;
-                            return Progress::Shutdown;
-                        }
+                        Action::Shutdown => return Progress::Shutdown,
                     }
                 }
             }

@@ -52,7 +52,10 @@ impl Listener {
         let mut addrs = Vec::new();
         for spec in &specs {
             addrs.extend(spec.to_socket_addrs().map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot resolve listen address {spec}: {e}"))
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot resolve listen address {spec}: {e}"),
+                )
             })?);
         }
         let mut out = Vec::new();
@@ -87,7 +90,10 @@ impl Listener {
             }
         }
         let listener = UnixListener::bind(path).map_err(|e| {
-            io::Error::new(e.kind(), format!("failed to listen on {}: {e}", path.display()))
+            io::Error::new(
+                e.kind(),
+                format!("failed to listen on {}: {e}", path.display()),
+            )
         })?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mask & 0o777))?;
         Ok(Listener::Unix(listener, path.to_path_buf()))

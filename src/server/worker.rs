@@ -135,12 +135,7 @@ impl Worker {
             let now = self.shared.store.clock().now();
             let fd = acc.stream.fd() as u64;
             let last = Arc::new(AtomicU32::new(now));
-            let conn = Conn::new(
-                acc.stream,
-                self.shared.settings.item_size_max,
-                now,
-                Arc::clone(&last),
-            );
+            let conn = Conn::new(acc.stream, &self.shared.settings, now, Arc::clone(&last));
             let entry = self.conns.vacant_entry();
             let token = Token(entry.key());
             let (conn, _) = entry.insert((conn, fd));

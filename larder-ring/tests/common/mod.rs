@@ -77,10 +77,8 @@ impl Server {
             "-U",
             "0",
         ]);
-        let is_memcached = Path::new(&bin)
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("memcached"));
-        if is_memcached && running_as_root() {
+        // memcached and larder both refuse to run as root without -u.
+        if running_as_root() {
             cmd.args(["-u", "root"]);
         }
         let child = cmd
