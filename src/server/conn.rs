@@ -180,10 +180,10 @@ impl Conn {
         }
     }
 
-    /// Writes what it can of the pending output before the connection is closed by a
-    /// shutdown.
-    pub fn drain_output(&mut self, ctx: &Ctx<'_>) {
-        let _ = self.flush(ctx);
+    /// Writes what it can of the pending output before a shutdown closes the
+    /// connection; true once nothing is left to write (or the socket failed).
+    pub fn drain_output(&mut self, ctx: &Ctx<'_>) -> bool {
+        self.flush(ctx).is_err() || self.pending_output() == 0
     }
 
     fn pending_output(&self) -> usize {

@@ -194,17 +194,40 @@ impl Worker {
         }
     }
 
-    /// Orderly stop: write what each connection still owes, then close it.
+    /// Orderly stop: write what each connection still owes (waiting up to
+    /// [`DRAIN_TIMEOUT`] for slow readers), then close it.
     fn shutdown(&mut self) {
-        let shared = &*self.shared;
-        let ctx = Ctx {
-            store: &shared.store,
-            stats: &self.stats,
-            registry: &shared.registry,
-            settings: &shared.settings,
-        };
-        for (_, (conn, _)) in self.conns.iter_mut() {
-            conn.drain_output(&ctx);
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        let mut events = Events::with_capacity(256);
+        loop {
+            let shared = &*self.shared;
+            let ctx = Ctx {
+                store: &shared.store,
+                stats: &self.stats,
+                registry: &shared.registry,
+                settings: &shared.settings,
+            };
+            let mut done = Vec::new();
+            for (key, (conn, _)) in self.conns.iter_mut() {
+                if conn.drain_output(&ctx) {
+                    done.push(Token(key));
+                }
+            }
+            for t in done {
+                self.close(t);
+            }
+            let now = Instant::now();
+            if self.conns.is_empty() || now >= deadline {
+                break;
+            }
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            if self.poll.poll(&mut events, Some(wait)).is_ok() {
+                for ev in events.iter() {
+                    if let Some((conn, _)) = self.conns.get_mut(ev.token().0) {
+                        conn.note(false, ev.is_writable() || ev.is_write_closed());
+                    }
+                }
+            }
         }
         let tokens: Vec<Token> = self.conns.iter().map(|(k, _)| Token(k)).collect();
         for t in tokens {
@@ -212,3 +235,6 @@ impl Worker {
         }
     }
 }
+
+/// How long a stopping worker waits for clients to read the replies they are owed.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,0 +1,252 @@
+//! The daemon as a process: command line, conf file, pid file, daemonizing, systemd
+//! notification, default bind address.
+
+mod common;
+use common::{larder_only, Client, Server};
+use std::io::Read;
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn larder() -> Command {
+    Command::new(common::server_bin())
+}
+
+fn root_flags() -> Vec<&'static str> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        vec!["-u", "root"]
+    } else {
+        vec![]
+    }
+}
+
+#[test]
+fn help_and_version() {
+    if !larder_only() {
+        return;
+    }
+    let out = larder().arg("-h").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["-p", "-m", "-c", "-t", "-I", "-o", "--config"] {
+        assert!(text.contains(flag), "-h lacks {flag}:\n{text}");
+    }
+    let out = larder().arg("-V").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1.6"));
+}
+
+#[test]
+fn bad_flags_exit_with_usage_error_naming_the_option() {
+    if !larder_only() {
+        return;
+    }
+    let out = larder().args(["-o", "no_such_option=1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_option"));
+    let out = larder().args(["-f", "0.5"]).output().unwrap();
+    assert!(!out.status.success());
+    let out = larder().args(["-U", "11211"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UDP"));
+}
+
+#[test]
+fn conf_file_is_read_and_command_line_overrides_it() {
+    if !larder_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("larder.conf");
+    let port = common::free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "# Debian-style memcached.conf\n-m 32\n\n-p {port}\n-l 127.0.0.1\n-c 77\n-o idle_timeout=0\nlogfile /var/log/memcached.log\n"
+        ),
+    )
+    .unwrap();
+    let mut child = larder()
+        .arg("--config")
+        .arg(&conf)
+        .args(["-c", "99"])
+        .args(root_flags())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut c = connect_retry(([127, 0, 0, 1], port).into());
+    let st: std::collections::HashMap<_, _> = c.stats("settings").into_iter().collect();
+    assert_eq!(st["maxbytes"], (32 * 1024 * 1024).to_string());
+    assert_eq!(st["maxconns"], "99");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn the_example_conf_file_starts_a_server() {
+    if !larder_only() {
+        return;
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/memcached.conf.example");
+    let port = common::free_port();
+    let mut child = larder()
+        .arg("--config")
+        .arg(example)
+        .args(["-p", &port.to_string(), "-l", "127.0.0.1", "-P", "/dev/null"])
+        .args(root_flags())
+        .arg("--foreground")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut c = connect_retry(([127, 0, 0, 1], port).into());
+    c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn connect_retry(addr: std::net::SocketAddr) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Client::tcp(addr);
+        }
+        assert!(Instant::now() < deadline, "server at {addr} never came up");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn daemonize_writes_a_pid_file_and_sigterm_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("larder.pid");
+    let port = common::free_port();
+    let status = larder()
+        .args(["-d", "-p", &port.to_string(), "-l", "127.0.0.1", "-P"])
+        .arg(&pid_file)
+        .args(root_flags())
+        .status()
+        .unwrap();
+    assert!(status.success(), "-d parent should exit 0");
+    let mut c = connect_retry(([127, 0, 0, 1], port).into());
+    c.roundtrip(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid: i32 = loop {
+        if let Ok(text) = std::fs::read_to_string(&pid_file) {
+            if let Ok(pid) = text.trim().parse() {
+                break pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(c.stat("pid"), pid as u64);
+    // SAFETY: kill(2) on the daemon we started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    c.expect_closed();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pid_file.exists() && larder_only() {
+        assert!(Instant::now() < deadline, "pid file left behind");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn systemd_notify_ready_once_listening() {
+    if !larder_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let port = common::free_port();
+    let mut child = larder()
+        .args(["-p", &port.to_string(), "-l", "127.0.0.1"])
+        .args(root_flags())
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).expect("READY=1 datagram");
+    assert_eq!(&buf[..n], b"READY=1");
+    // Ready means listening: connecting now must succeed at once.
+    std::net::TcpStream::connect(("127.0.0.1", port)).expect("listening when READY=1");
+    // SAFETY: kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let n = sock.recv(&mut buf).expect("STOPPING=1 datagram");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn binds_loopback_by_default() {
+    if !larder_only() {
+        return;
+    }
+    let port = common::free_port();
+    let mut child = larder()
+        .args(["-p", &port.to_string()])
+        .args(root_flags())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut c = connect_retry(([127, 0, 0, 1], port).into());
+    let conns = c.stats("conns");
+    let listen: Vec<_> = conns
+        .iter()
+        .filter(|(k, v)| k.ends_with(":addr") && v.starts_with("tcp:") && !v.contains(":0."))
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert!(
+        listen.iter().all(|a| a.starts_with("tcp:127.0.0.1:")),
+        "{listen:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn verbose_flag_logs_connections() {
+    if !larder_only() {
+        return;
+    }
+    let port = common::free_port();
+    let mut child = larder()
+        .args(["-vv", "-p", &port.to_string(), "-l", "127.0.0.1"])
+        .args(root_flags())
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut c = connect_retry(([127, 0, 0, 1], port).into());
+    c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    drop(c);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let _ = child.wait();
+    assert!(err.contains("new client connection"), "{err}");
+}
+
+#[test]
+fn graceful_stop_finishes_replies_in_flight() {
+    let mut s = Server::start(&["-I", "8m", "-m", "64"]);
+    let mut c = s.connect();
+    let value = vec![b'z'; 6_000_000];
+    let mut req = b"set big 0 0 6000000\r\n".to_vec();
+    req.extend_from_slice(&value);
+    req.extend_from_slice(b"\r\n");
+    c.roundtrip(&req, b"STORED\r\n");
+    c.send(b"get big\r\n");
+    // The reply has started (most of it still in the server's buffer) when the signal
+    // arrives: the rest must still be delivered.
+    c.expect(b"VALUE big 0 6000000\r\n");
+    s.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(c.read_exact(6_000_000) == value);
+    c.expect(b"\r\nEND\r\n");
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+}
