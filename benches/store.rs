@@ -121,10 +121,16 @@ fn mixed(s: &Arc<Store>, threads: usize, shared: bool, iters: u64) -> Duration {
 
 fn multi_thread(c: &mut Criterion) {
     let s = Arc::new(store(64 << 20));
-    let max = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    let max = thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
     let mut g = c.benchmark_group("store_threads");
     for shared in [false, true] {
-        let name = if shared { "shared_keys" } else { "distinct_keys" };
+        let name = if shared {
+            "shared_keys"
+        } else {
+            "distinct_keys"
+        };
         let mut threads = 1;
         while threads <= max {
             // Throughput per operation summed over threads.

@@ -431,7 +431,10 @@ impl Store {
         let ctx = self.ctx();
         let mut st = self.lock(hash);
         let h = st.lookup(&ctx, hash, key)?;
-        let r = f(&ItemRef { mem: &st.mem, head: h });
+        let r = f(&ItemRef {
+            mem: &st.mem,
+            head: h,
+        });
         st.bump(h, ctx.now);
         Ok(r)
     }
@@ -454,7 +457,10 @@ impl Store {
         let mut st = self.lock(hash);
         let h = st.lookup(&ctx, hash, key)?;
         st.set_item_exptime(h, exptime);
-        let r = f(&ItemRef { mem: &st.mem, head: h });
+        let r = f(&ItemRef {
+            mem: &st.mem,
+            head: h,
+        });
         st.bump(h, ctx.now);
         Ok(r)
     }
@@ -481,7 +487,11 @@ impl Store {
         let st = &mut *guard;
         let found = st.lookup(&ctx, hash, key).ok();
         let stored = |st: &mut Stripe, h: u32| SetOutcome::Stored {
-            cas: ItemRef { mem: &st.mem, head: h }.cas(),
+            cas: ItemRef {
+                mem: &st.mem,
+                head: h,
+            }
+            .cas(),
         };
         match (mode, found) {
             (SetMode::Set | SetMode::Add, None) => {
@@ -589,7 +599,11 @@ impl Store {
         };
         let h = st.write_number(&ctx, hash, old, value)?;
         st.touch_lru(h, ctx.now);
-        let cas = ItemRef { mem: &st.mem, head: h }.cas();
+        let cas = ItemRef {
+            mem: &st.mem,
+            head: h,
+        }
+        .cas();
         Ok(ArithOutcome::Value { value, cas })
     }
 
@@ -748,7 +762,11 @@ impl Store {
         for stripe in self.stripes.iter() {
             let st = stripe.lock();
             for &h in st.index.iter() {
-                let size = ItemRef { mem: &st.mem, head: h }.total_size();
+                let size = ItemRef {
+                    mem: &st.mem,
+                    head: h,
+                }
+                .total_size();
                 *buckets.entry(size.div_ceil(32) * 32).or_insert(0u64) += 1;
             }
         }

@@ -135,9 +135,7 @@ impl Model {
                 self.items.remove(key);
             }
         }
-        let in_store = self
-            .store
-            .entry(key, |e| matches!(e, Entry::Occupied(_)));
+        let in_store = self.store.entry(key, |e| matches!(e, Entry::Occupied(_)));
         match (self.items.get(key), in_store) {
             (Some(it), false) => {
                 let churn = self.churn();
@@ -155,15 +153,17 @@ impl Model {
             _ => {}
         }
         if let Some(it) = self.items.get(key) {
-            let (value, flags, cas) = self
-                .store
-                .entry(key, |e| match e {
-                    Entry::Occupied(o) => {
-                        let i = o.item();
-                        (i.value().flatten().copied().collect::<Vec<u8>>(), i.flags(), i.cas())
-                    }
-                    Entry::Vacant(_) => unreachable!("checked above"),
-                });
+            let (value, flags, cas) = self.store.entry(key, |e| match e {
+                Entry::Occupied(o) => {
+                    let i = o.item();
+                    (
+                        i.value().flatten().copied().collect::<Vec<u8>>(),
+                        i.flags(),
+                        i.cas(),
+                    )
+                }
+                Entry::Vacant(_) => unreachable!("checked above"),
+            });
             assert_eq!(value, it.value);
             assert_eq!((flags, cas), (it.flags, it.cas));
         }
@@ -208,15 +208,22 @@ impl Model {
             Ok(SetOutcome::Stored { cas }) => {
                 assert!(expect_stored, "{mode:?} stored unexpectedly");
                 let (value, flags, exptime) = match (mode, &present) {
-                    (SetMode::Append, Some(p)) => ([&p.value[..], &value].concat(), p.flags, p.exptime),
-                    (SetMode::Prepend, Some(p)) => ([&value[..], &p.value].concat(), p.flags, p.exptime),
+                    (SetMode::Append, Some(p)) => {
+                        ([&p.value[..], &value].concat(), p.flags, p.exptime)
+                    }
+                    (SetMode::Prepend, Some(p)) => {
+                        ([&value[..], &p.value].concat(), p.flags, p.exptime)
+                    }
                     _ => (value, flags, exptime),
                 };
                 self.put(key, value, flags, exptime, cas);
             }
             Ok(SetOutcome::NotStored) => {
                 assert!(!expect_stored);
-                assert!(matches!(mode, SetMode::Add | SetMode::Replace | SetMode::Append | SetMode::Prepend));
+                assert!(matches!(
+                    mode,
+                    SetMode::Add | SetMode::Replace | SetMode::Append | SetMode::Prepend
+                ));
                 if mode == SetMode::Add {
                     self.touch_model(key);
                 }
@@ -230,7 +237,10 @@ impl Model {
             Err(StoreError::TooLarge) => panic!("values here are below the item size limit"),
             Err(StoreError::OutOfMemory) => {
                 let st = self.store.stats();
-                assert_eq!(st.total_pages as usize, PAGES, "OutOfMemory before memory is full");
+                assert_eq!(
+                    st.total_pages as usize, PAGES,
+                    "OutOfMemory before memory is full"
+                );
                 if mode == SetMode::Set {
                     self.items.remove(key);
                 }
@@ -307,7 +317,10 @@ impl Model {
             Op::Prepend(_, l) => self.store_op(SetMode::Prepend, key.as_ref()?, *l, 0, 0),
             Op::Cas(_, l, good) => {
                 let key = key.as_ref()?;
-                let cas = self.items.get(key).map_or(12345, |i| i.cas + u64::from(!*good));
+                let cas = self
+                    .items
+                    .get(key)
+                    .map_or(12345, |i| i.cas + u64::from(!*good));
                 self.store_op(SetMode::Cas(cas), key, *l, 7, 0)
             }
             Op::Get(_) | Op::Gat(..) => {
@@ -318,9 +331,13 @@ impl Model {
                         if let Some(it) = self.items.get_mut(key) {
                             it.exptime = e;
                         }
-                        self.store.get_and_touch(key, e, |i| i.value().flatten().copied().collect::<Vec<u8>>())
+                        self.store.get_and_touch(key, e, |i| {
+                            i.value().flatten().copied().collect::<Vec<u8>>()
+                        })
                     }
-                    _ => self.store.get(key, |i| i.value().flatten().copied().collect::<Vec<u8>>()),
+                    _ => self
+                        .store
+                        .get(key, |i| i.value().flatten().copied().collect::<Vec<u8>>()),
                 };
                 match (self.items.get(key), got) {
                     (Some(it), Ok(v)) => {
@@ -409,7 +426,10 @@ fn run(ops: &[Op]) {
         let after = m.store.stats();
         assert!(after.total_pages as usize <= PAGES);
         if after.evictions > before.evictions {
-            assert_eq!(after.total_pages as usize, PAGES, "eviction before memory was full");
+            assert_eq!(
+                after.total_pages as usize, PAGES,
+                "eviction before memory was full"
+            );
         }
         // A key just read survives one following small store that moved no page.
         let small = matches!(op, Op::Set(_, l, ..) | Op::Add(_, l, ..) | Op::Replace(_, l, ..) if *l < 1000);
@@ -426,7 +446,11 @@ fn run(ops: &[Op]) {
     }
     let st = m.store.stats();
     assert_eq!(st.curr_items as usize, m.items.len());
-    let bytes: usize = m.items.iter().map(|(k, v)| 26 + k.len() + v.value.len()).sum();
+    let bytes: usize = m
+        .items
+        .iter()
+        .map(|(k, v)| 26 + k.len() + v.value.len())
+        .sum();
     assert_eq!(st.bytes as usize, bytes);
 }
 

@@ -60,7 +60,11 @@ fn concurrent_incr_and_decr_are_exact() {
         .iter()
         .map(|k| {
             let v = value(&s, k.as_bytes());
-            String::from_utf8(v).unwrap().trim_end().parse::<u64>().unwrap()
+            String::from_utf8(v)
+                .unwrap()
+                .trim_end()
+                .parse::<u64>()
+                .unwrap()
         })
         .sum();
     let ops = per_thread * 2;
@@ -96,7 +100,10 @@ fn cas_retry_loops_lose_no_update() {
             });
         }
     });
-    assert_eq!(value(&s, b"n"), (THREADS as u64 * per_thread).to_string().as_bytes());
+    assert_eq!(
+        value(&s, b"n"),
+        (THREADS as u64 * per_thread).to_string().as_bytes()
+    );
 }
 
 /// A value whose every byte and whose length are derived from one seed byte.

@@ -76,7 +76,7 @@ impl Geometry {
         sizes.push(page_size);
         let per_page: Vec<usize> = sizes
             .iter()
-            .map(|&s| if s == 0 { 0 } else { page_size / s })
+            .map(|&s| page_size.checked_div(s).unwrap_or(0))
             .collect();
         let max_per_page = per_page[1];
         let chunk_bits = usize::BITS - (max_per_page - 1).leading_zeros().min(usize::BITS - 1);
@@ -223,6 +223,8 @@ pub(crate) struct Class {
     pub hand_chunk: u32,
     /// Items whose head chunk is in this class, and their total sizes.
     pub items: u64,
+    /// Of those, items with an exptime (if 0, the CLOCK sweep skips its expired look-ahead).
+    pub ttl_items: u64,
     pub mem_requested: u64,
     pub counters: ClassCounters,
 }
@@ -236,6 +238,7 @@ impl Class {
             hand_pos: 0,
             hand_chunk: 0,
             items: 0,
+            ttl_items: 0,
             mem_requested: 0,
             counters: ClassCounters::default(),
         }
@@ -444,6 +447,7 @@ impl Mem {
             class.hand_pos = 0;
             class.hand_chunk = 0;
             class.items = 0;
+            class.ttl_items = 0;
             class.mem_requested = 0;
         }
         out
@@ -456,11 +460,34 @@ impl Mem {
         if n_pages == 0 {
             return None;
         }
+        if k == 0 {
+            return Some(self.make_ref(class.pages[class.hand_pos], class.hand_chunk));
+        }
         let per = self.geo.per_page[cid as usize];
         let linear = class.hand_pos * per + class.hand_chunk as usize + k;
         let pos = (linear / per) % n_pages;
         let idx = (linear % per) as u32;
         Some(self.make_ref(class.pages[pos], idx))
+    }
+
+    /// Up to `n` chunks from class `cid`'s hand onward, without moving it (no divisions).
+    pub fn hand_ahead(&self, cid: u8, n: usize) -> impl Iterator<Item = u32> + '_ {
+        let class = &self.classes[cid as usize];
+        let per = self.geo.per_page[cid as usize] as u32;
+        let n = if class.pages.is_empty() { 0 } else { n };
+        let (mut pos, mut idx) = (class.hand_pos, class.hand_chunk);
+        (0..n).map(move |_| {
+            let r = self.make_ref(class.pages[pos], idx);
+            idx += 1;
+            if idx >= per {
+                idx = 0;
+                pos += 1;
+                if pos >= class.pages.len() {
+                    pos = 0;
+                }
+            }
+            r
+        })
     }
 
     /// Moves class `cid`'s hand one chunk forward.
@@ -603,5 +630,9 @@ mod tests {
         assert_eq!(m.peek_hand(4, 0), Some(m.make_ref(0, 0)));
         assert_eq!(m.peek_hand(4, per + 1), Some(m.make_ref(1, 1)));
         assert_eq!(m.peek_hand(5, 0), None);
+        let ahead: Vec<u32> = m.hand_ahead(4, per + 2).collect();
+        let peeked: Vec<u32> = (0..per + 2).map(|k| m.peek_hand(4, k).unwrap()).collect();
+        assert_eq!(ahead, peeked);
+        assert_eq!(m.hand_ahead(5, 3).count(), 0);
     }
 }

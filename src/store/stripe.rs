@@ -320,6 +320,7 @@ impl Stripe {
             .geo
             .layout
             .total(head::key_len(c), head::value_len(c)) as u64;
+        let ttl = u64::from(head::exptime(c) != 0);
         let cid = self.mem.class_of(h) as usize;
         let class = &mut self.mem.classes[cid];
         let k = &mut self.counters;
@@ -328,11 +329,13 @@ impl Stripe {
             k.total_items += 1;
             k.bytes += total;
             class.items += 1;
+            class.ttl_items += ttl;
             class.mem_requested += total;
         } else {
             k.curr_items -= 1;
             k.bytes -= total;
             class.items -= 1;
+            class.ttl_items -= ttl;
             class.mem_requested -= total;
         }
     }
@@ -459,22 +462,30 @@ impl Stripe {
                 head::set_bits(self.mem.chunk_mut(h), bits & !item::ACCESSED);
                 continue;
             }
-            for k in 0..EXPIRED_LOOKAHEAD.min(chunks) {
-                let Some(r2) = self.mem.peek_hand(cid, k) else {
-                    break;
-                };
-                if let Some(h2) = self.owner(r2, protect) {
-                    if let Err(miss) = self.validity(h2, ctx) {
-                        // Skip the hand past the reclaimed chunk: the live items in between
-                        // keep their place until the next revolution (expired goes first).
-                        for _ in 0..=k {
-                            self.mem.advance_hand(cid);
-                        }
-                        self.unlink(h2, Exit::Reclaimed(miss), ctx);
-                        if let Some(r) = self.mem.pop_free(cid) {
-                            return Ok(r);
-                        }
-                    }
+            // Look ahead only if something here can be expired or flushed.
+            let lookahead = if self.mem.classes[cid as usize].ttl_items > 0 || ctx.flush_before > 0
+            {
+                EXPIRED_LOOKAHEAD.min(chunks)
+            } else {
+                0
+            };
+            let found = self
+                .mem
+                .hand_ahead(cid, lookahead)
+                .enumerate()
+                .find_map(|(k, r2)| {
+                    let h2 = self.owner(r2, protect)?;
+                    self.validity(h2, ctx).err().map(|miss| (k, h2, miss))
+                });
+            if let Some((k, h2, miss)) = found {
+                // Skip the hand past the reclaimed chunk: the live items in between keep
+                // their place until the next revolution (expired goes first).
+                for _ in 0..=k {
+                    self.mem.advance_hand(cid);
+                }
+                self.unlink(h2, Exit::Reclaimed(miss), ctx);
+                if let Some(r) = self.mem.pop_free(cid) {
+                    return Ok(r);
                 }
             }
             if !self.mem.geo.evict {

@@ -145,7 +145,11 @@ fn storage_modes() {
     s.store(SetMode::Append, b"k", b">>", 0, 0).unwrap();
     s.store(SetMode::Prepend, b"k", b"<<", 99, 0).unwrap();
     assert_eq!(value_of(&s, b"k").unwrap(), b"<<mid>>");
-    assert_eq!(s.get(b"k", |it| it.flags()).unwrap(), 5, "concat keeps flags");
+    assert_eq!(
+        s.get(b"k", |it| it.flags()).unwrap(),
+        5,
+        "concat keeps flags"
+    );
     let cas = s.get(b"k", |it| it.cas()).unwrap();
     assert_eq!(
         s.store(SetMode::Cas(cas + 1), b"k", b"no", 0, 0),
@@ -184,10 +188,7 @@ fn append_crossing_a_class_and_a_page() {
     want2.extend(&big);
     assert_eq!(value_of(&s, b"k").unwrap(), want2);
     assert!(s.get(b"k", |it| it.value().count()).unwrap() > 1);
-    assert_eq!(
-        s.get(b"k", |it| it.value_len()).unwrap(),
-        4 + 140 + 10_000
-    );
+    assert_eq!(s.get(b"k", |it| it.value_len()).unwrap(), 4 + 140 + 10_000);
     assert_eq!(s.stats().curr_items, 1);
 }
 
@@ -399,7 +400,13 @@ fn no_evict_returns_out_of_memory() {
     });
     let mut stored = 0;
     loop {
-        match s.store(SetMode::Set, format!("k{stored:04}").as_bytes(), &[1; 40], 0, 0) {
+        match s.store(
+            SetMode::Set,
+            format!("k{stored:04}").as_bytes(),
+            &[1; 40],
+            0,
+            0,
+        ) {
             Ok(_) => stored += 1,
             Err(e) => {
                 assert_eq!(e, StoreError::OutOfMemory);
@@ -422,7 +429,13 @@ fn no_evict_returns_out_of_memory() {
     let clock = s.clock().clone();
     let mut i = 0;
     while s
-        .store(SetMode::Set, format!("k{i:04}").as_bytes(), &[1; 40], 0, clock.expiry(1))
+        .store(
+            SetMode::Set,
+            format!("k{i:04}").as_bytes(),
+            &[1; 40],
+            0,
+            clock.expiry(1),
+        )
         .is_ok()
     {
         i += 1;
@@ -473,8 +486,14 @@ fn crawler_reclaims_expired_items_and_returns_free_pages() {
     let s = new_store(cfg(1 << 20, 2, 4096));
     let clock = s.clock().clone();
     for i in 0..500 {
-        s.store(SetMode::Set, format!("k{i}").as_bytes(), &[0; 100], 0, clock.expiry(3))
-            .unwrap();
+        s.store(
+            SetMode::Set,
+            format!("k{i}").as_bytes(),
+            &[0; 100],
+            0,
+            clock.expiry(3),
+        )
+        .unwrap();
     }
     set(&s, b"live", b"v");
     let pages = s.stats().total_pages;
@@ -525,7 +544,10 @@ fn without_cas_items_are_8_bytes_smaller_and_cas_reads_0() {
     });
     assert_eq!(s.item_header_len(), 18);
     assert_eq!(set(&s, b"k", b"v"), 0);
-    assert_eq!(s.get(b"k", |it| (it.cas(), it.total_size())).unwrap(), (0, 20));
+    assert_eq!(
+        s.get(b"k", |it| (it.cas(), it.total_size())).unwrap(),
+        (0, 20)
+    );
     assert!(matches!(
         s.store(SetMode::Cas(12345), b"k", b"w", 0, 0),
         Ok(SetOutcome::Stored { cas: 0 })
@@ -608,7 +630,8 @@ fn entry_api() {
     });
     assert_eq!(value_of(&s, b"m"), Err(Miss::Absent));
     let clock = s.clock().clone();
-    s.store(SetMode::Set, b"e", b"v", 0, clock.expiry(1)).unwrap();
+    s.store(SetMode::Set, b"e", b"v", 0, clock.expiry(1))
+        .unwrap();
     clock.advance(1);
     s.entry(b"e", |e| {
         assert!(matches!(e, Entry::Vacant(ref v) if v.miss() == Miss::Expired));
