@@ -224,7 +224,7 @@ impl Stripe {
         let page_size = geo.page_size;
         let largest = geo.largest();
         let value_len: usize = parts.iter().map(|p| p.len()).sum();
-        if key.is_empty() || key.len() > u8::MAX as usize {
+        if key.is_empty() || key.len() > super::MAX_KEY_LEN {
             return Err(StoreError::TooLarge);
         }
         let total = layout.total(key.len(), value_len);
@@ -601,6 +601,10 @@ impl Stripe {
             return false;
         }
         self.empty_page(ctx, slot);
+        if self.mem.pages[slot as usize].used != 0 {
+            // Unreachable while pick_page skips pinned pages; never re-carve used chunks.
+            return false;
+        }
         let page = self.mem.remove_page(slot);
         if let Err(page) = self.mem.add_page(page, to) {
             self.pool.give(page);
@@ -711,6 +715,9 @@ impl Stripe {
             return false;
         };
         self.empty_page(ctx, slot);
+        if self.mem.pages[slot as usize].used != 0 {
+            return false;
+        }
         let page = self.mem.remove_page(slot);
         self.pool.give(page);
         true
