@@ -672,3 +672,42 @@ fn stats_and_size_histogram() {
     assert_eq!(st.limit_maxbytes, 4 << 20);
     assert_eq!(st.total_malloced, st.total_pages * (16 << 10));
 }
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn boundaries_empty_value_longest_key_and_page_edges() {
+    let s = new_store(cfg(4 << 20, 2, 4096));
+    set(&s, b"empty", b"");
+    assert_eq!(value_of(&s, b"empty").unwrap(), b"");
+    assert_eq!(s.get(b"empty", |it| it.value().count()).unwrap(), 1);
+    let long = [b'k'; MAX_KEY_LEN];
+    set(&s, &long, b"v");
+    assert_eq!(s.get(&long, |it| it.key().len()).unwrap(), MAX_KEY_LEN);
+    assert_eq!(
+        s.store(SetMode::Set, &[b'k'; MAX_KEY_LEN + 1], b"v", 0, 0),
+        Err(StoreError::TooLarge)
+    );
+    // Exactly one page (26 + 1 + 4069 = 4096) is one chunk; one byte more is chained.
+    let fits = vec![7u8; 4096 - 27];
+    set(&s, b"p", &fits);
+    assert_eq!(s.get(b"p", |it| it.value().count()).unwrap(), 1);
+    assert_eq!(value_of(&s, b"p").unwrap(), fits);
+    let over = vec![8u8; 4096 - 26];
+    set(&s, b"q", &over);
+    assert_eq!(s.get(b"q", |it| it.value().count()).unwrap(), 2);
+    assert_eq!(value_of(&s, b"q").unwrap(), over);
+    // Many chunks: every part is the right length and the value is intact.
+    let many: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    set(&s, b"r", &many);
+    let parts: Vec<usize> = s
+        .get(b"r", |it| it.value().map(<[u8]>::len).collect())
+        .unwrap();
+    assert_eq!(parts.iter().sum::<usize>(), many.len());
+    assert!(parts.len() >= 13);
+    assert_eq!(value_of(&s, b"r").unwrap(), many);
+}
