@@ -72,6 +72,17 @@ fn single_thread(c: &mut Criterion) {
             black_box(small.store(SetMode::Set, &key, &value, 0, 0).ok())
         })
     });
+    // The same with a TTL on every item: the sweep also looks ahead for expired items.
+    let small_ttl = store(4 << 20);
+    let ttl = small_ttl.clock().expiry(3600);
+    g.bench_function("set_100B_evicting_ttl", |b| {
+        b.iter(|| {
+            n += 1;
+            key.clear();
+            key.extend_from_slice(format!("ev:{n:012}").as_bytes());
+            black_box(small_ttl.store(SetMode::Set, &key, &value, 0, ttl).ok())
+        })
+    });
     g.finish();
 }
 

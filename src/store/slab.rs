@@ -221,6 +221,12 @@ pub(crate) struct Class {
     /// CLOCK hand: position in `pages` and chunk index within that page.
     pub hand_pos: usize,
     pub hand_chunk: u32,
+    /// Chunks the hand has passed, ever (a position that survives wrap-around).
+    pub hand_ticks: u64,
+    /// The expired look-ahead found nothing expired up to `clean_to` (in hand ticks) during
+    /// second `clean_at` (0: unknown). Lets each eviction scan only the new part of the window.
+    pub clean_to: u64,
+    pub clean_at: u32,
     /// Items whose head chunk is in this class, and their total sizes.
     pub items: u64,
     /// Of those, items with an exptime (if 0, the CLOCK sweep skips its expired look-ahead).
@@ -237,6 +243,9 @@ impl Class {
             free_count: 0,
             hand_pos: 0,
             hand_chunk: 0,
+            hand_ticks: 0,
+            clean_to: 0,
+            clean_at: 0,
             items: 0,
             ttl_items: 0,
             mem_requested: 0,
@@ -390,7 +399,9 @@ impl Mem {
             used: 0,
         };
         self.carve(slot, cid);
-        self.classes[cid as usize].pages.push(slot);
+        let class = &mut self.classes[cid as usize];
+        class.pages.push(slot);
+        class.clean_at = 0;
         Ok(())
     }
 
@@ -420,6 +431,7 @@ impl Mem {
             .position(|&s| s == slot)
             .expect("a page is listed by the class it is carved for");
         class.pages.swap_remove(pos);
+        class.clean_at = 0;
         if class.hand_pos == pos || class.hand_pos >= class.pages.len() {
             class.hand_chunk = 0;
         }
@@ -446,6 +458,7 @@ impl Mem {
             class.free_count = 0;
             class.hand_pos = 0;
             class.hand_chunk = 0;
+            class.clean_at = 0;
             class.items = 0;
             class.ttl_items = 0;
             class.mem_requested = 0;
@@ -494,6 +507,7 @@ impl Mem {
     pub fn advance_hand(&mut self, cid: u8) {
         let per = self.geo.per_page[cid as usize] as u32;
         let class = &mut self.classes[cid as usize];
+        class.hand_ticks += 1;
         class.hand_chunk += 1;
         if class.hand_chunk >= per {
             class.hand_chunk = 0;

@@ -469,10 +469,17 @@ impl Stripe {
             } else {
                 0
             };
+            let class = &self.mem.classes[cid as usize];
+            let skip = if class.clean_at == ctx.now {
+                class.clean_to.saturating_sub(class.hand_ticks) as usize
+            } else {
+                0
+            };
             let found = self
                 .mem
                 .hand_ahead(cid, lookahead)
                 .enumerate()
+                .skip(skip)
                 .find_map(|(k, r2)| {
                     let h2 = self.owner(r2, protect)?;
                     self.validity(h2, ctx).err().map(|miss| (k, h2, miss))
@@ -487,6 +494,10 @@ impl Stripe {
                 if let Some(r) = self.mem.pop_free(cid) {
                     return Ok(r);
                 }
+            } else if lookahead > 0 {
+                let class = &mut self.mem.classes[cid as usize];
+                class.clean_to = class.hand_ticks + lookahead as u64;
+                class.clean_at = ctx.now;
             }
             if !self.mem.geo.evict {
                 break;
