@@ -173,6 +173,11 @@ impl PagePool {
         self.limit.store(pages, Ordering::Relaxed);
     }
 
+    /// The budget in bytes.
+    pub fn limit_bytes(&self) -> usize {
+        self.limit.load(Ordering::Relaxed) * self.page_size
+    }
+
     /// Pages in existence (in stripes or pooled).
     pub fn allocated(&self) -> usize {
         self.allocated.load(Ordering::Acquire)

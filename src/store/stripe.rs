@@ -231,6 +231,10 @@ impl Stripe {
         if total > geo.item_size_max || u32::try_from(value_len).is_err() {
             return Err(StoreError::TooLarge);
         }
+        if total > self.pool.limit_bytes() {
+            // Could never fit: fail before evicting anything.
+            return Err(StoreError::OutOfMemory);
+        }
         let h = Header {
             key_len: key.len() as u8,
             value_len: value_len as u32,

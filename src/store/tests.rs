@@ -454,6 +454,17 @@ fn item_larger_than_memory_is_out_of_memory_not_a_panic() {
         Err(StoreError::OutOfMemory)
     );
     assert_eq!(s.stats().curr_items, 0);
+    // A store with items in it: an item larger than all memory evicts nothing.
+    let s = new_store(StoreConfig {
+        item_size_max: 64 << 10,
+        ..cfg(8192, 1, 4096)
+    });
+    set(&s, b"a", b"v");
+    assert_eq!(
+        s.store(SetMode::Set, b"k", &[0u8; 20_000], 0, 0),
+        Err(StoreError::OutOfMemory)
+    );
+    assert_eq!(s.stats().evictions, 0);
     set(&s, b"small", b"v");
     assert_eq!(value_of(&s, b"small").unwrap(), b"v");
 }
