@@ -60,6 +60,9 @@ use stripe::{Ctx, Exit, Stripe};
 /// Longest key the store accepts (memcached's KEY_MAX_LENGTH).
 pub const MAX_KEY_LEN: usize = 250;
 
+/// Fewest pages per stripe (on average) that `Store::new` keeps by lowering `stripes`.
+const MIN_PAGES_PER_STRIPE: usize = 8;
+
 /// Chunks the crawler visits per stripe per `maintain()` round (bounds one lock hold).
 const CRAWL_BUDGET: usize = 4096;
 
@@ -80,7 +83,9 @@ pub struct StoreConfig {
     pub use_cas: bool,
     /// Evict live items when memory is full (-M turns it off: OutOfMemory instead).
     pub evict: bool,
-    /// Lock stripes (a power of two), scaled with the worker count by the server.
+    /// Lock stripes (a power of two), scaled with the worker count by the server. `Store::new`
+    /// halves it while the budget would give a stripe fewer than 8 pages on average (pages
+    /// belong to stripes, so a tiny cache works better with fewer stripes).
     pub stripes: usize,
 }
 
@@ -337,8 +342,12 @@ impl Store {
     ///
     /// # Errors
     /// A [`StoreConfigError`] naming the first invalid parameter.
-    pub fn new(config: StoreConfig, clock: Clock) -> Result<Store, StoreConfigError> {
+    pub fn new(mut config: StoreConfig, clock: Clock) -> Result<Store, StoreConfigError> {
         validate(&config)?;
+        let budget_pages = config.memory_limit / config.page_size;
+        while config.stripes > 1 && budget_pages / config.stripes < MIN_PAGES_PER_STRIPE {
+            config.stripes /= 2;
+        }
         let geo = Arc::new(Geometry::new(
             config.page_size,
             config.chunk_size_min,
@@ -378,7 +387,7 @@ impl Store {
         })
     }
 
-    /// The configuration the store was built with.
+    /// The configuration the store was built with (`stripes` as adjusted by `new`).
     pub fn config(&self) -> &StoreConfig {
         &self.config
     }
@@ -672,12 +681,24 @@ impl Store {
             );
         }
         self.pool.trim();
-        for stripe in self.stripes.iter() {
+        let mut starved = false;
+        let mut richest = (0, 0);
+        for (i, stripe) in self.stripes.iter().enumerate() {
             let mut st = stripe.lock();
             st.crawl(&ctx, CRAWL_BUDGET);
             if self.pool.over_limit() {
                 st.release_page(&ctx);
             }
+            starved |= std::mem::take(&mut st.starved);
+            let pages = st.mem.page_count();
+            if pages > richest.0 {
+                richest = (pages, i);
+            }
+        }
+        // Pages are handed out first come; a stripe that found no page at all for a class
+        // gets one from the stripe holding the most, through the pool.
+        if starved && richest.0 > 1 {
+            self.stripes[richest.1].lock().release_page(&ctx);
         }
         self.pool.trim();
     }

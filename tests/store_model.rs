@@ -17,7 +17,7 @@ use larder::store::{
 use proptest::prelude::*;
 
 const PAGE: usize = 4096;
-const PAGES: usize = 12;
+const PAGES: usize = 16;
 
 #[derive(Debug, Clone)]
 enum Op {

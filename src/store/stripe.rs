@@ -89,6 +89,9 @@ pub(crate) struct Stripe {
     pub hasher: ahash::RandomState,
     pub pool: Arc<PagePool>,
     pub counters: Counters,
+    /// An allocation failed because its class had no page and none could be had; `maintain`
+    /// then moves a page here from the stripe holding the most (via the pool).
+    pub starved: bool,
     /// Reusable buffer (append/prepend build the new value here; no per-request allocation).
     pub scratch: Vec<u8>,
     cas_next: u64,
@@ -140,6 +143,7 @@ impl Stripe {
             hasher,
             pool,
             counters: Counters::default(),
+            starved: false,
             scratch: Vec::new(),
             cas_next: 1,
             crawl_slot: 0,
@@ -508,6 +512,10 @@ impl Stripe {
             }
             self.unlink(h, Exit::Evicted, ctx);
             return self.mem.pop_free(cid).ok_or(StoreError::OutOfMemory);
+        }
+        if chunks == 0 {
+            // No page for this class and none to be had: ask maintain() for one.
+            self.starved = true;
         }
         self.mem.classes[cid as usize].counters.outofmemory += 1;
         Err(StoreError::OutOfMemory)

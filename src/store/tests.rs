@@ -722,3 +722,43 @@ fn boundaries_empty_value_longest_key_and_page_edges() {
     assert!(parts.len() >= 13);
     assert_eq!(value_of(&s, b"r").unwrap(), many);
 }
+
+#[test]
+fn tiny_caches_get_fewer_stripes() {
+    let s = new_store(cfg(1 << 20, 16, 64 << 10));
+    assert_eq!(s.config().stripes, 2);
+    let s = new_store(cfg(64 << 20, 16, 64 << 10));
+    assert_eq!(s.config().stripes, 16);
+    let s = new_store(cfg(64 << 10, 16, 64 << 10));
+    assert_eq!(s.config().stripes, 1);
+}
+
+#[test]
+fn a_stripe_without_pages_gets_one_from_maintain() {
+    // 16 pages over 2 stripes; stripe 0's keys take every page first.
+    let s = new_store(cfg(16 * 4096, 2, 4096));
+    let stripe_of = |k: &[u8]| (s.hash(k) >> 40) as usize & s.stripe_mask;
+    let keys = |stripe: usize| {
+        (0..)
+            .map(|i| format!("key{i}"))
+            .filter(move |k| stripe_of(k.as_bytes()) == stripe)
+    };
+    for k in keys(0).take(60) {
+        set(&s, k.as_bytes(), &[1u8; 1000]);
+    }
+    assert_eq!(s.stripes[0].lock().mem.page_count(), 16);
+    let k1 = keys(1).next().unwrap();
+    assert_eq!(
+        s.store(SetMode::Set, k1.as_bytes(), b"v", 0, 0),
+        Err(StoreError::OutOfMemory)
+    );
+    s.maintain();
+    assert_eq!(
+        s.stripes[1].lock().mem.page_count(),
+        0,
+        "the page is in the pool"
+    );
+    set(&s, k1.as_bytes(), b"v");
+    assert_eq!(value_of(&s, k1.as_bytes()).unwrap(), b"v");
+    assert_eq!(s.stripes[0].lock().mem.page_count(), 15);
+}
