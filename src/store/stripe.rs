@@ -131,8 +131,9 @@ impl Stripe {
         if !self.mem.geo.layout.use_cas {
             return 0;
         }
-        let cas = self.cas_next * self.stripes + self.id;
-        self.cas_next += 1;
+        // 2^64 / stripes uniques per stripe: wrapping is unreachable, but never a panic.
+        let cas = self.cas_next.wrapping_mul(self.stripes).wrapping_add(self.id);
+        self.cas_next = self.cas_next.wrapping_add(1);
         cas
     }
 
