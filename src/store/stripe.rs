@@ -132,7 +132,10 @@ impl Stripe {
             return 0;
         }
         // 2^64 / stripes uniques per stripe: wrapping is unreachable, but never a panic.
-        let cas = self.cas_next.wrapping_mul(self.stripes).wrapping_add(self.id);
+        let cas = self
+            .cas_next
+            .wrapping_mul(self.stripes)
+            .wrapping_add(self.id);
         self.cas_next = self.cas_next.wrapping_add(1);
         cas
     }
