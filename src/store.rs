@@ -2,11 +2,16 @@
 //! ceiling. [`Store`] is the only door.
 //!
 //! Owns keys ↔ items. Must not know: sockets, the protocol, the server's config (it gets a
-//! [`StoreConfig`]). Submodules (private): `item` (byte layout, [`ItemRef`]), `slab` (size
-//! classes, pages, page budget and pool, free lists), `stripe` (one lock's worth of cache:
-//! index, allocation, CLOCK eviction, page moves, crawler), `ops` (compound read-modify-write
-//! operations), `entry` (the meta protocol's entry API). docs/STORE.md describes the memory
-//! layout and policies in full.
+//! [`StoreConfig`]). Private submodules:
+//! - `item`: byte layout of chunks, [`ItemRef`];
+//! - `slab`: size classes, pages, the page budget and pool, free lists, CLOCK hands;
+//! - `stripe`: one lock's worth of cache (index, link/unlink, counters);
+//! - `evict`: allocation, CLOCK eviction, page moves between classes, the crawler;
+//! - `ops`: compound read-modify-write operations (replace, append, incr/decr);
+//! - `entry`: the meta protocol's entry API;
+//! - `stats`: counters summed over stripes.
+//!
+//! docs/STORE.md describes the memory layout and the policies in full.
 //!
 //! # Locking rules (complete)
 //!
@@ -39,9 +44,11 @@
 //! `from_le_bytes` on slices.
 
 mod entry;
+mod evict;
 mod item;
 mod ops;
 mod slab;
+mod stats;
 mod stripe;
 
 use std::fmt;
@@ -55,10 +62,14 @@ use crate::clock::{Clock, RelTime};
 pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
 pub use item::{ItemRef, ValueChunks};
 use slab::{Geometry, Mem, PagePool};
+pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
 
 /// Longest key the store accepts (memcached's KEY_MAX_LENGTH).
 pub const MAX_KEY_LEN: usize = 250;
+
+/// Fewest pages per stripe (on average) that `Store::new` keeps by lowering `stripes`.
+const MIN_PAGES_PER_STRIPE: usize = 8;
 
 /// Chunks the crawler visits per stripe per `maintain()` round (bounds one lock hold).
 const CRAWL_BUDGET: usize = 4096;
@@ -80,7 +91,9 @@ pub struct StoreConfig {
     pub use_cas: bool,
     /// Evict live items when memory is full (-M turns it off: OutOfMemory instead).
     pub evict: bool,
-    /// Lock stripes (a power of two), scaled with the worker count by the server.
+    /// Lock stripes (a power of two), scaled with the worker count by the server. `Store::new`
+    /// halves it while the budget would give a stripe fewer than 8 pages on average (pages
+    /// belong to stripes, so a tiny cache works better with fewer stripes).
     pub stripes: usize,
 }
 
@@ -200,78 +213,6 @@ pub enum ArithOutcome {
     NonNumeric,
 }
 
-/// Store-wide counters for `stats`, `stats slabs` and `stats items`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoreStats {
-    /// Items stored now.
-    pub curr_items: u64,
-    /// Items ever stored.
-    pub total_items: u64,
-    /// Bytes of items stored now (header + key + value).
-    pub bytes: u64,
-    /// Live items evicted to make room.
-    pub evictions: u64,
-    /// Allocations that reused an expired item's memory.
-    pub reclaimed: u64,
-    /// Expired items never fetched.
-    pub expired_unfetched: u64,
-    /// Evicted items never fetched.
-    pub evicted_unfetched: u64,
-    /// Expired items removed by the crawler.
-    pub crawler_reclaimed: u64,
-    /// Pages moved between size classes.
-    pub slabs_moved: u64,
-    /// The memory limit in bytes.
-    pub limit_maxbytes: u64,
-    /// Bytes of pages in existence.
-    pub total_malloced: u64,
-    /// Pages in existence (in stripes or in the free pool).
-    pub total_pages: u64,
-    /// Per class, only classes that have pages.
-    pub classes: Vec<ClassStats>,
-}
-
-/// Per-class counters, summed over stripes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClassStats {
-    /// Class id (1..=63).
-    pub id: u8,
-    /// Chunk size in bytes.
-    pub chunk_size: usize,
-    /// Chunks per page.
-    pub chunks_per_page: usize,
-    /// Pages carved for this class.
-    pub total_pages: u64,
-    /// Chunks in those pages.
-    pub total_chunks: u64,
-    /// Chunks in use.
-    pub used_chunks: u64,
-    /// Chunks free.
-    pub free_chunks: u64,
-    /// Items whose head chunk is in this class.
-    pub items: u64,
-    /// Bytes those items asked for.
-    pub mem_requested: u64,
-    /// Seconds since the next eviction candidate was last used (oldest over stripes).
-    pub age: u32,
-    /// Items evicted.
-    pub evicted: u64,
-    /// Evicted items that had an expiry time.
-    pub evicted_nonzero: u64,
-    /// Seconds since the last evicted item was used.
-    pub evicted_time: u32,
-    /// Allocations that failed.
-    pub outofmemory: u64,
-    /// Allocations that reused expired memory.
-    pub reclaimed: u64,
-    /// Expired items never fetched.
-    pub expired_unfetched: u64,
-    /// Evicted items never fetched.
-    pub evicted_unfetched: u64,
-    /// Expired items removed by the crawler.
-    pub crawler_reclaimed: u64,
-}
-
 /// The cache. `Send + Sync`; share it as `Arc<Store>`.
 pub struct Store {
     config: StoreConfig,
@@ -337,8 +278,12 @@ impl Store {
     ///
     /// # Errors
     /// A [`StoreConfigError`] naming the first invalid parameter.
-    pub fn new(config: StoreConfig, clock: Clock) -> Result<Store, StoreConfigError> {
+    pub fn new(mut config: StoreConfig, clock: Clock) -> Result<Store, StoreConfigError> {
         validate(&config)?;
+        let budget_pages = config.memory_limit / config.page_size;
+        while config.stripes > 1 && budget_pages / config.stripes < MIN_PAGES_PER_STRIPE {
+            config.stripes /= 2;
+        }
         let geo = Arc::new(Geometry::new(
             config.page_size,
             config.chunk_size_min,
@@ -378,7 +323,7 @@ impl Store {
         })
     }
 
-    /// The configuration the store was built with.
+    /// The configuration the store was built with (`stripes` as adjusted by `new`).
     pub fn config(&self) -> &StoreConfig {
         &self.config
     }
@@ -672,12 +617,24 @@ impl Store {
             );
         }
         self.pool.trim();
-        for stripe in self.stripes.iter() {
+        let mut starved = false;
+        let mut richest = (0, 0);
+        for (i, stripe) in self.stripes.iter().enumerate() {
             let mut st = stripe.lock();
             st.crawl(&ctx, CRAWL_BUDGET);
             if self.pool.over_limit() {
                 st.release_page(&ctx);
             }
+            starved |= std::mem::take(&mut st.starved);
+            let pages = st.mem.page_count();
+            if pages > richest.0 {
+                richest = (pages, i);
+            }
+        }
+        // Pages are handed out first come; a stripe that found no page at all for a class
+        // gets one from the stripe holding the most, through the pool.
+        if starved && richest.0 > 1 {
+            self.stripes[richest.1].lock().release_page(&ctx);
         }
         self.pool.trim();
     }
@@ -689,88 +646,6 @@ impl Store {
         self.memory_limit.store(bytes, Ordering::Relaxed);
         self.pool.set_limit(pages);
         self.pool.trim();
-    }
-
-    /// Counters summed over stripes (one stripe lock at a time).
-    pub fn stats(&self) -> StoreStats {
-        let ctx = self.ctx();
-        let geo = &self.geo;
-        let mut classes: Vec<ClassStats> = (0..geo.sizes.len())
-            .map(|id| ClassStats {
-                id: id as u8,
-                chunk_size: geo.sizes[id],
-                chunks_per_page: geo.per_page[id],
-                ..ClassStats::default()
-            })
-            .collect();
-        let mut s = StoreStats::default();
-        for stripe in self.stripes.iter() {
-            let st = stripe.lock();
-            let k = &st.counters;
-            s.curr_items += k.curr_items;
-            s.total_items += k.total_items;
-            s.bytes += k.bytes;
-            s.evictions += k.evictions;
-            s.reclaimed += k.reclaimed;
-            s.expired_unfetched += k.expired_unfetched;
-            s.evicted_unfetched += k.evicted_unfetched;
-            s.crawler_reclaimed += k.crawler_reclaimed;
-            s.slabs_moved += k.slabs_moved;
-            for (id, class) in st.mem.classes.iter().enumerate().skip(1) {
-                let out = &mut classes[id];
-                let pages = class.pages.len() as u64;
-                out.total_pages += pages;
-                out.total_chunks += pages * geo.per_page[id] as u64;
-                out.free_chunks += class.free_count;
-                out.items += class.items;
-                out.mem_requested += class.mem_requested;
-                let c = &class.counters;
-                out.evicted += c.evicted;
-                out.evicted_nonzero += c.evicted_nonzero;
-                out.evicted_time = out.evicted_time.max(c.evicted_time);
-                out.outofmemory += c.outofmemory;
-                out.reclaimed += c.reclaimed;
-                out.expired_unfetched += c.expired_unfetched;
-                out.evicted_unfetched += c.evicted_unfetched;
-                out.crawler_reclaimed += c.crawler_reclaimed;
-                if let Some(r) = st.mem.peek_hand(id as u8, 0) {
-                    if st.mem.tag(r) == item::TAG_HEAD {
-                        let atime = item::head::atime(st.mem.chunk(r));
-                        out.age = out.age.max(ctx.now.saturating_sub(atime));
-                    }
-                }
-            }
-        }
-        for c in &mut classes {
-            c.used_chunks = c.total_chunks - c.free_chunks;
-        }
-        s.classes = classes
-            .into_iter()
-            .skip(1)
-            .filter(|c| c.total_pages > 0)
-            .collect();
-        let pages = self.pool.allocated() as u64;
-        s.limit_maxbytes = self.memory_limit.load(Ordering::Relaxed) as u64;
-        s.total_pages = pages;
-        s.total_malloced = pages * self.config.page_size as u64;
-        s
-    }
-
-    /// `stats sizes`: item total size rounded up to 32-byte buckets → item count, ascending.
-    pub fn size_histogram(&self) -> Vec<(usize, u64)> {
-        let mut buckets = std::collections::BTreeMap::new();
-        for stripe in self.stripes.iter() {
-            let st = stripe.lock();
-            for &h in st.index.iter() {
-                let size = ItemRef {
-                    mem: &st.mem,
-                    head: h,
-                }
-                .total_size();
-                *buckets.entry(size.div_ceil(32) * 32).or_insert(0u64) += 1;
-            }
-        }
-        buckets.into_iter().collect()
     }
 }
 

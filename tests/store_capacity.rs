@@ -31,7 +31,8 @@ fn items_held(value_len: usize, fill_on: bool) -> (u64, u64) {
             if !fill_on {
                 return (first, first);
             }
-            for _ in 0..i {
+            let more = i;
+            for _ in 0..more {
                 let key = format!("key:{i:08}");
                 store
                     .store(SetMode::Set, key.as_bytes(), &value, 0, 0)

@@ -218,7 +218,11 @@ impl Stripe {
 
     /// Sets a live item's exptime.
     pub fn set_item_exptime(&mut self, h: u32, exptime: RelTime) {
+        let old = head::exptime(self.mem.chunk(h));
         head::set_exptime(self.mem.chunk_mut(h), exptime);
+        let cid = self.mem.class_of(h) as usize;
+        let class = &mut self.mem.classes[cid];
+        class.ttl_items = class.ttl_items + u64::from(exptime != 0) - u64::from(old != 0);
     }
 
     /// Marks an item as recently used without counting a fetch (memcached's item_update).

@@ -76,7 +76,7 @@ impl Geometry {
         sizes.push(page_size);
         let per_page: Vec<usize> = sizes
             .iter()
-            .map(|&s| if s == 0 { 0 } else { page_size / s })
+            .map(|&s| page_size.checked_div(s).unwrap_or(0))
             .collect();
         let max_per_page = per_page[1];
         let chunk_bits = usize::BITS - (max_per_page - 1).leading_zeros().min(usize::BITS - 1);
@@ -173,6 +173,11 @@ impl PagePool {
         self.limit.store(pages, Ordering::Relaxed);
     }
 
+    /// The budget in bytes.
+    pub fn limit_bytes(&self) -> usize {
+        self.limit.load(Ordering::Relaxed) * self.page_size
+    }
+
     /// Pages in existence (in stripes or pooled).
     pub fn allocated(&self) -> usize {
         self.allocated.load(Ordering::Acquire)
@@ -221,8 +226,16 @@ pub(crate) struct Class {
     /// CLOCK hand: position in `pages` and chunk index within that page.
     pub hand_pos: usize,
     pub hand_chunk: u32,
+    /// Chunks the hand has passed, ever (a position that survives wrap-around).
+    pub hand_ticks: u64,
+    /// The expired look-ahead found nothing expired up to `clean_to` (in hand ticks) during
+    /// second `clean_at` (0: unknown). Lets each eviction scan only the new part of the window.
+    pub clean_to: u64,
+    pub clean_at: u32,
     /// Items whose head chunk is in this class, and their total sizes.
     pub items: u64,
+    /// Of those, items with an exptime (if 0, the CLOCK sweep skips its expired look-ahead).
+    pub ttl_items: u64,
     pub mem_requested: u64,
     pub counters: ClassCounters,
 }
@@ -235,7 +248,11 @@ impl Class {
             free_count: 0,
             hand_pos: 0,
             hand_chunk: 0,
+            hand_ticks: 0,
+            clean_to: 0,
+            clean_at: 0,
             items: 0,
+            ttl_items: 0,
             mem_requested: 0,
             counters: ClassCounters::default(),
         }
@@ -387,7 +404,9 @@ impl Mem {
             used: 0,
         };
         self.carve(slot, cid);
-        self.classes[cid as usize].pages.push(slot);
+        let class = &mut self.classes[cid as usize];
+        class.pages.push(slot);
+        class.clean_at = 0;
         Ok(())
     }
 
@@ -417,6 +436,7 @@ impl Mem {
             .position(|&s| s == slot)
             .expect("a page is listed by the class it is carved for");
         class.pages.swap_remove(pos);
+        class.clean_at = 0;
         if class.hand_pos == pos || class.hand_pos >= class.pages.len() {
             class.hand_chunk = 0;
         }
@@ -443,7 +463,9 @@ impl Mem {
             class.free_count = 0;
             class.hand_pos = 0;
             class.hand_chunk = 0;
+            class.clean_at = 0;
             class.items = 0;
+            class.ttl_items = 0;
             class.mem_requested = 0;
         }
         out
@@ -456,6 +478,9 @@ impl Mem {
         if n_pages == 0 {
             return None;
         }
+        if k == 0 {
+            return Some(self.make_ref(class.pages[class.hand_pos], class.hand_chunk));
+        }
         let per = self.geo.per_page[cid as usize];
         let linear = class.hand_pos * per + class.hand_chunk as usize + k;
         let pos = (linear / per) % n_pages;
@@ -463,10 +488,31 @@ impl Mem {
         Some(self.make_ref(class.pages[pos], idx))
     }
 
+    /// Up to `n` chunks from class `cid`'s hand onward, without moving it (no divisions).
+    pub fn hand_ahead(&self, cid: u8, n: usize) -> impl Iterator<Item = u32> + '_ {
+        let class = &self.classes[cid as usize];
+        let per = self.geo.per_page[cid as usize] as u32;
+        let n = if class.pages.is_empty() { 0 } else { n };
+        let (mut pos, mut idx) = (class.hand_pos, class.hand_chunk);
+        (0..n).map(move |_| {
+            let r = self.make_ref(class.pages[pos], idx);
+            idx += 1;
+            if idx >= per {
+                idx = 0;
+                pos += 1;
+                if pos >= class.pages.len() {
+                    pos = 0;
+                }
+            }
+            r
+        })
+    }
+
     /// Moves class `cid`'s hand one chunk forward.
     pub fn advance_hand(&mut self, cid: u8) {
         let per = self.geo.per_page[cid as usize] as u32;
         let class = &mut self.classes[cid as usize];
+        class.hand_ticks += 1;
         class.hand_chunk += 1;
         if class.hand_chunk >= per {
             class.hand_chunk = 0;
@@ -603,5 +649,9 @@ mod tests {
         assert_eq!(m.peek_hand(4, 0), Some(m.make_ref(0, 0)));
         assert_eq!(m.peek_hand(4, per + 1), Some(m.make_ref(1, 1)));
         assert_eq!(m.peek_hand(5, 0), None);
+        let ahead: Vec<u32> = m.hand_ahead(4, per + 2).collect();
+        let peeked: Vec<u32> = (0..per + 2).map(|k| m.peek_hand(4, k).unwrap()).collect();
+        assert_eq!(ahead, peeked);
+        assert_eq!(m.hand_ahead(5, 3).count(), 0);
     }
 }

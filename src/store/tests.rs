@@ -454,6 +454,17 @@ fn item_larger_than_memory_is_out_of_memory_not_a_panic() {
         Err(StoreError::OutOfMemory)
     );
     assert_eq!(s.stats().curr_items, 0);
+    // A store with items in it: an item larger than all memory evicts nothing.
+    let s = new_store(StoreConfig {
+        item_size_max: 64 << 10,
+        ..cfg(8192, 1, 4096)
+    });
+    set(&s, b"a", b"v");
+    assert_eq!(
+        s.store(SetMode::Set, b"k", &[0u8; 20_000], 0, 0),
+        Err(StoreError::OutOfMemory)
+    );
+    assert_eq!(s.stats().evictions, 0);
     set(&s, b"small", b"v");
     assert_eq!(value_of(&s, b"small").unwrap(), b"v");
 }
@@ -671,4 +682,83 @@ fn stats_and_size_histogram() {
     }
     assert_eq!(st.limit_maxbytes, 4 << 20);
     assert_eq!(st.total_malloced, st.total_pages * (16 << 10));
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn boundaries_empty_value_longest_key_and_page_edges() {
+    let s = new_store(cfg(4 << 20, 2, 4096));
+    set(&s, b"empty", b"");
+    assert_eq!(value_of(&s, b"empty").unwrap(), b"");
+    assert_eq!(s.get(b"empty", |it| it.value().count()).unwrap(), 1);
+    let long = [b'k'; MAX_KEY_LEN];
+    set(&s, &long, b"v");
+    assert_eq!(s.get(&long, |it| it.key().len()).unwrap(), MAX_KEY_LEN);
+    assert_eq!(
+        s.store(SetMode::Set, &[b'k'; MAX_KEY_LEN + 1], b"v", 0, 0),
+        Err(StoreError::TooLarge)
+    );
+    // Exactly one page (26 + 1 + 4069 = 4096) is one chunk; one byte more is chained.
+    let fits = vec![7u8; 4096 - 27];
+    set(&s, b"p", &fits);
+    assert_eq!(s.get(b"p", |it| it.value().count()).unwrap(), 1);
+    assert_eq!(value_of(&s, b"p").unwrap(), fits);
+    let over = vec![8u8; 4096 - 26];
+    set(&s, b"q", &over);
+    assert_eq!(s.get(b"q", |it| it.value().count()).unwrap(), 2);
+    assert_eq!(value_of(&s, b"q").unwrap(), over);
+    // Many chunks: every part is the right length and the value is intact.
+    let many: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    set(&s, b"r", &many);
+    let parts: Vec<usize> = s
+        .get(b"r", |it| it.value().map(<[u8]>::len).collect())
+        .unwrap();
+    assert_eq!(parts.iter().sum::<usize>(), many.len());
+    assert!(parts.len() >= 13);
+    assert_eq!(value_of(&s, b"r").unwrap(), many);
+}
+
+#[test]
+fn tiny_caches_get_fewer_stripes() {
+    let s = new_store(cfg(1 << 20, 16, 64 << 10));
+    assert_eq!(s.config().stripes, 2);
+    let s = new_store(cfg(64 << 20, 16, 64 << 10));
+    assert_eq!(s.config().stripes, 16);
+    let s = new_store(cfg(64 << 10, 16, 64 << 10));
+    assert_eq!(s.config().stripes, 1);
+}
+
+#[test]
+fn a_stripe_without_pages_gets_one_from_maintain() {
+    // 16 pages over 2 stripes; stripe 0's keys take every page first.
+    let s = new_store(cfg(16 * 4096, 2, 4096));
+    let stripe_of = |k: &[u8]| (s.hash(k) >> 40) as usize & s.stripe_mask;
+    let keys = |stripe: usize| {
+        (0..)
+            .map(|i| format!("key{i}"))
+            .filter(move |k| stripe_of(k.as_bytes()) == stripe)
+    };
+    for k in keys(0).take(60) {
+        set(&s, k.as_bytes(), &[1u8; 1000]);
+    }
+    assert_eq!(s.stripes[0].lock().mem.page_count(), 16);
+    let k1 = keys(1).next().unwrap();
+    assert_eq!(
+        s.store(SetMode::Set, k1.as_bytes(), b"v", 0, 0),
+        Err(StoreError::OutOfMemory)
+    );
+    s.maintain();
+    assert_eq!(
+        s.stripes[1].lock().mem.page_count(),
+        0,
+        "the page is in the pool"
+    );
+    set(&s, k1.as_bytes(), b"v");
+    assert_eq!(value_of(&s, k1.as_bytes()).unwrap(), b"v");
+    assert_eq!(s.stripes[0].lock().mem.page_count(), 15);
 }
