@@ -143,7 +143,7 @@ fn request(r: &mut Rng) -> Vec<u8> {
     let exempt = ["get", "gat", "set", "add", "rep", "app", "pre", "cas"];
     if r.below(30) == 0 && !exempt.iter().any(|p| bytes.starts_with(p.as_bytes())) {
         let at = r.below(bytes.len() as u64) as usize;
-        bytes.insert(at, *r.pick(&[b'\0', b' ', b'\t', b'\r']));
+        bytes.insert(at, *r.pick(b"\0 \t\r"));
     }
     bytes
 }
@@ -179,6 +179,7 @@ fn start_memcached() -> Memcached {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
+                let _ = child.wait();
                 break;
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -187,6 +188,7 @@ fn start_memcached() -> Memcached {
             std::thread::sleep(Duration::from_millis(5));
         }
         let _ = child.kill();
+        let _ = child.wait();
     }
     panic!("memcached did not start");
 }

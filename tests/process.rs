@@ -93,7 +93,14 @@ fn the_example_conf_file_starts_a_server() {
     let mut child = larder()
         .arg("--config")
         .arg(example)
-        .args(["-p", &port.to_string(), "-l", "127.0.0.1", "-P", "/dev/null"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-l",
+            "127.0.0.1",
+            "-P",
+            "/dev/null",
+        ])
         .args(root_flags())
         .arg("--foreground")
         .stderr(Stdio::null())
@@ -159,7 +166,8 @@ fn systemd_notify_ready_once_listening() {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let port = common::free_port();
     let mut child = larder()
         .args(["-p", &port.to_string(), "-l", "127.0.0.1"])
@@ -226,7 +234,12 @@ fn verbose_flag_logs_connections() {
     std::thread::sleep(Duration::from_millis(200));
     let _ = child.kill();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let _ = child.wait();
     assert!(err.contains("new client connection"), "{err}");
 }

@@ -44,8 +44,9 @@ fn random_garbage_never_crashes_or_corrupts() {
                     let mut junk: Vec<u8> = (0..len).map(|_| next() as u8).collect();
                     if round % 3 == 0 {
                         // Plausible-looking commands with broken arguments.
-                        let verbs: [&[u8]; 8] =
-                            [b"set", b"get", b"incr", b"cas", b"mg", b"ms", b"touch", b"gat"];
+                        let verbs: [&[u8]; 8] = [
+                            b"set", b"get", b"incr", b"cas", b"mg", b"ms", b"touch", b"gat",
+                        ];
                         let mut line = verbs[(next() % 8) as usize].to_vec();
                         line.extend_from_slice(&junk[..junk.len().min(40)]);
                         line.extend_from_slice(b"\r\n");
@@ -98,7 +99,10 @@ fn a_reader_that_never_reads_is_bounded_and_stalls_no_one() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let grown = rss_kib(s.pid()).saturating_sub(before);
     if larder_only() {
-        assert!(grown < 64 * 1024, "RSS grew by {grown} KiB for one slow reader");
+        assert!(
+            grown < 64 * 1024,
+            "RSS grew by {grown} KiB for one slow reader"
+        );
     }
     drop(hog);
 }

@@ -86,6 +86,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
+                let _ = child.wait();
                 return None; // exited: most likely the port was taken
             }
             let up = match &unix {
@@ -98,6 +99,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(5));
         }
         let _ = child.kill();
+        let _ = child.wait();
         None
     }
 
