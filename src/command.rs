@@ -239,23 +239,15 @@ pub fn execute(
                 }
                 Err(e) => store_error(stats, e),
             };
-            if !noreply {
-                out.extend_from_slice(reply);
-            }
-            Action::Continue
+            answer(out, *noreply, reply)
         }
         Request::Delete { key, noreply } => {
-            let reply: &[u8] = if ctx.store.delete(key) {
-                stats.delete_hits.incr();
-                b"DELETED\r\n"
-            } else {
-                stats.delete_misses.incr();
-                b"NOT_FOUND\r\n"
-            };
-            if !noreply {
-                out.extend_from_slice(reply);
-            }
-            Action::Continue
+            let reply = count_hit(
+                ctx.store.delete(key),
+                (&stats.delete_hits, b"DELETED\r\n"),
+                (&stats.delete_misses, b"NOT_FOUND\r\n"),
+            );
+            answer(out, *noreply, reply)
         }
         Request::Arith {
             key,
@@ -293,10 +285,7 @@ pub fn execute(
                     b"SERVER_ERROR out of memory\r\n"
                 }
             };
-            if !noreply {
-                out.extend_from_slice(reply);
-            }
-            Action::Continue
+            answer(out, *noreply, reply)
         }
         Request::Touch {
             key,
@@ -304,17 +293,12 @@ pub fn execute(
             noreply,
         } => {
             stats.cmd_touch.incr();
-            let reply: &[u8] = if ctx.store.touch(key, clock.expiry(*exptime)) {
-                stats.touch_hits.incr();
-                b"TOUCHED\r\n"
-            } else {
-                stats.touch_misses.incr();
-                b"NOT_FOUND\r\n"
-            };
-            if !noreply {
-                out.extend_from_slice(reply);
-            }
-            Action::Continue
+            let reply = count_hit(
+                ctx.store.touch(key, clock.expiry(*exptime)),
+                (&stats.touch_hits, b"TOUCHED\r\n"),
+                (&stats.touch_misses, b"NOT_FOUND\r\n"),
+            );
+            answer(out, *noreply, reply)
         }
         Request::FlushAll { delay, noreply } => {
             let reply: &[u8] = if ctx.settings.flush_enabled {
@@ -329,10 +313,7 @@ pub fn execute(
             } else {
                 b"CLIENT_ERROR flush_all not allowed\r\n"
             };
-            if !noreply {
-                out.extend_from_slice(reply);
-            }
-            Action::Continue
+            answer(out, *noreply, reply)
         }
         Request::Version => {
             out.extend_from_slice(b"VERSION ");
@@ -365,10 +346,7 @@ pub fn execute(
                     .set_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
                 b"OK\r\n"
             };
-            if !noreply {
-                out.extend_from_slice(reply);
-            }
-            Action::Continue
+            answer(out, *noreply, reply)
         }
         Request::Meta(m) => meta::execute(m, ctx, out),
         Request::Stats { args } => {
@@ -444,6 +422,25 @@ fn retrieve(
         None => out.extend_from_slice(b"END\r\n"),
     }
     Action::Continue
+}
+
+/// Appends `reply` unless the command carried `noreply`.
+fn answer(out: &mut Vec<u8>, noreply: bool, reply: &[u8]) -> Action {
+    if !noreply {
+        out.extend_from_slice(reply);
+    }
+    Action::Continue
+}
+
+/// Counts a hit or a miss and picks the matching reply.
+fn count_hit(
+    hit: bool,
+    on_hit: (&crate::stats::Counter, &'static [u8]),
+    on_miss: (&crate::stats::Counter, &'static [u8]),
+) -> &'static [u8] {
+    let (counter, reply) = if hit { on_hit } else { on_miss };
+    counter.incr();
+    reply
 }
 
 fn store_error(stats: &WorkerStats, e: StoreError) -> &'static [u8] {
