@@ -132,3 +132,33 @@ fn endless_lines_are_cut_off() {
     let mut d = s.connect();
     d.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
 }
+
+#[test]
+fn a_multiget_larger_than_the_output_bound_arrives_whole_and_in_order() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let n = 40;
+    for i in 0..n {
+        let mut req = format!("set big{i} {i} 0 300000\r\n").into_bytes();
+        req.extend(std::iter::repeat(b'a' + (i % 26) as u8).take(300_000));
+        req.extend_from_slice(b"\r\n");
+        c.roundtrip(&req, b"STORED\r\n");
+    }
+    // 12 MB of replies to one request, read slowly, then a second request behind it.
+    let keys: Vec<String> = (0..n).map(|i| format!("big{i}")).collect();
+    c.send(format!("get {}\r\nversion\r\n", keys.join(" ")).as_bytes());
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..n {
+        c.expect(format!("VALUE big{i} {i} 300000\r\n").as_bytes());
+        let v = c.read_exact(300_000);
+        assert!(
+            v.iter().all(|b| *b == b'a' + (i % 26) as u8),
+            "value {i} corrupted"
+        );
+        c.expect(b"\r\n");
+        if i % 8 == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    c.expect(b"END\r\nVERSION 1.6.18\r\n");
+}

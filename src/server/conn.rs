@@ -210,6 +210,12 @@ impl Conn {
             if *budget == 0 {
                 return Progress::BudgetSpent;
             }
+            if self.wstart > 0 {
+                // Output was partly sent (a slow reader): keep `wbuf` holding only unsent
+                // bytes, so that the command layer's view of its length is the backlog.
+                self.wbuf.drain(..self.wstart);
+                self.wstart = 0;
+            }
             let input = &self.rbuf[self.rstart..self.rend];
             let dialect = *self
                 .dialect
