@@ -513,3 +513,32 @@ fn no_evictions_with_dash_m_capital() {
     assert!(refused, "-M never refused a set");
     c.roundtrip(b"get key0\r\n", b"VALUE key0 0 1000\r\n");
 }
+
+#[test]
+fn reqs_per_event_yields_but_keeps_order() {
+    let s = Server::start(&["-R", "5", "-t", "1"]);
+    let mut c = s.connect();
+    let mut batch = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..300 {
+        batch.extend_from_slice(format!("set r{i} 0 0 1\r\nx\r\nget r{i}\r\n").as_bytes());
+        expected.extend_from_slice(format!("STORED\r\nVALUE r{i} 0 1\r\nx\r\nEND\r\n").as_bytes());
+    }
+    c.roundtrip(&batch, &expected);
+    if larder_only() {
+        assert!(c.stat("conn_yields") > 0);
+    }
+}
+
+#[test]
+fn several_listen_addresses() {
+    if !larder_only() {
+        return;
+    }
+    // The harness adds -l 127.0.0.1; these add up with it.
+    let s = Server::start(&["-l", "127.0.0.2,127.0.0.3"]);
+    for host in [[127, 0, 0, 1], [127, 0, 0, 2], [127, 0, 0, 3]] {
+        let mut c = common::Client::tcp((host, s.addr.port()).into());
+        c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    }
+}
