@@ -34,6 +34,7 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
         }
         (Some(b"reset"), None) => {
             ctx.registry.reset();
+            ctx.store.reset_stats();
             out.extend_from_slice(b"RESET\r\n");
             return;
         }

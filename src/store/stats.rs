@@ -79,6 +79,26 @@ pub struct ClassStats {
 }
 
 impl Store {
+    /// `stats reset`: zeroes the event counters (evictions, reclaims, totals, per-class
+    /// counts) one stripe at a time, as memcached's `stats reset` does; the gauges
+    /// (`curr_items`, `bytes`, pages) keep describing what is stored.
+    pub fn reset_stats(&self) {
+        for stripe in self.stripes.iter() {
+            let mut st = stripe.lock();
+            let k = &mut st.counters;
+            k.total_items = 0;
+            k.evictions = 0;
+            k.reclaimed = 0;
+            k.expired_unfetched = 0;
+            k.evicted_unfetched = 0;
+            k.crawler_reclaimed = 0;
+            k.slabs_moved = 0;
+            for class in st.mem.classes.iter_mut() {
+                class.counters = Default::default();
+            }
+        }
+    }
+
     /// Counters summed over stripes (one stripe lock at a time).
     pub fn stats(&self) -> StoreStats {
         let ctx = self.ctx();

@@ -762,3 +762,29 @@ fn a_stripe_without_pages_gets_one_from_maintain() {
     assert_eq!(value_of(&s, k1.as_bytes()).unwrap(), b"v");
     assert_eq!(s.stripes[0].lock().mem.page_count(), 15);
 }
+
+#[test]
+fn reset_stats_zeroes_event_counters_and_keeps_gauges() {
+    let clock = Clock::manual();
+    let store = Store::new(
+        StoreConfig {
+            memory_limit: 1 << 20,
+            stripes: 1,
+            ..StoreConfig::default()
+        },
+        clock,
+    )
+    .unwrap();
+    for i in 0..20_000u32 {
+        let _ = store.store(SetMode::Set, format!("k{i}").as_bytes(), &[b'v'; 100], 0, 0);
+    }
+    let before = store.stats();
+    assert!(before.evictions > 0 && before.total_items > 0);
+    store.reset_stats();
+    let after = store.stats();
+    assert_eq!(after.evictions, 0);
+    assert_eq!(after.total_items, 0);
+    assert!(after.classes.iter().all(|c| c.evicted == 0));
+    assert_eq!(after.curr_items, before.curr_items);
+    assert_eq!(after.bytes, before.bytes);
+}
