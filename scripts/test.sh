@@ -5,6 +5,9 @@
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Nothing here reads standard input; cargo hands its stdin to `rustc -` probes, so make sure
+# it is empty whatever the caller left attached.
+exec </dev/null
 
 log() { printf '\n==> %s\n' "$*"; }
 
