@@ -1,0 +1,446 @@
+//! The comparison report: reads a results file written by `run`/`fill`, writes `report.md`
+//! (one table row per cell and server, plus a ratio row against the baseline server) and PNG
+//! charts (latency percentiles, throughput, CPU and syscalls per request, memory efficiency).
+//!
+//! Charts use plotters' bitmap backend with the pure-Rust `ab_glyph` text path: the TTF file
+//! (DejaVu Sans from Debian's fonts-dejavu-core by default) is read at run time, so building
+//! needs no system font library. Without the font the report is still written, minus charts.
+
+use crate::results::{self, get, num, Record};
+use clap::Args;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Options of `loadgen report`.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The results file written by `run --results` and `fill --results`.
+    #[arg(long)]
+    pub results: PathBuf,
+    /// Directory for report.md and the PNGs (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The server the others are divided by in ratio rows.
+    #[arg(long, default_value = "memcached")]
+    pub baseline: String,
+    /// A markdown file whose text goes under the title (machine, flags, pinning).
+    #[arg(long)]
+    pub preamble: Option<PathBuf>,
+    /// TrueType font for chart text.
+    #[arg(
+        long,
+        default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    )]
+    pub font: PathBuf,
+}
+
+const PALETTE: [RGBColor; 4] = [
+    RGBColor(52, 110, 170),
+    RGBColor(230, 120, 30),
+    RGBColor(60, 160, 80),
+    RGBColor(150, 80, 170),
+];
+
+/// Writes report.md and the charts, and prints the markdown to stdout.
+pub fn write(a: &ReportArgs) -> Result<(), String> {
+    let (md, path) = write_quietly(a)?;
+    println!("{md}");
+    println!("report: {}", path.display());
+    Ok(())
+}
+
+/// Writes report.md and the charts; returns the markdown and the report's path.
+pub fn write_quietly(a: &ReportArgs) -> Result<(String, PathBuf), String> {
+    let text = fs::read_to_string(&a.results)
+        .map_err(|e| format!("reading {}: {e}", a.results.display()))?;
+    let recs = results::parse(&text)?;
+    let preamble = match &a.preamble {
+        Some(p) => fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?,
+        None => String::new(),
+    };
+    fs::create_dir_all(&a.out).map_err(|e| format!("creating {}: {e}", a.out.display()))?;
+    let data = Data::new(&recs, &a.baseline);
+    let charts = match load_font(&a.font) {
+        Ok(()) => draw_charts(&data, &a.out),
+        Err(e) => Err(e),
+    };
+    let md = markdown(&data, &preamble, &charts);
+    let path = a.out.join("report.md");
+    fs::write(&path, &md).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok((md, path))
+}
+
+/// Results grouped for presentation: cells in first-seen order, servers baseline first.
+pub struct Data<'a> {
+    labels: Vec<String>,
+    runs: Vec<(String, Vec<Option<&'a Record>>)>,
+    fills: Vec<(String, Vec<Option<&'a Record>>)>,
+}
+
+impl<'a> Data<'a> {
+    /// Groups `recs` by kind, cell and server label.
+    pub fn new(recs: &'a [Record], baseline: &str) -> Self {
+        let mut labels: Vec<String> = Vec::new();
+        for r in recs {
+            let l = get(r, "label").unwrap_or("?");
+            if !labels.iter().any(|x| x == l) {
+                labels.push(l.to_string());
+            }
+        }
+        if let Some(i) = labels.iter().position(|l| l == baseline) {
+            let b = labels.remove(i);
+            labels.insert(0, b);
+        }
+        let group = |kind: &str| {
+            let mut cells: Vec<(String, Vec<Option<&'a Record>>)> = Vec::new();
+            for r in recs.iter().filter(|r| get(r, "kind") == Some(kind)) {
+                let cell = get(r, "cell").unwrap_or("?");
+                let li = labels
+                    .iter()
+                    .position(|l| Some(l.as_str()) == get(r, "label"))
+                    .unwrap_or(0);
+                let row = match cells.iter().position(|(c, _)| c == cell) {
+                    Some(i) => i,
+                    None => {
+                        cells.push((cell.to_string(), vec![None; labels.len()]));
+                        cells.len() - 1
+                    }
+                };
+                cells[row].1[li] = Some(r);
+            }
+            cells
+        };
+        let runs = group("run");
+        let fills = group("fill");
+        Data {
+            labels,
+            runs,
+            fills,
+        }
+    }
+
+    fn series(&self, rows: &[(String, Vec<Option<&Record>>)], key: &str) -> Vec<Vec<f64>> {
+        (0..self.labels.len())
+            .map(|li| {
+                rows.iter()
+                    .map(|(_, by)| by[li].and_then(|r| num(r, key)).unwrap_or(0.0))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+        _ => "-".to_string(),
+    }
+}
+
+/// The markdown text of the report.
+pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) -> String {
+    let mut md = String::new();
+    let base = d.labels.first().cloned().unwrap_or_default();
+    let _ = writeln!(md, "# Benchmark report\n");
+    if !preamble.is_empty() {
+        let _ = writeln!(md, "{}\n", preamble.trim_end());
+    }
+    if !d.runs.is_empty() {
+        let cols: [(&str, &str); 9] = [
+            ("rps", "req/s"),
+            ("p50_us", "p50 µs"),
+            ("p99_us", "p99 µs"),
+            ("p999_us", "p99.9 µs"),
+            ("max_us", "max µs"),
+            ("cpu_us_per_req", "CPU µs/req"),
+            ("syscalls_per_req", "syscalls/req"),
+            ("hit_pct", "hit %"),
+            ("errors", "errors"),
+        ];
+        let _ = writeln!(md, "## Throughput, latency and server cost per cell\n");
+        let _ = write!(md, "| cell | server |");
+        for (_, h) in cols {
+            let _ = write!(md, " {h} |");
+        }
+        let _ = write!(md, "\n|---|---|");
+        for _ in cols {
+            let _ = write!(md, "---:|");
+        }
+        md.push('\n');
+        for (cell, by) in &d.runs {
+            for (li, rec) in by.iter().enumerate() {
+                let Some(r) = rec else { continue };
+                let _ = write!(md, "| {cell} | {} |", d.labels[li]);
+                for (k, _) in cols {
+                    let _ = write!(md, " {} |", get(r, k).unwrap_or("-"));
+                }
+                md.push('\n');
+            }
+            for (li, rec) in by.iter().enumerate().skip(1) {
+                let (Some(r), Some(b)) = (rec, by[0]) else {
+                    continue;
+                };
+                let _ = write!(md, "| {cell} | **{}/{base}** |", d.labels[li]);
+                for (k, _) in &cols[..7] {
+                    let _ = write!(md, " **{}** |", ratio(num(r, k), num(b, k)));
+                }
+                md.push_str(" | |\n");
+            }
+        }
+        md.push('\n');
+    }
+    if !d.fills.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Memory efficiency (distinct keys until the first eviction)\n"
+        );
+        let _ = writeln!(
+            md,
+            "| config | server | items held | RSS MB | bytes/item (RSS) | items per MB | item bytes (stats) |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
+        for (cell, by) in &d.fills {
+            for (li, rec) in by.iter().enumerate() {
+                let Some(r) = rec else { continue };
+                let _ = writeln!(
+                    md,
+                    "| {cell} | {} | {} | {:.1} | {} | {} | {} |",
+                    d.labels[li],
+                    get(r, "items").unwrap_or("-"),
+                    num(r, "rss").unwrap_or(0.0) / 1048576.0,
+                    get(r, "bytes_per_item").unwrap_or("-"),
+                    get(r, "items_per_mb").unwrap_or("-"),
+                    get(r, "item_bytes").unwrap_or("-"),
+                );
+            }
+            for (li, rec) in by.iter().enumerate().skip(1) {
+                let (Some(r), Some(b)) = (rec, by[0]) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    md,
+                    "| {cell} | **{}/{base}** | **{}** | **{}** | **{}** | **{}** | |",
+                    d.labels[li],
+                    ratio(num(r, "items"), num(b, "items")),
+                    ratio(num(r, "rss"), num(b, "rss")),
+                    ratio(num(r, "bytes_per_item"), num(b, "bytes_per_item")),
+                    ratio(num(r, "items_per_mb"), num(b, "items_per_mb")),
+                );
+            }
+        }
+        md.push('\n');
+    }
+    match charts {
+        Ok(files) if !files.is_empty() => {
+            let _ = writeln!(md, "## Charts\n");
+            for f in files {
+                let _ = writeln!(md, "![{f}]({f})\n");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let _ = writeln!(md, "_Charts not drawn: {e}_\n");
+        }
+    }
+    md
+}
+
+static FONT: OnceLock<Result<(), String>> = OnceLock::new();
+
+fn load_font(path: &Path) -> Result<(), String> {
+    FONT.get_or_init(|| {
+        let bytes = fs::read(path).map_err(|e| {
+            format!(
+                "font {}: {e} (install fonts-dejavu-core or pass --font)",
+                path.display()
+            )
+        })?;
+        // plotters keeps registered fonts for the life of the process.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| format!("font {}: not a usable TrueType font", path.display()))
+    })
+    .clone()
+}
+
+/// Draws every chart that has data into `out`; returns the file names written.
+pub fn draw_charts(d: &Data, out: &Path) -> Result<Vec<String>, String> {
+    let mut files = Vec::new();
+    let series_names: Vec<&str> = d.labels.iter().map(String::as_str).collect();
+    if !d.runs.is_empty() {
+        let rows: Vec<String> = d.runs.iter().map(|(c, _)| c.clone()).collect();
+        let h = 140 + 40 * rows.len() as u32;
+        let panels = [
+            ("p50 latency", "µs", d.series(&d.runs, "p50_us")),
+            ("p99 latency", "µs", d.series(&d.runs, "p99_us")),
+            ("p99.9 latency", "µs", d.series(&d.runs, "p999_us")),
+        ];
+        figure(out, "latency.png", (2400, h), &rows, &series_names, &panels)?;
+        files.push("latency.png".to_string());
+        let panels = [(
+            "throughput",
+            "requests per second",
+            d.series(&d.runs, "rps"),
+        )];
+        figure(
+            out,
+            "throughput.png",
+            (1100, h),
+            &rows,
+            &series_names,
+            &panels,
+        )?;
+        files.push("throughput.png".to_string());
+        let panels = [
+            (
+                "server CPU per request",
+                "µs",
+                d.series(&d.runs, "cpu_us_per_req"),
+            ),
+            (
+                "server syscalls per request",
+                "read+write syscalls",
+                d.series(&d.runs, "syscalls_per_req"),
+            ),
+        ];
+        figure(out, "cpu.png", (1800, h), &rows, &series_names, &panels)?;
+        files.push("cpu.png".to_string());
+    }
+    if !d.fills.is_empty() {
+        let rows: Vec<String> = d.fills.iter().map(|(c, _)| c.clone()).collect();
+        let h = 140 + 50 * rows.len() as u32;
+        let panels = [
+            (
+                "items per MB of RSS (higher is better)",
+                "items / MB",
+                d.series(&d.fills, "items_per_mb"),
+            ),
+            (
+                "RSS bytes per item (lower is better)",
+                "bytes",
+                d.series(&d.fills, "bytes_per_item"),
+            ),
+        ];
+        figure(out, "memory.png", (1600, h), &rows, &series_names, &panels)?;
+        files.push("memory.png".to_string());
+    }
+    Ok(files)
+}
+
+type Panel<'a> = (&'a str, &'a str, Vec<Vec<f64>>);
+
+/// One PNG of side-by-side horizontal grouped bar charts sharing the row labels.
+fn figure(
+    out: &Path,
+    name: &str,
+    size: (u32, u32),
+    rows: &[String],
+    names: &[&str],
+    panels: &[Panel],
+) -> Result<(), String> {
+    let path = out.join(name);
+    let root = BitMapBackend::new(&path, size).into_drawing_area();
+    let err = |e: &dyn std::fmt::Display| format!("drawing {name}: {e}");
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let areas = root.split_evenly((1, panels.len()));
+    for (area, (title, unit, values)) in areas.iter().zip(panels) {
+        hbars(area, title, unit, rows, names, values).map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+fn hbars(
+    area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    title: &str,
+    unit: &str,
+    rows: &[String],
+    names: &[&str],
+    values: &[Vec<f64>],
+) -> Result<(), String> {
+    let n = rows.len().max(1);
+    let max = values.iter().flatten().copied().fold(0.0, f64::max);
+    let xmax = if max > 0.0 { max * 1.25 } else { 1.0 };
+    let label_w = rows.iter().map(|r| r.chars().count()).max().unwrap_or(4) as u32 * 8 + 16;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 24))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(label_w)
+        .build_cartesian_2d(0.0..xmax, -0.5..(n as f64 - 0.5))
+        .map_err(|e| e.to_string())?;
+    let row_of = |y: f64| -> Option<&String> {
+        let i = y.round();
+        if (y - i).abs() > 0.01 || i < 0.0 || i >= n as f64 {
+            return None;
+        }
+        rows.get(n - 1 - i as usize)
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|y| row_of(*y).cloned().unwrap_or_default())
+        .x_labels(6)
+        .x_label_formatter(&|x| short(*x))
+        .x_desc(unit)
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let k = values.len().max(1);
+    let h = 0.8 / k as f64;
+    let value_style =
+        TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (j, series) in values.iter().enumerate() {
+        let color = PALETTE[j % PALETTE.len()];
+        let bars = series.iter().enumerate().map(|(i, &v)| {
+            let y_top = (n - 1 - i) as f64 + 0.4 - j as f64 * h;
+            Rectangle::new([(0.0, y_top), (v, y_top - h * 0.9)], color.filled())
+        });
+        chart
+            .draw_series(bars)
+            .map_err(|e| e.to_string())?
+            .label(names.get(j).copied().unwrap_or("?"))
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+        let labels = series
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v > 0.0)
+            .map(|(i, &v)| {
+                let y_mid = (n - 1 - i) as f64 + 0.4 - j as f64 * h - h * 0.45;
+                Text::new(short(v), (v + xmax * 0.005, y_mid), value_style.clone())
+            });
+        chart.draw_series(labels).map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// A compact number: 1234567 → 1.23M, 5321 → 5.32k, 12.345 → 12.3, 0.1234 → 0.123.
+pub fn short(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
