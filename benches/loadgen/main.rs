@@ -31,7 +31,7 @@ use clap::{Args, Parser, Subcommand};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -153,6 +153,9 @@ struct WaitArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
+    /// Give up at once if this process exits (the server being waited for).
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -173,9 +176,7 @@ fn main() -> ExitCode {
         (true, _) | (false, None) => selfcheck::run(),
         (false, Some(Cmd::Run(a))) => cmd_run(&a),
         (false, Some(Cmd::Fill(a))) => cmd_fill(&a),
-        (false, Some(Cmd::Wait(a))) => resolve(&a.server).and_then(|addr| {
-            driver::connect_retry(addr, Duration::from_secs_f64(a.timeout.max(0.0))).map(|_| ())
-        }),
+        (false, Some(Cmd::Wait(a))) => cmd_wait(&a),
         (false, Some(Cmd::Report(a))) => report::write(&a),
     };
     match outcome {
@@ -245,6 +246,36 @@ fn cmd_run(a: &RunArgs) -> Result<(), String> {
         results::append(path, &rec)?;
     }
     Ok(())
+}
+
+fn cmd_wait(a: &WaitArgs) -> Result<(), String> {
+    let addr = resolve(&a.server)?;
+    let give_up = Instant::now() + Duration::from_secs_f64(a.timeout.max(0.0));
+    loop {
+        if let Some(pid) = a.server_pid {
+            if !procstat::alive(pid) {
+                return Err(format!("server process {pid} exited before accepting"));
+            }
+        }
+        let next_try = Instant::now() + Duration::from_millis(50);
+        let accepted = driver::connect_retry(addr, Duration::ZERO);
+        // Someone else may be listening on the port (a bind race): only the right process
+        // counts.
+        let ours = match a.server_pid {
+            Some(pid) => accepted.is_ok() && procstat::listens_on(pid, addr.port()),
+            None => accepted.is_ok(),
+        };
+        if ours {
+            return Ok(());
+        }
+        if Instant::now() >= give_up {
+            return Err(match accepted {
+                Err(e) => e,
+                Ok(_) => format!("{addr} accepts, but not in process {:?}", a.server_pid),
+            });
+        }
+        std::thread::sleep(next_try.saturating_duration_since(Instant::now()));
+    }
 }
 
 fn cmd_fill(a: &FillArgs) -> Result<(), String> {

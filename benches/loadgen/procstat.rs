@@ -81,3 +81,50 @@ pub fn rss_bytes(pid: u32) -> Result<u64, String> {
         .map_err(|e| format!("reading /proc/{pid}/status: {e}"))?;
     Ok(parse_field(&status, "VmRSS:")? * 1024)
 }
+
+/// True while process `pid` exists and is not a zombie (a dead child not yet reaped).
+pub fn alive(pid: u32) -> bool {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
+    !matches!(state, None | Some("Z") | Some("X"))
+}
+
+/// True if process `pid` holds a TCP socket listening on `port` (IPv4 or IPv6).
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = fs::read_to_string(table).unwrap_or_default();
+        inodes.extend(listening_inodes(&text, port));
+    }
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        fs::read_link(fd.path()).is_ok_and(|target| {
+            let t = target.to_string_lossy();
+            inodes.iter().any(|i| t == format!("socket:[{i}]"))
+        })
+    })
+}
+
+/// Socket inodes in the text of `/proc/net/tcp{,6}` that are in LISTEN state on `port`.
+pub fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    let suffix = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (f.get(1)?, f.get(3)?, f.get(9)?);
+            (local.ends_with(&suffix) && *state == "0A")
+                .then(|| inode.parse().ok())
+                .flatten()
+        })
+        .collect()
+}

@@ -150,7 +150,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
         let _ = writeln!(md, "{}\n", preamble.trim_end());
     }
     if !d.runs.is_empty() {
-        let cols: [(&str, &str); 9] = [
+        let cols: [(&str, &str); 10] = [
             ("rps", "req/s"),
             ("p50_us", "p50 µs"),
             ("p99_us", "p99 µs"),
@@ -160,6 +160,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
             ("syscalls_per_req", "syscalls/req"),
             ("hit_pct", "hit %"),
             ("errors", "errors"),
+            ("unsent", "unsent"),
         ];
         let _ = writeln!(md, "## Throughput, latency and server cost per cell\n");
         let _ = write!(md, "| cell | server |");
@@ -188,7 +189,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
                 for (k, _) in &cols[..7] {
                     let _ = write!(md, " **{}** |", ratio(num(r, k), num(b, k)));
                 }
-                md.push_str(" | |\n");
+                md.push_str(" | | |\n");
             }
         }
         md.push('\n');
@@ -364,7 +365,8 @@ fn hbars(
 ) -> Result<(), String> {
     let n = rows.len().max(1);
     let max = values.iter().flatten().copied().fold(0.0, f64::max);
-    let xmax = if max > 0.0 { max * 1.25 } else { 1.0 };
+    // Headroom on the right for value labels and the legend.
+    let xmax = if max > 0.0 { max * 1.5 } else { 1.0 };
     let label_w = rows.iter().map(|r| r.chars().count()).max().unwrap_or(4) as u32 * 8 + 16;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 24))
@@ -430,7 +432,9 @@ fn hbars(
 /// A compact number: 1234567 → 1.23M, 5321 → 5.32k, 12.345 → 12.3, 0.1234 → 0.123.
 pub fn short(v: f64) -> String {
     let a = v.abs();
-    if a >= 1e6 {
+    if a == 0.0 {
+        "0".to_string()
+    } else if a >= 1e6 {
         format!("{:.2}M", v / 1e6)
     } else if a >= 1e4 {
         format!("{:.1}k", v / 1e3)

@@ -217,6 +217,24 @@ fn proc_parsing() -> Result<(), String> {
     let me = procstat::ProcSample::read(std::process::id())?;
     check!(me.syscr > 0, "own process has read syscalls");
     check!(procstat::rss_bytes(std::process::id())? > 0, "own RSS");
+    let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+               0: 0100007F:59D8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1\n   \
+               1: 0100007F:59D9 0100007F:0001 01 00000000:00000000 00:00000000 00000000     0        0 4343 1\n";
+    check!(
+        procstat::listening_inodes(tcp, 0x59D8) == vec![4242],
+        "listening inode"
+    );
+    check!(
+        procstat::listening_inodes(tcp, 0x59D9).is_empty(),
+        "established is not listening"
+    );
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    check!(
+        procstat::listens_on(std::process::id(), port),
+        "own listener found"
+    );
+    check!(procstat::alive(std::process::id()), "alive");
     Ok(())
 }
 
