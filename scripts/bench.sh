@@ -18,9 +18,14 @@ usage: scripts/bench.sh [--larder BIN] [--memcached BIN] [--quick] [--threads N]
   --out DIR         report directory (default: target/bench-report)
   --meta            also run the matrix over the meta protocol (mg/ms)
   --skip-memory     skip the memory-efficiency fill
+  --no-perf         do not count every server syscall with perf stat (used when perf works)
 EOF
 }
 
+# Overrides for testing the kit itself (docs/BENCHMARKS.md), read before the defaults below.
+ENV_DURATION=${BENCH_DURATION:-}
+ENV_FILL_MEMS=${FILL_MEMS:-}
+ENV_FILL_SIZES=${FILL_SIZES:-}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LARDER=""
@@ -30,6 +35,7 @@ THREADS=""
 OUT=""
 META=0
 MEMORY=1
+PERF=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --larder) LARDER=$2; shift 2 ;;
@@ -39,6 +45,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2; shift 2 ;;
         --meta) META=1; shift ;;
         --skip-memory) MEMORY=0; shift ;;
+        --no-perf) PERF=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -111,6 +118,19 @@ PROTOCOLS="text binary"
 [ "$META" -eq 1 ] && PROTOCOLS="$PROTOCOLS meta"
 DEPTHS="1 16"
 FILL_SIZES="32 100 1000"
+DURATION=${ENV_DURATION:-$DURATION}
+FILL_MEMS=${ENV_FILL_MEMS:-$FILL_MEMS}
+FILL_SIZES=${ENV_FILL_SIZES:-$FILL_SIZES}
+
+# perf counts every syscall (sendmsg, recvfrom, epoll_wait, ...), not only what /proc/PID/io sees.
+PERF_ARGS=()
+if [ "$PERF" -eq 1 ] && command -v perf >/dev/null &&
+    perf stat -x, -e raw_syscalls:sys_enter -o /dev/null -- true >/dev/null 2>&1; then
+    PERF_ARGS=(--perf)
+    PERF_NOTE="all syscalls counted with \`perf stat -e raw_syscalls:sys_enter -p PID\`"
+else
+    PERF_NOTE="perf not used (absent, not permitted or --no-perf): only read/write syscalls from /proc/PID/io"
+fi
 
 mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
@@ -183,7 +203,7 @@ loadgen_run() { # label port pid extra-args...
     shift 3
     "${PIN_CLIENT[@]}" "$LOADGEN" run --server "127.0.0.1:$port" --server-pid "$pid" \
         --label "$label" --results "$RESULTS" --threads "$CLIENT_THREADS" --keys "$KEYS" \
-        --duration "$DURATION" "$@"
+        --duration "$DURATION" "${PERF_ARGS[@]}" "$@"
 }
 
 # --- preamble of the report ----------------------------------------------------------------
@@ -193,6 +213,7 @@ loadgen_run() { # label port pid extra-args...
     echo "- larder: \`$LARDER\` ($("$LARDER" -V 2>/dev/null | head -n 1 || echo '?'))"
     echo "- server flags: \`-t $THREADS -m $MEM_MB -c $MAX_CONNS -U 0\` (memory mode: \`-m\` as listed)"
     echo "- $PINNING"
+    echo "- $PERF_NOTE"
     echo "- load generator: $CLIENT_THREADS client thread(s), $CONNS connections, $KEYS keys (prefilled), uniform keys, closed loop, ${DURATION} s per cell$( [ "$QUICK" -eq 1 ] && echo ' (--quick)')"
     echo "- each cell runs on memcached, then immediately on larder (both servers up at once, only one under load)"
 } >"$OUT/preamble.md"

@@ -15,7 +15,7 @@
 //! of a connection are reused, keys are fixed-width stack arrays and values are slices of one
 //! preallocated buffer.
 
-use crate::procstat::ProcSample;
+use crate::procstat::{ProcSample, SyscallCounter};
 use crate::proto::{self, Op, Parsed, Protocol, Reply};
 use crate::workload::{key_bytes, KeyDist, KeyGen, Mix, Rng, ValueSize};
 use hdrhistogram::Histogram;
@@ -156,11 +156,14 @@ pub struct RunResult {
     /// Server CPU microseconds and read/write syscalls over the measured phase, if a pid was
     /// given.
     pub server: Option<(f64, u64)>,
+    /// Every server syscall over the measured phase, counted by perf, if asked for.
+    pub all_syscalls: Option<u64>,
 }
 
 /// Runs the measured phase: connects everything first, then starts all threads together.
-/// `server_pid`, if given, is sampled in `/proc` just before and just after.
-pub fn run(cfg: &RunConfig, server_pid: Option<u32>) -> Result<RunResult, String> {
+/// `server_pid`, if given, is sampled in `/proc` just before and just after; with `perf` its
+/// syscalls are also counted by `perf stat` over the same interval.
+pub fn run(cfg: &RunConfig, server_pid: Option<u32>, perf: bool) -> Result<RunResult, String> {
     let threads = cfg.threads.clamp(1, cfg.connections.max(1));
     let connected = Arc::new(Barrier::new(threads + 1));
     let go = Arc::new(Barrier::new(threads + 1));
@@ -188,6 +191,10 @@ pub fn run(cfg: &RunConfig, server_pid: Option<u32>) -> Result<RunResult, String
         handles.push(h);
     }
     connected.wait();
+    let counter = match server_pid {
+        Some(pid) if perf => Some(SyscallCounter::attach(pid)),
+        _ => None,
+    };
     let before = server_pid.map(ProcSample::read).transpose();
     let start = Instant::now();
     go.wait();
@@ -201,9 +208,13 @@ pub fn run(cfg: &RunConfig, server_pid: Option<u32>) -> Result<RunResult, String
         }
     }
     let elapsed = start.elapsed();
+    let all_syscalls = counter
+        .map(|c| c.and_then(SyscallCounter::finish))
+        .transpose();
     if let Some(e) = first_err {
         return Err(e);
     }
+    let all_syscalls = all_syscalls?;
     let server = match (before?, server_pid) {
         (Some(b), Some(pid)) => Some(b.delta(&ProcSample::read(pid)?)),
         _ => None,
@@ -212,6 +223,7 @@ pub fn run(cfg: &RunConfig, server_pid: Option<u32>) -> Result<RunResult, String
         stats,
         elapsed,
         server,
+        all_syscalls,
     })
 }
 

@@ -104,6 +104,9 @@ pub struct RunArgs {
     /// Server pid, to measure its CPU time and syscalls per request from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Also count every server syscall with `perf stat` (needs --server-pid and perf).
+    #[arg(long)]
+    perf: bool,
     /// Seed of the request stream.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -238,7 +241,7 @@ fn cmd_run(a: &RunArgs) -> Result<(), String> {
             return Err(format!("prefill: {} of {} sets failed", r.errors, cfg.keys));
         }
     }
-    let res = driver::run(&cfg, a.server_pid)?;
+    let res = driver::run(&cfg, a.server_pid, a.perf)?;
     let cell = a.cell.clone().unwrap_or_else(|| results::cell_name(&cfg));
     let rec = results::run_record(&a.label, &cell, &cfg, &res);
     println!("{}", results::describe(&rec));

@@ -128,3 +128,83 @@ pub fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
         })
         .collect()
 }
+
+/// Counts every system call of a process (not just the read/write family that `/proc/PID/io`
+/// sees) with `perf stat -e raw_syscalls:sys_enter -p PID`, a kernel tracepoint counter that
+/// costs the server far less than strace. Needs `perf` and permission to trace the process.
+pub struct SyscallCounter {
+    child: std::process::Child,
+    out: tempfile::TempPath,
+}
+
+impl SyscallCounter {
+    /// Starts counting the syscalls of `pid`; returns once perf is attached.
+    pub fn attach(pid: u32) -> Result<Self, String> {
+        let out = tempfile::NamedTempFile::new()
+            .map_err(|e| format!("perf output file: {e}"))?
+            .into_temp_path();
+        let child = std::process::Command::new("perf")
+            .args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p"])
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(&out)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting perf: {e}"))?;
+        let mut counter = SyscallCounter { child, out };
+        // perf is attached once it holds a perf_event file descriptor.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            if counter.has_perf_event_fd() {
+                return Ok(counter);
+            }
+            if let Ok(Some(status)) = counter.child.try_wait() {
+                return Err(format!("perf stat exited early ({status})"));
+            }
+            if std::time::Instant::now() >= give_up {
+                let _ = counter.child.kill();
+                let _ = counter.child.wait();
+                return Err("perf stat did not attach within 5 s".to_string());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    fn has_perf_event_fd(&self) -> bool {
+        let Ok(fds) = fs::read_dir(format!("/proc/{}/fd", self.child.id())) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().contains("perf_event"))
+        })
+    }
+
+    /// Stops perf (SIGINT, so it writes its count) and returns the number of syscalls.
+    pub fn finish(mut self) -> Result<u64, String> {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status();
+        self.child
+            .wait()
+            .map_err(|e| format!("waiting for perf: {e}"))?;
+        let text =
+            fs::read_to_string(&self.out).map_err(|e| format!("reading perf output: {e}"))?;
+        parse_perf_count(&text)
+    }
+}
+
+/// The count from `perf stat -x,` output (first field of the first data line).
+pub fn parse_perf_count(text: &str) -> Result<u64, String> {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .ok_or("perf stat printed no count")?;
+    let field = line.split(',').next().unwrap_or("");
+    field
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("perf stat count {field:?} (not permitted or not supported?)"))
+}

@@ -150,14 +150,15 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
         let _ = writeln!(md, "{}\n", preamble.trim_end());
     }
     if !d.runs.is_empty() {
-        let cols: [(&str, &str); 10] = [
+        let cols: [(&str, &str); 11] = [
             ("rps", "req/s"),
             ("p50_us", "p50 µs"),
             ("p99_us", "p99 µs"),
             ("p999_us", "p99.9 µs"),
             ("max_us", "max µs"),
             ("cpu_us_per_req", "CPU µs/req"),
-            ("syscalls_per_req", "syscalls/req"),
+            ("syscalls_per_req", "rw syscalls/req"),
+            ("all_syscalls_per_req", "all syscalls/req"),
             ("hit_pct", "hit %"),
             ("errors", "errors"),
             ("unsent", "unsent"),
@@ -186,12 +187,20 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
                     continue;
                 };
                 let _ = write!(md, "| {cell} | **{}/{base}** |", d.labels[li]);
-                for (k, _) in &cols[..7] {
+                for (k, _) in &cols[..8] {
                     let _ = write!(md, " **{}** |", ratio(num(r, k), num(b, k)));
                 }
                 md.push_str(" | | |\n");
             }
         }
+        let _ = writeln!(
+            md,
+            "\nLatency runs from a request's queueing (closed loop) or scheduled send time (open \
+             loop) to its parsed reply. CPU and syscalls are the server's own, from /proc, divided \
+             by requests served; syscalls/req counts only the read/write family that \
+             /proc/PID/io counts (not send*/recv*/epoll), see docs/BENCHMARKS.md. In ratio rows \
+             above 1 is better for req/s, below 1 for every other column."
+        );
         md.push('\n');
     }
     if !d.fills.is_empty() {
@@ -296,19 +305,24 @@ pub fn draw_charts(d: &Data, out: &Path) -> Result<Vec<String>, String> {
             &panels,
         )?;
         files.push("throughput.png".to_string());
-        let panels = [
+        let mut panels = vec![
             (
                 "server CPU per request",
                 "µs",
                 d.series(&d.runs, "cpu_us_per_req"),
             ),
             (
-                "server syscalls per request",
-                "read+write syscalls",
+                "server read/write syscalls per request (/proc/PID/io)",
+                "syscr + syscw",
                 d.series(&d.runs, "syscalls_per_req"),
             ),
         ];
-        figure(out, "cpu.png", (1800, h), &rows, &series_names, &panels)?;
+        let all = d.series(&d.runs, "all_syscalls_per_req");
+        if all.iter().flatten().any(|&v| v > 0.0) {
+            panels.push(("server syscalls per request, all (perf)", "syscalls", all));
+        }
+        let width = 900 * panels.len() as u32;
+        figure(out, "cpu.png", (width, h), &rows, &series_names, &panels)?;
         files.push("cpu.png".to_string());
     }
     if !d.fills.is_empty() {

@@ -96,6 +96,13 @@ pub fn run_record(label: &str, cell: &str, cfg: &RunConfig, res: &RunResult) -> 
             "syscalls_per_req",
             format!("{:.3}", per(syscalls as f64)),
         );
+        if let Some(all) = res.all_syscalls {
+            push(
+                &mut r,
+                "all_syscalls_per_req",
+                format!("{:.3}", per(all as f64)),
+            );
+        }
     }
     r
 }
@@ -140,7 +147,7 @@ pub fn describe(rec: &Record) -> String {
         ),
         _ => format!(
             "{:<10} {:<28} {:>9} req/s  p50 {:>8} us  p99 {:>8} us  p99.9 {:>8} us  max {:>9} us  \
-             hit {:>5}%  err {}  unsent {}  cpu {} us/req  syscalls {} /req",
+             hit {:>5}%  err {}  unsent {}  cpu {} us/req  rw-syscalls {} /req  all-syscalls {} /req",
             g("label"),
             g("cell"),
             g("rps"),
@@ -153,6 +160,7 @@ pub fn describe(rec: &Record) -> String {
             g("unsent"),
             g("cpu_us_per_req"),
             g("syscalls_per_req"),
+            g("all_syscalls_per_req"),
         ),
     }
 }

@@ -214,6 +214,12 @@ fn proc_parsing() -> Result<(), String> {
     check!(procstat::parse_stat_cpu(stat) == Ok(325), "utime+stime");
     let io = "rchar: 10\nwchar: 20\nsyscr: 30\nsyscw: 40\n";
     check!(procstat::parse_field(io, "syscw:") == Ok(40), "syscw");
+    let perf = "# started on Sun Nov 22 20:50:54 2026\n\n50976,,raw_syscalls:sys_enter,288157167,100.00,,\n";
+    check!(procstat::parse_perf_count(perf) == Ok(50976), "perf count");
+    check!(
+        procstat::parse_perf_count("<not counted>,,raw_syscalls:sys_enter,0,0.00,,\n").is_err(),
+        "perf not counted"
+    );
     let me = procstat::ProcSample::read(std::process::id())?;
     check!(me.syscr > 0, "own process has read syscalls");
     check!(procstat::rss_bytes(std::process::id())? > 0, "own RSS");
@@ -257,6 +263,7 @@ fn report_on_synthetic_data() -> Result<(), String> {
             stats,
             elapsed: Duration::from_secs(2),
             server: Some((2000.0 * scale, 1500)),
+            all_syscalls: Some(3000),
         };
         let rec = results::run_record(label, "text 10:1 32B d1 c4", &cfg, &res);
         check!(
@@ -264,6 +271,10 @@ fn report_on_synthetic_data() -> Result<(), String> {
             "rps of 1000 requests in 2 s"
         );
         check!(results::get(&rec, "hit_pct") == Some("50.0"), "hit ratio");
+        check!(
+            results::get(&rec, "all_syscalls_per_req") == Some("3.000"),
+            "all syscalls/req"
+        );
         check!(
             results::get(&rec, "cpu_us_per_req")
                 == Some(if scale == 1.0 { "2.000" } else { "3.000" }),
@@ -354,7 +365,7 @@ fn engine_against_fake_server() -> Result<(), String> {
     let mut cfg = config(addr, Protocol::Text);
     let pre = fill::prefill(addr, Protocol::Text, cfg.keys, 100)?;
     check!(pre.ok == 500 && pre.errors == 0, "prefill stored {pre:?}");
-    let res = driver::run(&cfg, Some(std::process::id()))?;
+    let res = driver::run(&cfg, Some(std::process::id()), false)?;
     let s = &res.stats;
     check!(
         s.completed() == 4000 && s.errors == 0,
@@ -369,7 +380,7 @@ fn engine_against_fake_server() -> Result<(), String> {
     check!(res.server.is_some(), "proc sampling");
     cfg.rate = Some(2000.0);
     cfg.stop = Stop::Duration(Duration::from_millis(500));
-    let res = driver::run(&cfg, None)?;
+    let res = driver::run(&cfg, None, false)?;
     let done = res.stats.completed();
     check!(
         (900..=1010).contains(&done),
@@ -431,7 +442,7 @@ fn engine_against(server: &str) -> Result<(), String> {
         let mut cfg = config(addr, p);
         cfg.stop = Stop::Duration(Duration::from_secs(1));
         fill::prefill(addr, p, cfg.keys, cfg.value.max)?;
-        let res = driver::run(&cfg, None)?;
+        let res = driver::run(&cfg, None, false)?;
         let rec = results::run_record("server", p.name(), &cfg, &res);
         println!("{}", results::describe(&rec));
         check!(
