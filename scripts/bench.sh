@@ -136,6 +136,9 @@ mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
 : >"$RESULTS"
 
+NAMES=(memcached larder)
+BINS=("$MEMCACHED" "$LARDER")
+
 # --- server lifecycle ----------------------------------------------------------------------
 PIDS=()
 cleanup() {
@@ -195,8 +198,6 @@ stop_server() {
     PIDS=("${keep[@]}")
 }
 
-NAMES=(memcached larder)
-BINS=("$MEMCACHED" "$LARDER")
 
 loadgen_run() { # label port pid extra-args...
     local label=$1 port=$2 pid=$3
@@ -221,20 +222,50 @@ log "setup"
 cat "$OUT/preamble.md" >&2
 
 # --- throughput and latency matrix -----------------------------------------------------------
-start_server memcached "$MEMCACHED" "$MEM_MB"; M_PID=$SERVER_PID; M_PORT=$SERVER_PORT
-start_server larder "$LARDER" "$MEM_MB"; L_PID=$SERVER_PID; L_PORT=$SERVER_PORT
-PORTS=("$M_PORT" "$L_PORT")
-SPIDS=("$M_PID" "$L_PID")
+PORTS=()
+SPIDS=()
+for i in 0 1; do
+    start_server "${NAMES[$i]}" "${BINS[$i]}" "$MEM_MB"
+    PORTS[i]=$SERVER_PORT
+    SPIDS[i]=$SERVER_PID
+done
+
+# A server that crashed is restarted (and the report says so) so that one crash does not
+# cost the rest of the comparison.
+alive() {
+    local state
+    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+ensure_running() {
+    local i=$1
+    alive "${SPIDS[$i]}" && return 0
+    echo "bench.sh: ${NAMES[$i]} (pid ${SPIDS[$i]}) is gone; restarting it" >&2
+    echo "- **${NAMES[$i]} crashed or exited during the matrix and was restarted** (see ${NAMES[$i]}.log)" \
+        >>"$OUT/preamble.md"
+    stop_server "${SPIDS[$i]}"
+    start_server "${NAMES[$i]}" "${BINS[$i]}" "$MEM_MB"
+    PORTS[i]=$SERVER_PORT
+    SPIDS[i]=$SERVER_PID
+}
+cell() { # runs one cell on each server in turn
+    local i
+    for i in 0 1; do
+        ensure_running "$i"
+        if ! loadgen_run "${NAMES[$i]}" "${PORTS[$i]}" "${SPIDS[$i]}" "$@"; then
+            echo "bench.sh: cell failed on ${NAMES[$i]}: $*" >&2
+            echo "- cell failed on ${NAMES[$i]}: \`$*\`" >>"$OUT/preamble.md"
+        fi
+    done
+}
+
 log "workload matrix"
 for proto in $PROTOCOLS; do
     for ratio in $RATIOS; do
         for size in $SIZES; do
             for depth in $DEPTHS; do
-                for i in 0 1; do
-                    loadgen_run "${NAMES[$i]}" "${PORTS[$i]}" "${SPIDS[$i]}" \
-                        --protocol "$proto" --ratio "$ratio" --value-size "$size" \
-                        --pipeline "$depth" --connections "$CONNS"
-                done
+                cell --protocol "$proto" --ratio "$ratio" --value-size "$size" \
+                    --pipeline "$depth" --connections "$CONNS"
             done
         done
     done
@@ -242,21 +273,16 @@ done
 PING_PROTOCOLS="text"
 [ "$QUICK" -eq 1 ] || PING_PROTOCOLS="text binary"
 for proto in $PING_PROTOCOLS; do
-    for i in 0 1; do
-        loadgen_run "${NAMES[$i]}" "${PORTS[$i]}" "${SPIDS[$i]}" --protocol "$proto" \
-            --ratio 10:1 --value-size 32 --pipeline 1 --connections 1 \
-            --cell "ping-pong $proto 32B c1"
-    done
+    cell --protocol "$proto" --ratio 10:1 --value-size 32 --pipeline 1 --connections 1 \
+        --cell "ping-pong $proto 32B c1"
 done
 # Open loop at a fixed rate: latency from each request's scheduled send time.
 OPEN_RATE=${OPEN_RATE:-20000}
+cell --protocol text --ratio 10:1 --value-size 32 --pipeline 1 --connections "$CONNS" \
+    --rate "$OPEN_RATE" --cell "open-loop text 32B c$CONNS @${OPEN_RATE}/s"
 for i in 0 1; do
-    loadgen_run "${NAMES[$i]}" "${PORTS[$i]}" "${SPIDS[$i]}" --protocol text --ratio 10:1 \
-        --value-size 32 --pipeline 1 --connections "$CONNS" --rate "$OPEN_RATE" \
-        --cell "open-loop text 32B c$CONNS @${OPEN_RATE}/s"
+    stop_server "${SPIDS[$i]}"
 done
-stop_server "$M_PID"
-stop_server "$L_PID"
 
 # --- memory efficiency -------------------------------------------------------------------------
 if [ "$MEMORY" -eq 1 ]; then
@@ -265,9 +291,12 @@ if [ "$MEMORY" -eq 1 ]; then
         for size in $FILL_SIZES; do
             for i in 0 1; do
                 start_server "${NAMES[$i]}" "${BINS[$i]}" "$mem"
-                "${PIN_CLIENT[@]}" "$LOADGEN" fill --server "127.0.0.1:$SERVER_PORT" \
+                if ! "${PIN_CLIENT[@]}" "$LOADGEN" fill --server "127.0.0.1:$SERVER_PORT" \
                     --server-pid "$SERVER_PID" --value-size "$size" --mem-mb "$mem" \
-                    --label "${NAMES[$i]}" --results "$RESULTS"
+                    --label "${NAMES[$i]}" --results "$RESULTS"; then
+                    echo "bench.sh: memory fill failed on ${NAMES[$i]} (-m $mem, ${size} B)" >&2
+                    echo "- memory fill failed on ${NAMES[$i]} (-m $mem, ${size} B)" >>"$OUT/preamble.md"
+                fi
                 stop_server "$SERVER_PID"
             done
         done

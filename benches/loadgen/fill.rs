@@ -178,26 +178,30 @@ pub fn prefill(
 /// What the memory-efficiency fill found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FillResult {
-    /// Keys sent before evictions were seen.
+    /// Keys sent before the fill stopped.
     pub sent: u64,
-    /// `curr_items` once the server evicts.
+    /// `curr_items` when it stopped.
     pub items: u64,
-    /// The server's own `bytes` stat (sum of item sizes).
-    pub item_bytes: u64,
-    /// `limit_maxbytes` (the `-m` budget).
-    pub limit: u64,
+    /// The server's own `bytes` stat (sum of item sizes), if it reports one.
+    pub item_bytes: Option<u64>,
     /// Resident set size of the server process.
     pub rss: u64,
     /// Seconds the fill took.
     pub secs: f64,
+    /// Why it stopped: `evicting`, `refusing` (sets answered with errors, as memcached's `-M`
+    /// does), `not growing` (items vanish without an eviction count) or `max items`.
+    pub stopped: &'static str,
 }
 
 /// Stores distinct keys of `value_len` bytes until the server's `evictions` stat becomes
-/// non-zero (or `max_items` keys were sent), then reads `curr_items`, `bytes` and the RSS.
+/// non-zero, then reads `curr_items`, `bytes` and the RSS. Also stops if the server starts
+/// refusing sets, if `curr_items` stops growing without evictions being counted, or after
+/// `max_items` keys. `budget` (the `-m` value in bytes) sizes the steps between checks.
 pub fn fill_until_evicting(
     addr: SocketAddr,
     pid: u32,
     value_len: usize,
+    budget: u64,
     max_items: u64,
 ) -> Result<FillResult, String> {
     let started = Instant::now();
@@ -209,10 +213,10 @@ pub fn fill_until_evicting(
             .parse::<u64>()
             .map_err(|e| format!("stat {k}: {e}"))
     };
-    // Check evictions every ~1/200 of the budget's worth of items, at least every 2000 keys.
-    let limit = stat(&c.stats()?, "limit_maxbytes")?;
-    let step = (limit / 200 / (value_len as u64 + 50)).clamp(2_000, 200_000);
+    // Check about 200 times per budget's worth of items, at least every 2000 keys.
+    let step = (budget / 200 / (value_len as u64 + 50)).clamp(2_000, 200_000);
     let mut sent = 0u64;
+    let mut last_items = 0u64;
     loop {
         let r = c.set_many(
             sent..sent + step,
@@ -223,19 +227,29 @@ pub fn fill_until_evicting(
             },
             &value,
         )?;
-        if r.errors > 0 && r.ok == 0 {
-            return Err(format!("server refused every set near key {sent}"));
-        }
         sent += step;
         let m = c.stats()?;
-        if stat(&m, "evictions")? > 0 || sent >= max_items {
+        let items = stat(&m, "curr_items")?;
+        let stopped = if stat(&m, "evictions")? > 0 {
+            Some("evicting")
+        } else if r.errors > 0 {
+            Some("refusing")
+        } else if items <= last_items {
+            Some("not growing")
+        } else if sent >= max_items {
+            Some("max items")
+        } else {
+            None
+        };
+        last_items = items;
+        if let Some(stopped) = stopped {
             return Ok(FillResult {
                 sent,
-                items: stat(&m, "curr_items")?,
-                item_bytes: stat(&m, "bytes")?,
-                limit,
+                items,
+                item_bytes: stat(&m, "bytes").ok(),
                 rss: rss_bytes(pid)?,
                 secs: started.elapsed().as_secs_f64(),
+                stopped,
             });
         }
     }

@@ -133,7 +133,7 @@ struct FillArgs {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_size: usize,
-    /// The server's -m, in MB (recorded in the results).
+    /// The server's -m, in MB (recorded in the results; sizes the steps between checks).
     #[arg(long, default_value_t = 64)]
     mem_mb: u64,
     /// Give up after this many keys even if nothing was evicted.
@@ -283,7 +283,8 @@ fn cmd_wait(a: &WaitArgs) -> Result<(), String> {
 
 fn cmd_fill(a: &FillArgs) -> Result<(), String> {
     let addr = resolve(&a.server)?;
-    let r = fill::fill_until_evicting(addr, a.server_pid, a.value_size, a.max_items)?;
+    let budget = a.mem_mb.saturating_mul(1 << 20);
+    let r = fill::fill_until_evicting(addr, a.server_pid, a.value_size, budget, a.max_items)?;
     let rec = results::fill_record(&a.label, a.mem_mb, a.value_size, &r);
     println!("{}", results::describe(&rec));
     if let Some(path) = &a.results {

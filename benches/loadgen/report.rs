@@ -210,21 +210,22 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
         );
         let _ = writeln!(
             md,
-            "| config | server | items held | RSS MB | bytes/item (RSS) | items per MB | item bytes (stats) |"
+            "| config | server | items held | RSS MB | bytes/item (RSS) | items per MB | item bytes (stats) | stopped |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---|");
         for (cell, by) in &d.fills {
             for (li, rec) in by.iter().enumerate() {
                 let Some(r) = rec else { continue };
                 let _ = writeln!(
                     md,
-                    "| {cell} | {} | {} | {:.1} | {} | {} | {} |",
+                    "| {cell} | {} | {} | {:.1} | {} | {} | {} | {} |",
                     d.labels[li],
                     get(r, "items").unwrap_or("-"),
                     num(r, "rss").unwrap_or(0.0) / 1048576.0,
                     get(r, "bytes_per_item").unwrap_or("-"),
                     get(r, "items_per_mb").unwrap_or("-"),
                     get(r, "item_bytes").unwrap_or("-"),
+                    get(r, "stopped").unwrap_or("-"),
                 );
             }
             for (li, rec) in by.iter().enumerate().skip(1) {
@@ -233,7 +234,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
                 };
                 let _ = writeln!(
                     md,
-                    "| {cell} | **{}/{base}** | **{}** | **{}** | **{}** | **{}** | |",
+                    "| {cell} | **{}/{base}** | **{}** | **{}** | **{}** | **{}** | | |",
                     d.labels[li],
                     ratio(num(r, "items"), num(b, "items")),
                     ratio(num(r, "rss"), num(b, "rss")),

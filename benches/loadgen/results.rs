@@ -116,7 +116,11 @@ pub fn fill_record(label: &str, mem_mb: u64, value_size: usize, f: &FillResult) 
     push(&mut r, "mem_mb", mem_mb);
     push(&mut r, "value", value_size);
     push(&mut r, "items", f.items);
-    push(&mut r, "item_bytes", f.item_bytes);
+    push(
+        &mut r,
+        "item_bytes",
+        f.item_bytes.map_or("-".to_string(), |b| b.to_string()),
+    );
     push(&mut r, "rss", f.rss);
     let per_item = if f.items == 0 {
         0.0
@@ -127,6 +131,7 @@ pub fn fill_record(label: &str, mem_mb: u64, value_size: usize, f: &FillResult) 
     let per_mb = f.items as f64 / (f.rss.max(1) as f64 / (1u64 << 20) as f64);
     push(&mut r, "items_per_mb", format!("{per_mb:.0}"));
     push(&mut r, "sent", f.sent);
+    push(&mut r, "stopped", f.stopped);
     push(&mut r, "secs", format!("{:.2}", f.secs));
     r
 }
@@ -136,7 +141,7 @@ pub fn describe(rec: &Record) -> String {
     let g = |k: &str| get(rec, k).unwrap_or("-");
     match g("kind") {
         "fill" => format!(
-            "{:<10} {:<16} items {:>10}  RSS {:>7.1} MB  {:>7} B/item  {:>6} items/MB  ({} s)",
+            "{:<10} {:<16} items {:>10}  RSS {:>7.1} MB  {:>7} B/item  {:>6} items/MB  ({} s, {})",
             g("label"),
             g("cell"),
             g("items"),
@@ -144,6 +149,7 @@ pub fn describe(rec: &Record) -> String {
             g("bytes_per_item"),
             g("items_per_mb"),
             g("secs"),
+            g("stopped"),
         ),
         _ => format!(
             "{:<10} {:<28} {:>9} req/s  p50 {:>8} us  p99 {:>8} us  p99.9 {:>8} us  max {:>9} us  \

@@ -284,10 +284,10 @@ fn report_on_synthetic_data() -> Result<(), String> {
         let f = fill::FillResult {
             sent: 1000,
             items: 800,
-            item_bytes: 80_000,
-            limit: 1 << 20,
+            item_bytes: Some(80_000),
             rss: (1 << 20) * scale as u64,
             secs: 0.1,
+            stopped: "evicting",
         };
         results::append(&path, &results::fill_record(label, 64, 100, &f))?;
     }
