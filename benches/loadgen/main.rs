@@ -176,7 +176,11 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match (cli.test, cli.cmd) {
-        (true, _) | (false, None) => selfcheck::run(),
+        (true, _) => selfcheck::run(),
+        (false, None) => {
+            println!("loadgen: no subcommand, running the self-check (see `loadgen --help`)");
+            selfcheck::run()
+        }
         (false, Some(Cmd::Run(a))) => cmd_run(&a),
         (false, Some(Cmd::Fill(a))) => cmd_fill(&a),
         (false, Some(Cmd::Wait(a))) => cmd_wait(&a),
