@@ -173,8 +173,9 @@ start_server() {
     for attempt in 1 2 3 4 5; do
         SERVER_PORT=$(free_port)
         local args=(-p "$SERVER_PORT" -l 127.0.0.1 -t "$THREADS" -m "$mem" -c "$MAX_CONNS" -U 0)
-        # memcached refuses to run as root without -u.
-        [ "$(id -u)" -eq 0 ] && args+=(-u root)
+        # memcached refuses to run as root without -u; a server that rejects -u gets a try
+        # without it (attempts alternate).
+        [ "$(id -u)" -eq 0 ] && [ $(( attempt % 2 )) -eq 1 ] && args+=(-u root)
         "${PIN_SERVER[@]}" "$bin" "${args[@]}" >>"$OUT/$name.log" 2>&1 &
         SERVER_PID=$!
         PIDS+=("$SERVER_PID")
