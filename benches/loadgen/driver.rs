@@ -158,6 +158,11 @@ pub struct RunResult {
     pub server: Option<(f64, u64)>,
     /// Every server syscall over the measured phase, counted by perf, if asked for.
     pub all_syscalls: Option<u64>,
+    /// CPU microseconds this load generator used over the measured phase (all its threads),
+    /// to tell whether the client rather than the server was the limit.
+    pub client_cpu_us: Option<f64>,
+    /// Client threads that ran.
+    pub client_threads: usize,
 }
 
 /// Runs the measured phase: connects everything first, then starts all threads together.
@@ -196,6 +201,8 @@ pub fn run(cfg: &RunConfig, server_pid: Option<u32>, perf: bool) -> Result<RunRe
         _ => None,
     };
     let before = server_pid.map(ProcSample::read).transpose();
+    let me = std::process::id();
+    let client_before = ProcSample::read(me).ok();
     let start = Instant::now();
     go.wait();
     let mut stats = Stats::new();
@@ -208,6 +215,10 @@ pub fn run(cfg: &RunConfig, server_pid: Option<u32>, perf: bool) -> Result<RunRe
         }
     }
     let elapsed = start.elapsed();
+    let client_cpu_us = match (client_before, ProcSample::read(me).ok()) {
+        (Some(b), Some(a)) => Some(b.delta(&a).0),
+        _ => None,
+    };
     let all_syscalls = counter
         .map(|c| c.and_then(SyscallCounter::finish))
         .transpose();
@@ -224,6 +235,8 @@ pub fn run(cfg: &RunConfig, server_pid: Option<u32>, perf: bool) -> Result<RunRe
         elapsed,
         server,
         all_syscalls,
+        client_cpu_us,
+        client_threads: threads,
     })
 }
 

@@ -150,7 +150,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
         let _ = writeln!(md, "{}\n", preamble.trim_end());
     }
     if !d.runs.is_empty() {
-        let cols: [(&str, &str); 11] = [
+        let cols: [(&str, &str); 12] = [
             ("rps", "req/s"),
             ("p50_us", "p50 µs"),
             ("p99_us", "p99 µs"),
@@ -162,6 +162,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
             ("hit_pct", "hit %"),
             ("errors", "errors"),
             ("unsent", "unsent"),
+            ("client_cpu_pct", "client CPU %"),
         ];
         let _ = writeln!(md, "## Throughput, latency and server cost per cell\n");
         let _ = write!(md, "| cell | server |");
@@ -190,7 +191,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
                 for (k, _) in &cols[..8] {
                     let _ = write!(md, " **{}** |", ratio(num(r, k), num(b, k)));
                 }
-                md.push_str(" | | |\n");
+                md.push_str(" | | | |\n");
             }
         }
         let _ = writeln!(
@@ -198,8 +199,10 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
             "\nLatency runs from a request's queueing (closed loop) or scheduled send time (open \
              loop) to its parsed reply. CPU and syscalls are the server's own, from /proc, divided \
              by requests served; syscalls/req counts only the read/write family that \
-             /proc/PID/io counts (not send*/recv*/epoll), see docs/BENCHMARKS.md. In ratio rows \
-             above 1 is better for req/s, below 1 for every other column."
+             /proc/PID/io counts (not send*/recv*/epoll), see docs/BENCHMARKS.md. Client CPU % is \
+             the load generator's own use of its threads: near 100 the client, not the server, \
+             limited req/s. In ratio rows above 1 is better for req/s, below 1 for every other \
+             column."
         );
         md.push('\n');
     }

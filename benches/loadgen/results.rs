@@ -88,6 +88,10 @@ pub fn run_record(label: &str, cell: &str, cfg: &RunConfig, res: &RunResult) -> 
     push(&mut r, "hit_pct", format!("{hit:.1}"));
     push(&mut r, "errors", s.errors);
     push(&mut r, "unsent", s.unsent);
+    if let Some(us) = res.client_cpu_us {
+        let pct = us / (secs * 1e6 * res.client_threads.max(1) as f64) * 100.0;
+        push(&mut r, "client_cpu_pct", format!("{pct:.0}"));
+    }
     if let Some((cpu_us, syscalls)) = res.server {
         let per = |v: f64| if done == 0 { 0.0 } else { v / done as f64 };
         push(&mut r, "cpu_us_per_req", format!("{:.3}", per(cpu_us)));
@@ -153,7 +157,8 @@ pub fn describe(rec: &Record) -> String {
         ),
         _ => format!(
             "{:<10} {:<28} {:>9} req/s  p50 {:>8} us  p99 {:>8} us  p99.9 {:>8} us  max {:>9} us  \
-             hit {:>5}%  err {}  unsent {}  cpu {} us/req  rw-syscalls {} /req  all-syscalls {} /req",
+             hit {:>5}%  err {}  unsent {}  cpu {} us/req  rw-syscalls {} /req  all-syscalls {} /req  \
+             client cpu {}%",
             g("label"),
             g("cell"),
             g("rps"),
@@ -167,6 +172,7 @@ pub fn describe(rec: &Record) -> String {
             g("cpu_us_per_req"),
             g("syscalls_per_req"),
             g("all_syscalls_per_req"),
+            g("client_cpu_pct"),
         ),
     }
 }

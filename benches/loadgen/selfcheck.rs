@@ -264,6 +264,8 @@ fn report_on_synthetic_data() -> Result<(), String> {
             elapsed: Duration::from_secs(2),
             server: Some((2000.0 * scale, 1500)),
             all_syscalls: Some(3000),
+            client_cpu_us: Some(1_000_000.0),
+            client_threads: 2,
         };
         let rec = results::run_record(label, "text 10:1 32B d1 c4", &cfg, &res);
         check!(
