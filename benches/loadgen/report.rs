@@ -149,6 +149,7 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
     if !preamble.is_empty() {
         let _ = writeln!(md, "{}\n", preamble.trim_end());
     }
+    summary(d, &mut md);
     if !d.runs.is_empty() {
         let cols: [(&str, &str); 12] = [
             ("rps", "req/s"),
@@ -261,6 +262,94 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
         }
     }
     md
+}
+
+/// Geometric mean of `label / baseline` over the rows where both have a positive value, and
+/// how many rows that was.
+pub fn geomean_ratio(
+    rows: &[(String, Vec<Option<&Record>>)],
+    li: usize,
+    key: &str,
+) -> Option<(f64, usize)> {
+    let logs: Vec<f64> = rows
+        .iter()
+        .filter_map(|(_, by)| {
+            let a = by.get(li).copied().flatten().and_then(|r| num(r, key))?;
+            let b = by.first().copied().flatten().and_then(|r| num(r, key))?;
+            (a > 0.0 && b > 0.0).then(|| (a / b).ln())
+        })
+        .collect();
+    if logs.is_empty() {
+        return None;
+    }
+    Some((
+        (logs.iter().sum::<f64>() / logs.len() as f64).exp(),
+        logs.len(),
+    ))
+}
+
+/// The "at a glance" table: geometric means of the ratio rows.
+fn summary(d: &Data, md: &mut String) {
+    if d.labels.len() < 2 {
+        return;
+    }
+    let base = &d.labels[0];
+    let metrics: [(&str, &str, bool); 7] = [
+        ("rps", "throughput (req/s)", false),
+        ("p50_us", "p50 latency", true),
+        ("p99_us", "p99 latency", true),
+        ("cpu_us_per_req", "server CPU per request", true),
+        (
+            "all_syscalls_per_req",
+            "server syscalls per request (perf)",
+            true,
+        ),
+        ("items_per_mb", "items per MB of RSS", false),
+        ("bytes_per_item", "RSS bytes per item", true),
+    ];
+    let _ = writeln!(
+        md,
+        "## At a glance
+"
+    );
+    let _ = writeln!(
+        md,
+        "Geometric mean over cells of each server's value divided by {base}'s.\n"
+    );
+    let _ = write!(md, "| metric | better |");
+    for l in &d.labels[1..] {
+        let _ = write!(md, " {l}/{base} |");
+    }
+    let _ = write!(md, "\n|---|---|");
+    for _ in &d.labels[1..] {
+        let _ = write!(md, "---:|");
+    }
+    md.push('\n');
+    for (key, name, lower_better) in metrics {
+        let rows = if key == "items_per_mb" || key == "bytes_per_item" {
+            &d.fills
+        } else {
+            &d.runs
+        };
+        let cells: Vec<Option<(f64, usize)>> = (1..d.labels.len())
+            .map(|li| geomean_ratio(rows, li, key))
+            .collect();
+        if cells.iter().all(Option::is_none) {
+            continue;
+        }
+        let better = if lower_better { "below 1" } else { "above 1" };
+        let _ = write!(md, "| {name} | {better} |");
+        for c in cells {
+            match c {
+                Some((g, n)) => {
+                    let _ = write!(md, " {g:.2}x ({n} cells) |");
+                }
+                None => md.push_str(" - |"),
+            }
+        }
+        md.push('\n');
+    }
+    md.push('\n');
 }
 
 static FONT: OnceLock<Result<(), String>> = OnceLock::new();

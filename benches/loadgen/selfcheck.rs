@@ -287,7 +287,7 @@ fn report_on_synthetic_data() -> Result<(), String> {
             sent: 1000,
             items: 800,
             item_bytes: Some(80_000),
-            rss: (1 << 20) * scale as u64,
+            rss: ((1u64 << 20) as f64 * scale) as u64,
             secs: 0.1,
             stopped: "evicting",
         };
@@ -316,6 +316,15 @@ fn report_on_synthetic_data() -> Result<(), String> {
     check!(
         md.contains("| text 10:1 32B d1 c4 | **larder/memcached** | **1.00x** |"),
         "ratio row in\n{md}"
+    );
+    // larder's CPU per request and RSS are 1.5x memcached's, so its items per MB are 1/1.5.
+    check!(
+        md.contains("| server CPU per request | below 1 | 1.50x (1 cells) |"),
+        "at-a-glance CPU in\n{md}"
+    );
+    check!(
+        md.contains("| items per MB of RSS | above 1 | 0.67x (1 cells) |"),
+        "at-a-glance items/MB in\n{md}"
     );
     if args.font.exists() {
         std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
