@@ -134,9 +134,11 @@ impl<'a> Data<'a> {
     }
 }
 
+/// `a / b`, or `-` unless both are positive (a zero means "not measured" or "nothing seen",
+/// e.g. a server whose socket calls /proc/PID/io does not count).
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
-        (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+        (Some(x), Some(y)) if x > 0.0 && y > 0.0 => format!("{:.2}x", x / y),
         _ => "-".to_string(),
     }
 }
