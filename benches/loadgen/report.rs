@@ -517,14 +517,12 @@ fn hbars(
             .map_err(|e| e.to_string())?
             .label(names.get(j).copied().unwrap_or("?"))
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
-        let labels = series
-            .iter()
-            .enumerate()
-            .filter(|(_, &v)| v > 0.0)
-            .map(|(i, &v)| {
-                let y_mid = (n - 1 - i) as f64 + 0.4 - j as f64 * h - h * 0.45;
-                Text::new(short(v), (v + xmax * 0.005, y_mid), value_style.clone())
-            });
+        // A missing value (failed cell, counter not available) is labelled, not left blank.
+        let labels = series.iter().enumerate().map(|(i, &v)| {
+            let y_mid = (n - 1 - i) as f64 + 0.4 - j as f64 * h - h * 0.45;
+            let text = if v > 0.0 { short(v) } else { "n/a".to_string() };
+            Text::new(text, (v + xmax * 0.005, y_mid), value_style.clone())
+        });
         chart.draw_series(labels).map_err(|e| e.to_string())?;
     }
     chart
