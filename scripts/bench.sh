@@ -258,6 +258,7 @@ cell() { # runs one cell on each server in turn
             echo "- cell failed on ${NAMES[$i]}: \`$*\`" >>"$OUT/preamble.md"
         fi
     done
+    "$LOADGEN" ratio --results "$RESULTS" --baseline memcached || true
 }
 
 log "workload matrix"

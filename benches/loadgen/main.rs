@@ -9,6 +9,7 @@
 //! - `fill`: the memory-efficiency probe (distinct keys until the server evicts).
 //! - `wait`: retries connecting until a server accepts (used by `scripts/bench.sh`).
 //! - `report`: turns a results file into a markdown report with ratios and PNG charts.
+//! - `ratio`: prints the ratio line of the last cell of a results file (bench.sh, per cell).
 //!
 //! `cargo bench -- --test` (and a bare `cargo bench`) runs a quick self-check instead; with
 //! `LOADGEN_SERVER=host:port` set it also makes a one-second run against that server.
@@ -56,6 +57,19 @@ enum Cmd {
     Wait(WaitArgs),
     /// Write the markdown report and PNG charts from a results file.
     Report(report::ReportArgs),
+    /// Print the ratio line of the last cell in a results file (other server / baseline).
+    Ratio(RatioArgs),
+}
+
+/// Options of `loadgen ratio`.
+#[derive(Args, Debug)]
+struct RatioArgs {
+    /// The results file.
+    #[arg(long)]
+    results: PathBuf,
+    /// The server the others are divided by.
+    #[arg(long, default_value = "memcached")]
+    baseline: String,
 }
 
 /// Options of `loadgen run`.
@@ -185,6 +199,14 @@ fn main() -> ExitCode {
         (false, Some(Cmd::Fill(a))) => cmd_fill(&a),
         (false, Some(Cmd::Wait(a))) => cmd_wait(&a),
         (false, Some(Cmd::Report(a))) => report::write(&a),
+        (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
+            .map_err(|e| format!("reading {}: {e}", a.results.display()))
+            .and_then(|t| results::parse(&t))
+            .map(|recs| {
+                if let Some(line) = report::last_cell_ratio(&recs, &a.baseline) {
+                    println!("{line}");
+                }
+            }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

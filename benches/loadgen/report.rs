@@ -266,6 +266,41 @@ pub fn markdown(d: &Data, preamble: &str, charts: &Result<Vec<String>, String>) 
     md
 }
 
+/// One line comparing the servers of the last cell in `recs` (by the last record's cell name):
+/// each other server's throughput, latency percentiles and costs divided by `baseline`'s.
+pub fn last_cell_ratio(recs: &[Record], baseline: &str) -> Option<String> {
+    let last = recs.iter().rev().find(|r| get(r, "kind") == Some("run"))?;
+    let cell = get(last, "cell")?;
+    let in_cell: Vec<Record> = recs
+        .iter()
+        .filter(|r| get(r, "kind") == Some("run") && get(r, "cell") == Some(cell))
+        .cloned()
+        .collect();
+    let d = Data::new(&in_cell, baseline);
+    let (_, by) = d.runs.first()?;
+    let base = by.first().copied().flatten()?;
+    let mut line = String::new();
+    for (li, rec) in by.iter().enumerate().skip(1) {
+        let Some(r) = rec else { continue };
+        let _ = write!(
+            line,
+            "{:<10} {cell:<28} ratio {}/{baseline}:",
+            "", d.labels[li]
+        );
+        for (k, name) in [
+            ("rps", "req/s"),
+            ("p50_us", "p50"),
+            ("p99_us", "p99"),
+            ("p999_us", "p99.9"),
+            ("cpu_us_per_req", "cpu/req"),
+            ("all_syscalls_per_req", "syscalls/req"),
+        ] {
+            let _ = write!(line, "  {name} {}", ratio(num(r, k), num(base, k)));
+        }
+    }
+    (!line.is_empty()).then_some(line)
+}
+
 /// Geometric mean of `label / baseline` over the rows where both have a positive value, and
 /// how many rows that was.
 pub fn geomean_ratio(

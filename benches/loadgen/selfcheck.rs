@@ -326,6 +326,11 @@ fn report_on_synthetic_data() -> Result<(), String> {
         md.contains("| items per MB of RSS | above 1 | 0.67x (1 cells) |"),
         "at-a-glance items/MB in\n{md}"
     );
+    let line = report::last_cell_ratio(&recs, "memcached").unwrap_or_default();
+    check!(
+        line.contains("ratio larder/memcached:  req/s 1.00x") && line.contains("cpu/req 1.50x"),
+        "ratio line {line:?}"
+    );
     if args.font.exists() {
         std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
         report::write_quietly(&args)?;
