@@ -47,6 +47,7 @@ struct Cli {
     test: bool,
 }
 
+/// The subcommands.
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Drive a load and report latency and throughput.
@@ -224,21 +225,34 @@ fn resolve(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("server address {s:?} resolves to nothing"))
 }
 
+/// Largest value the load generator will send (memcached's own limit, `-I`, is 1 MB by
+/// default and 1 GB at most).
+const MAX_VALUE: usize = 1 << 30;
+
 /// Builds the engine configuration from command-line options.
 pub fn run_config(a: &RunArgs) -> Result<driver::RunConfig, String> {
     if a.connections == 0 || a.pipeline == 0 || a.threads == 0 {
         return Err("--connections, --pipeline and --threads must be at least 1".to_string());
     }
     if let Some(r) = a.rate {
-        if !(r > 0.0 && r.is_finite()) {
-            return Err(format!("--rate {r}: must be a positive number"));
+        if !(0.01..=1e9).contains(&r) {
+            return Err(format!(
+                "--rate {r}: must be between 0.01 and 1e9 per second"
+            ));
         }
     }
-    if !(a.duration > 0.0 && a.duration.is_finite()) && a.requests.is_none() {
-        return Err(format!(
-            "--duration {}: must be a positive number",
-            a.duration
-        ));
+    let duration = Duration::try_from_secs_f64(a.duration)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(10_000_000))
+        .ok_or_else(|| {
+            format!(
+                "--duration {}: must be a positive number of seconds",
+                a.duration
+            )
+        });
+    let value = workload::ValueSize::parse(&a.value_size)?;
+    if value.max > MAX_VALUE {
+        return Err(format!("--value-size {value}: at most {MAX_VALUE} bytes"));
     }
     Ok(driver::RunConfig {
         addr: resolve(&a.server)?,
@@ -247,12 +261,12 @@ pub fn run_config(a: &RunArgs) -> Result<driver::RunConfig, String> {
         connections: a.connections,
         pipeline: a.pipeline,
         mix: workload::Mix::parse(&a.ratio)?,
-        value: workload::ValueSize::parse(&a.value_size)?,
+        value,
         keys: a.keys.max(1),
         dist: workload::KeyDist::parse(&a.distribution)?,
         stop: match a.requests {
             Some(n) => driver::Stop::Requests(n),
-            None => driver::Stop::Duration(Duration::from_secs_f64(a.duration)),
+            None => driver::Stop::Duration(duration?),
         },
         rate: a.rate,
         seed: a.seed,
@@ -279,7 +293,9 @@ fn cmd_run(a: &RunArgs) -> Result<(), String> {
 
 fn cmd_wait(a: &WaitArgs) -> Result<(), String> {
     let addr = resolve(&a.server)?;
-    let give_up = Instant::now() + Duration::from_secs_f64(a.timeout.max(0.0));
+    let patience = Duration::try_from_secs_f64(a.timeout)
+        .map_err(|_| format!("--timeout {}: not a number of seconds", a.timeout))?;
+    let give_up = Instant::now() + patience.min(Duration::from_secs(86_400));
     loop {
         if let Some(pid) = a.server_pid {
             if !procstat::alive(pid) {

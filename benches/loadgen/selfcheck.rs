@@ -30,6 +30,7 @@ macro_rules! check {
 /// Runs every check; `Err` names the first that failed.
 pub fn run() -> Result<(), String> {
     let t = Instant::now();
+    arguments()?;
     workload()?;
     protocol()?;
     proc_parsing()?;
@@ -42,6 +43,69 @@ pub fn run() -> Result<(), String> {
         "loadgen self-check passed in {:.2}s",
         t.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+fn arguments() -> Result<(), String> {
+    use clap::Parser;
+    let cfg = |args: &[&str]| -> Result<RunConfig, String> {
+        let mut argv = vec!["loadgen", "run"];
+        argv.extend_from_slice(args);
+        match crate::Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .cmd
+        {
+            Some(crate::Cmd::Run(a)) => crate::run_config(&a),
+            other => Err(format!("parsed as {other:?}")),
+        }
+    };
+    let c = cfg(&[
+        "--server",
+        "127.0.0.1:9",
+        "--protocol",
+        "binary",
+        "--pipeline",
+        "16",
+        "--ratio",
+        "1:1",
+        "--value-size",
+        "10-20",
+        "--distribution",
+        "zipf:1.2",
+        "--rate",
+        "5000",
+        "--requests",
+        "77",
+    ])?;
+    check!(
+        c.protocol == Protocol::Binary && c.pipeline == 16 && c.connections == 50,
+        "run args"
+    );
+    check!(
+        c.mix == Mix { gets: 1, sets: 1 } && c.value == ValueSize { min: 10, max: 20 },
+        "mix/value"
+    );
+    check!(
+        c.dist == KeyDist::Zipf(1.2) && c.rate == Some(5000.0),
+        "dist/rate"
+    );
+    check!(c.stop == Stop::Requests(77), "request count");
+    check!(
+        cfg(&["--duration", "2.5"])?.stop == Stop::Duration(Duration::from_millis(2500)),
+        "duration"
+    );
+    for bad in [
+        &["--connections", "0"][..],
+        &["--rate", "0"],
+        &["--rate", "inf"],
+        &["--duration", "-1"],
+        &["--duration", "1e300"],
+        &["--value-size", "2000000000"],
+        &["--protocol", "udp"],
+        &["--ratio", "10"],
+    ] {
+        check!(cfg(bad).is_err(), "{bad:?} rejected");
+    }
     Ok(())
 }
 
