@@ -16,9 +16,11 @@ pub fn get<'a>(rec: &'a Record, key: &str) -> Option<&'a str> {
     rec.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// Field `key` as a number, if present and numeric.
+/// Field `key` as a number, if present, numeric and finite.
 pub fn num(rec: &Record, key: &str) -> Option<f64> {
-    get(rec, key).and_then(|v| v.parse::<f64>().ok())
+    get(rec, key)
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
 }
 
 /// The default cell name of a run, e.g. `text 10:1 32B d16 c50`.

@@ -357,6 +357,15 @@ fn report_on_synthetic_data() -> Result<(), String> {
         };
         results::append(&path, &results::fill_record(label, 64, 100, &f))?;
     }
+    // Non-finite numbers never reach the charts (plotters loops forever on an infinite range).
+    let odd: results::Record = vec![
+        ("rps".into(), "inf".into()),
+        ("p50_us".into(), "NaN".into()),
+    ];
+    check!(
+        results::num(&odd, "rps").is_none() && results::num(&odd, "p50_us").is_none(),
+        "inf/NaN"
+    );
     let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
     let recs = results::parse(&text)?;
     check!(recs.len() == 4, "four records read back");
