@@ -17,8 +17,9 @@
 //! Module map: `workload` (keys, values, ratio), `proto` (wire encoding and reply parsing),
 //! `driver` (threads, connections, closed/open loop, histograms), `procstat` (/proc counters),
 //! `fill` (blocking prefill, stats, memory fill), `results` (the results file), `report`
-//! (markdown and charts), `selfcheck` (the `--test` mode).
+//! (markdown), `charts` (PNGs), `selfcheck` (the `--test` mode).
 
+mod charts;
 mod driver;
 mod fill;
 mod procstat;

@@ -10,7 +10,7 @@
 use crate::driver::{self, RunConfig, Stop};
 use crate::proto::{encode_get, encode_set, parse_reply, Op, Parsed, Protocol, Reply};
 use crate::workload::{key_bytes, KeyDist, KeyGen, Mix, Rng, ValueSize, Zipf};
-use crate::{fill, procstat, report, results};
+use crate::{charts, fill, procstat, report, results};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -418,7 +418,7 @@ fn report_on_synthetic_data() -> Result<(), String> {
         }
     }
     check!(
-        report::short(1_234_567.0) == "1.23M" && report::short(0.1234) == "0.123",
+        charts::short(1_234_567.0) == "1.23M" && charts::short(0.1234) == "0.123",
         "short()"
     );
     Ok(())
