@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# larder vs memcached under the same load, in one run: a workload matrix (text and binary,
+# get:set 10:1 and 1:1, 32 B / 1 KB / 16 KB values, pipeline depth 1 and 16, 50 connections,
+# plus single-connection ping-pong) and a memory-efficiency fill. Writes a markdown report and
+# PNG charts to target/bench-report/ (or --out). See docs/BENCHMARKS.md for what every column
+# means. Benchmarks report; this script fails only if the kit itself cannot run.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: scripts/bench.sh [--larder BIN] [--memcached BIN] [--quick] [--threads N] [--out DIR]
+                        [--meta] [--skip-memory]
+
+  --larder BIN      larder binary (default: cargo build --release, target/release/larder)
+  --memcached BIN   memcached binary (default /usr/bin/memcached; apt-get installs it if absent)
+  --quick           a reduced matrix, 1 s per cell, -m 64 only: about a minute
+  --threads N       server worker threads, -t (default: half the cores, at least 1)
+  --out DIR         report directory (default: target/bench-report)
+  --meta            also run the matrix over the meta protocol (mg/ms)
+  --skip-memory     skip the memory-efficiency fill
+  --no-perf         do not count every server syscall with perf stat (used when perf works)
+EOF
+}
+
+# Overrides for testing the kit itself (docs/BENCHMARKS.md), read before the defaults below.
+ENV_DURATION=${BENCH_DURATION:-}
+ENV_FILL_MEMS=${FILL_MEMS:-}
+ENV_FILL_SIZES=${FILL_SIZES:-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+LARDER=""
+MEMCACHED=/usr/bin/memcached
+QUICK=0
+THREADS=""
+OUT=""
+META=0
+MEMORY=1
+PERF=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --larder) LARDER=$2; shift 2 ;;
+        --memcached) MEMCACHED=$2; shift 2 ;;
+        --quick) QUICK=1; shift ;;
+        --threads) THREADS=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --meta) META=1; shift ;;
+        --skip-memory) MEMORY=0; shift ;;
+        --no-perf) PERF=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+OUT=${OUT:-$TARGET/bench-report}
+cd "$ROOT"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "$@" >&2
+}
+
+# --- prerequisites -----------------------------------------------------------------------
+if [ ! -x "$MEMCACHED" ]; then
+    if [ "$MEMCACHED" = /usr/bin/memcached ]; then
+        log "installing Debian's memcached"
+        apt_install memcached || { echo "bench.sh: cannot install memcached" >&2; exit 1; }
+    else
+        echo "bench.sh: $MEMCACHED is not executable" >&2; exit 1
+    fi
+fi
+FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [ ! -f "$FONT" ]; then
+    log "installing fonts-dejavu-core (chart text)"
+    apt_install fonts-dejavu-core || echo "bench.sh: no font; the report will have no charts" >&2
+fi
+if [ -z "$LARDER" ]; then
+    log "building larder (cargo build --release)"
+    cargo build --release --bin larder >&2
+    LARDER=$TARGET/release/larder
+fi
+[ -x "$LARDER" ] || { echo "bench.sh: $LARDER is not executable" >&2; exit 1; }
+
+log "building the load generator (cargo bench --no-run)"
+LOADGEN=$(cargo bench --bench loadgen --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | grep loadgen | tail -n 1)
+[ -x "$LOADGEN" ] || { echo "bench.sh: could not build the load generator" >&2; exit 1; }
+
+# --- machine layout: servers on the first half of the cores, the client on the rest -------
+NCPU=$(nproc)
+HALF=$(( NCPU / 2 ))
+[ "$HALF" -ge 1 ] || HALF=1
+THREADS=${THREADS:-$HALF}
+CLIENT_THREADS=$(( NCPU - HALF )); [ "$CLIENT_THREADS" -ge 1 ] || CLIENT_THREADS=1
+PIN_SERVER=()
+PIN_CLIENT=()
+if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
+    SERVER_CPUS="0-$(( HALF - 1 ))"
+    CLIENT_CPUS="$HALF-$(( NCPU - 1 ))"
+    PIN_SERVER=(taskset -c "$SERVER_CPUS")
+    PIN_CLIENT=(taskset -c "$CLIENT_CPUS")
+    PINNING="servers pinned to CPUs $SERVER_CPUS, load generator to CPUs $CLIENT_CPUS (taskset)"
+else
+    PINNING="no pinning ($NCPU CPU(s) or no taskset): servers and client share the CPUs"
+fi
+MEM_MB=1024
+MAX_CONNS=1024
+CONNS=50
+KEYS=10000
+if [ "$QUICK" -eq 1 ]; then
+    DURATION=1; RATIOS="10:1"; SIZES="32 1024"; FILL_MEMS="64"
+else
+    DURATION=5; RATIOS="10:1 1:1"; SIZES="32 1024 16384"; FILL_MEMS="64 1024"
+fi
+PROTOCOLS="text binary"
+[ "$META" -eq 1 ] && PROTOCOLS="$PROTOCOLS meta"
+DEPTHS="1 16"
+FILL_SIZES="32 100 1000"
+DURATION=${ENV_DURATION:-$DURATION}
+FILL_MEMS=${ENV_FILL_MEMS:-$FILL_MEMS}
+FILL_SIZES=${ENV_FILL_SIZES:-$FILL_SIZES}
+
+# perf counts every syscall (sendmsg, recvfrom, epoll_wait, ...), not only what /proc/PID/io sees.
+PERF_ARGS=()
+if [ "$PERF" -eq 1 ] && command -v perf >/dev/null &&
+    perf stat -x, -e raw_syscalls:sys_enter -o /dev/null -- true >/dev/null 2>&1; then
+    PERF_ARGS=(--perf)
+    PERF_NOTE="all syscalls counted with \`perf stat -e raw_syscalls:sys_enter -p PID\`"
+else
+    PERF_NOTE="perf not used (absent, not permitted or --no-perf): only read/write syscalls from /proc/PID/io"
+fi
+
+mkdir -p "$OUT"
+RESULTS=$OUT/results.tsv
+: >"$RESULTS"
+
+NAMES=(memcached larder)
+BINS=("$MEMCACHED" "$LARDER")
+
+# --- server lifecycle ----------------------------------------------------------------------
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local p
+    for _ in $(seq 200); do
+        # Below Linux's ephemeral range (32768-60999), so no outgoing connection holds it.
+        p=$(( 20000 + RANDOM % 12000 ))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    echo "bench.sh: no free port found" >&2
+    return 1
+}
+
+# start_server NAME BIN MEM_MB: starts BIN with memcached's flags; sets SERVER_PID, SERVER_PORT.
+# A port that looked free can still be taken (by another process's outgoing connection, say):
+# if the server dies before accepting, try again on another port.
+start_server() {
+    local name=$1 bin=$2 mem=$3 attempt
+    for attempt in 1 2 3 4 5; do
+        SERVER_PORT=$(free_port)
+        local args=(-p "$SERVER_PORT" -l 127.0.0.1 -t "$THREADS" -m "$mem" -c "$MAX_CONNS" -U 0)
+        # memcached refuses to run as root without -u; a server that rejects -u gets a try
+        # without it (attempts alternate).
+        [ "$(id -u)" -eq 0 ] && [ $(( attempt % 2 )) -eq 1 ] && args+=(-u root)
+        "${PIN_SERVER[@]}" "$bin" "${args[@]}" >>"$OUT/$name.log" 2>&1 &
+        SERVER_PID=$!
+        PIDS+=("$SERVER_PID")
+        if "$LOADGEN" wait --server "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" \
+            --timeout 20 2>/dev/null; then
+            return 0
+        fi
+        stop_server "$SERVER_PID"
+        echo "bench.sh: $name ($bin ${args[*]}) did not start (attempt $attempt)" >&2
+    done
+    echo "bench.sh: giving up on $name; its log:" >&2
+    cat "$OUT/$name.log" >&2
+    exit 1
+}
+
+stop_server() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    local keep=() pid
+    for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+    PIDS=("${keep[@]}")
+}
+
+
+loadgen_run() { # label port pid extra-args...
+    local label=$1 port=$2 pid=$3
+    shift 3
+    "${PIN_CLIENT[@]}" "$LOADGEN" run --server "127.0.0.1:$port" --server-pid "$pid" \
+        --label "$label" --results "$RESULTS" --threads "$CLIENT_THREADS" --keys "$KEYS" \
+        --duration "$DURATION" "${PERF_ARGS[@]}" "$@"
+}
+
+# --- preamble of the report ----------------------------------------------------------------
+{
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), host: $(uname -srm), $NCPU CPU(s): $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+    echo "- memcached: \`$MEMCACHED\` ($("$MEMCACHED" -V 2>/dev/null | head -n 1 || echo '?'))"
+    echo "- larder: \`$LARDER\` ($("$LARDER" -V 2>/dev/null | head -n 1 || echo '?'))"
+    echo "- server flags: \`-t $THREADS -m $MEM_MB -c $MAX_CONNS -U 0\` (memory mode: \`-m\` as listed)"
+    echo "- $PINNING"
+    echo "- $PERF_NOTE"
+    echo "- load generator: $CLIENT_THREADS client thread(s), $CONNS connections, $KEYS keys (prefilled), uniform keys, closed loop, ${DURATION} s per cell$( [ "$QUICK" -eq 1 ] && echo ' (--quick)')"
+    echo "- each cell runs on memcached, then immediately on larder (both servers up at once, only one under load)"
+} >"$OUT/preamble.md"
+log "setup"
+cat "$OUT/preamble.md" >&2
+
+# --- throughput and latency matrix -----------------------------------------------------------
+PORTS=()
+SPIDS=()
+for i in 0 1; do
+    start_server "${NAMES[$i]}" "${BINS[$i]}" "$MEM_MB"
+    PORTS[i]=$SERVER_PORT
+    SPIDS[i]=$SERVER_PID
+done
+
+# A server that crashed is restarted (and the report says so) so that one crash does not
+# cost the rest of the comparison.
+alive() {
+    local state
+    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+ensure_running() {
+    local i=$1
+    alive "${SPIDS[$i]}" && return 0
+    echo "bench.sh: ${NAMES[$i]} (pid ${SPIDS[$i]}) is gone; restarting it" >&2
+    echo "- **${NAMES[$i]} crashed or exited during the matrix and was restarted** (see ${NAMES[$i]}.log)" \
+        >>"$OUT/preamble.md"
+    stop_server "${SPIDS[$i]}"
+    start_server "${NAMES[$i]}" "${BINS[$i]}" "$MEM_MB"
+    PORTS[i]=$SERVER_PORT
+    SPIDS[i]=$SERVER_PID
+}
+cell() { # runs one cell on each server in turn
+    local i
+    for i in 0 1; do
+        ensure_running "$i"
+        if ! loadgen_run "${NAMES[$i]}" "${PORTS[$i]}" "${SPIDS[$i]}" "$@"; then
+            echo "bench.sh: cell failed on ${NAMES[$i]}: $*" >&2
+            echo "- cell failed on ${NAMES[$i]}: \`$*\`" >>"$OUT/preamble.md"
+        fi
+    done
+    "$LOADGEN" ratio --results "$RESULTS" --baseline memcached || true
+}
+
+log "workload matrix"
+for proto in $PROTOCOLS; do
+    for ratio in $RATIOS; do
+        for size in $SIZES; do
+            for depth in $DEPTHS; do
+                cell --protocol "$proto" --ratio "$ratio" --value-size "$size" \
+                    --pipeline "$depth" --connections "$CONNS"
+            done
+        done
+    done
+done
+PING_PROTOCOLS="text"
+[ "$QUICK" -eq 1 ] || PING_PROTOCOLS="text binary"
+for proto in $PING_PROTOCOLS; do
+    cell --protocol "$proto" --ratio 10:1 --value-size 32 --pipeline 1 --connections 1 \
+        --cell "ping-pong $proto 32B c1"
+done
+# Open loop at a fixed rate: latency from each request's scheduled send time.
+OPEN_RATE=${OPEN_RATE:-20000}
+cell --protocol text --ratio 10:1 --value-size 32 --pipeline 1 --connections "$CONNS" \
+    --rate "$OPEN_RATE" --cell "open-loop text 32B c$CONNS @${OPEN_RATE}/s"
+for i in 0 1; do
+    stop_server "${SPIDS[$i]}"
+done
+
+# --- memory efficiency -------------------------------------------------------------------------
+if [ "$MEMORY" -eq 1 ]; then
+    log "memory efficiency: distinct keys until the first eviction"
+    for mem in $FILL_MEMS; do
+        for size in $FILL_SIZES; do
+            for i in 0 1; do
+                start_server "${NAMES[$i]}" "${BINS[$i]}" "$mem"
+                if ! "${PIN_CLIENT[@]}" "$LOADGEN" fill --server "127.0.0.1:$SERVER_PORT" \
+                    --server-pid "$SERVER_PID" --value-size "$size" --mem-mb "$mem" \
+                    --label "${NAMES[$i]}" --results "$RESULTS"; then
+                    echo "bench.sh: memory fill failed on ${NAMES[$i]} (-m $mem, ${size} B)" >&2
+                    echo "- memory fill failed on ${NAMES[$i]} (-m $mem, ${size} B)" >>"$OUT/preamble.md"
+                fi
+                stop_server "$SERVER_PID"
+            done
+        done
+    done
+fi
+
+# --- report ------------------------------------------------------------------------------------
+log "report"
+"$LOADGEN" report --results "$RESULTS" --out "$OUT" --preamble "$OUT/preamble.md" \
+    --baseline memcached --font "$FONT"
