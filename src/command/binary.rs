@@ -527,3 +527,6 @@ fn sasl(
         err(out, req, Status::AuthError);
     }
 }
+
+#[cfg(test)]
+mod tests;
