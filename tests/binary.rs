@@ -607,3 +607,15 @@ fn forced_binary_closes_text_connections() {
     let r = call(&mut c, &simple(op::VERSION, &[]));
     assert_eq!(r.value, b"1.6.18");
 }
+
+#[test]
+fn forced_ascii_reads_binary_frames_as_text() {
+    let s = Server::start(&["-B", "ascii"]);
+    let mut c = s.connect();
+    // The Noop opcode byte is a '\n': the text parser sees one bad line.
+    let mut batch = simple(op::NOOP, &[]);
+    batch.extend(simple(op::VERSION, &[]));
+    c.send(&batch);
+    c.expect(b"ERROR\r\n");
+    c.expect_silence(SILENCE);
+}
