@@ -40,6 +40,10 @@ pub struct Settings {
     pub forced_dialect: Option<Dialect>,
     /// `-S` or `-Y`: connections must authenticate first.
     pub auth_required: bool,
+    /// The users allowed in (`-Y` file, or with `-S` alone `MEMCACHED_SASL_PWDB`); `Some`
+    /// exactly when `auth_required`. Text connections authenticate with memcached's ASCII
+    /// scheme, binary ones with SASL PLAIN, both against these.
+    pub credentials: Option<std::sync::Arc<auth::Credentials>>,
     /// `stats settings` rows, in memcached's order.
     pub stats_settings: Vec<(&'static str, String)>,
 }
@@ -117,6 +121,11 @@ fn step_text(
     session: &mut Session,
     out: &mut Vec<u8>,
 ) -> Stepped {
+    if !session.authenticated {
+        if let Some(creds) = ctx.settings.credentials.as_deref() {
+            return step_ascii_auth(input, creds, ctx, session, out);
+        }
+    }
     let limits = Limits {
         item_size_max: ctx.settings.item_size_max,
     };
@@ -149,6 +158,46 @@ fn step_text(
                 action,
             },
         },
+    }
+}
+
+/// Before a text connection authenticates (`-Y`, or `-S` without `-B binary`), only
+/// memcached's ASCII authentication `set` is read; every other command is refused.
+fn step_ascii_auth(
+    input: &[u8],
+    creds: &auth::Credentials,
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+) -> Stepped {
+    match auth::ascii_step(input, creds) {
+        auth::AsciiAuth::NeedInput => Stepped::NeedInput,
+        auth::AsciiAuth::Close => Stepped::Done {
+            consumed: input.len(),
+            swallow: 0,
+            action: Action::Close,
+        },
+        auth::AsciiAuth::Done {
+            consumed,
+            swallow,
+            reply,
+            attempt,
+            authenticated,
+        } => {
+            if attempt {
+                ctx.stats.auth_cmds.incr();
+                if !authenticated {
+                    ctx.stats.auth_errors.incr();
+                }
+            }
+            session.authenticated |= authenticated;
+            out.extend_from_slice(reply);
+            Stepped::Done {
+                consumed,
+                swallow,
+                action: Action::Continue,
+            }
+        }
     }
 }
 
@@ -467,6 +516,7 @@ pub fn set_verbosity(level: u32) {
     });
 }
 
+pub mod auth;
 pub mod binary;
 pub mod meta;
 pub mod stats;

@@ -7,6 +7,7 @@
 //!   tokenizer (shared with the meta commands) and the text reply encoders.
 //! - [`meta`]: the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`), parsed on the text
 //!   tokenizer and returned as [`text::Request::Meta`].
+//! - [`binary`]: the binary protocol (24-byte headers, every opcode of memcached 1.6).
 //!
 //! It is *sans-IO*: functions take `&[u8]` and return how many bytes they used, or append to a
 //! `Vec<u8>`. It never touches a socket, the store, the clock or the configuration; the server
@@ -21,6 +22,7 @@
 //! contract where `doc/protocol.txt` is silent); the unit tests in each dialect file are
 //! transcripts taken from a running memcached 1.6.18.
 
+pub mod binary;
 pub mod meta;
 pub mod text;
 

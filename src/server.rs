@@ -19,6 +19,7 @@ pub mod listener;
 pub mod worker;
 
 use crate::clock::Clock;
+use crate::command::auth::Credentials;
 use crate::command::Settings;
 use crate::config::{Config, ProtocolMode};
 use crate::protocol::Dialect;
@@ -95,6 +96,7 @@ impl Server {
         };
         let store = Store::new(store_config, clock.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let settings = settings_from(config)?;
 
         let mut listeners = Vec::new();
         if config.tcp_enabled() {
@@ -124,7 +126,7 @@ impl Server {
         let shared = Arc::new(Shared {
             store,
             registry,
-            settings: settings_from(config),
+            settings,
             stopping: AtomicBool::new(false),
             shutdown_requested: AtomicBool::new(false),
             control: OnceLock::new(),
@@ -331,8 +333,9 @@ fn write_all_now(stream: &mut listener::Stream, mut msg: &[u8]) -> io::Result<()
 }
 
 /// The command layer's settings, taken from the configuration.
-fn settings_from(config: &Config) -> Settings {
-    Settings {
+fn settings_from(config: &Config) -> io::Result<Settings> {
+    let credentials = load_credentials(config)?;
+    Ok(Settings {
         reqs_per_event: config.reqs_per_event.max(1),
         item_size_max: config.item_size_max,
         flush_enabled: config.flush_enabled,
@@ -347,6 +350,38 @@ fn settings_from(config: &Config) -> Settings {
             ProtocolMode::Binary => Some(Dialect::Binary),
         },
         auth_required: config.sasl || config.auth_file.is_some(),
+        credentials,
         stats_settings: config.stats_settings(),
-    }
+    })
+}
+
+/// memcached's environment variable naming its SASL password database (`user:password`
+/// lines), used by `-S` when no `-Y` file is given.
+pub const SASL_PWDB_ENV: &str = "MEMCACHED_SASL_PWDB";
+
+/// Loads the credentials `-S`/`-Y` need, once, at startup.
+///
+/// # Errors
+/// `-S` without a file to read, or a file that cannot be read or parsed (the message names
+/// the file and the line, never its contents).
+fn load_credentials(config: &Config) -> io::Result<Option<Arc<Credentials>>> {
+    let path = match (&config.auth_file, config.sasl) {
+        (Some(path), _) => path.clone(),
+        (None, true) => match std::env::var_os(SASL_PWDB_ENV) {
+            Some(p) => std::path::PathBuf::from(p),
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "-S needs a password file: set {SASL_PWDB_ENV} to a file of \
+                         user:password lines, or give -Y <file>"
+                    ),
+                ))
+            }
+        },
+        (None, false) => return Ok(None),
+    };
+    Credentials::load(&path)
+        .map(|c| Some(Arc::new(c)))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }

@@ -1,6 +1,7 @@
-//! Interop with real third-party clients: pymemcache (every text command) and
-//! libmemcached's `memccapable -a` (its whole ascii suite). `scripts/test.sh`
-//! installs both; a missing client fails the test rather than skipping it.
+//! Interop with real third-party clients: pymemcache (every text command),
+//! libmemcached's `memccapable -a` and `-b` (its whole ascii and binary suites) and
+//! python-binary-memcached (binary protocol, SASL PLAIN). `scripts/test.sh` installs
+//! them; a missing client fails the test rather than skipping it.
 
 mod common;
 use common::Server;
@@ -43,4 +44,51 @@ fn memccapable_ascii_suite() {
     assert!(out.status.success(), "memccapable failed:\n{text}");
     assert!(text.contains("All tests passed"), "{text}");
     assert!(!text.contains("[FAIL]"), "{text}");
+}
+
+#[test]
+fn memccapable_binary_suite() {
+    let s = Server::start(&[]);
+    let out = Command::new("memccapable")
+        .args(["-h", "127.0.0.1", "-p", &s.addr.port().to_string(), "-b"])
+        .output()
+        .expect("memccapable (libmemcached-tools) must be installed: scripts/test.sh does it");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "memccapable -b failed:\n{text}");
+    assert!(text.contains("All tests passed"), "{text}");
+    assert!(!text.contains("[FAIL]"), "{text}");
+    assert!(text.contains("binary stat"), "{text}");
+}
+
+fn bmemcached_script() -> &'static str {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/binary_bmemcached.py"
+    )
+}
+
+#[test]
+fn python_binary_memcached_get_set_cas_incr_multiget() {
+    let s = Server::start(&[]);
+    run(Command::new("python3")
+        .arg(bmemcached_script())
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string()));
+}
+
+#[test]
+fn python_binary_memcached_sasl_plain_login() {
+    if !common::larder_only() {
+        return; // Debian's memcached needs a Cyrus sasldb for PLAIN; larder reads -Y's file.
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("users");
+    std::fs::write(&file, "alice:s3cret\nbob:other\n").expect("write auth file");
+    let s = Server::start(&["-S", "-B", "auto", "-Y", file.to_str().expect("utf-8 path")]);
+    run(Command::new("python3")
+        .arg(bmemcached_script())
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string())
+        .arg("alice")
+        .arg("s3cret"));
 }

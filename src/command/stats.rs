@@ -1,37 +1,69 @@
 //! The `stats` command and its groups: general, `settings`, `items`, `slabs`,
 //! `sizes`, `conns`, `reset`; names and order as memcached 1.6 prints them, leaving
 //! out fields that describe machinery larder does not have (see the README).
+//!
+//! Each group is produced as (name, value) pairs through an [`Emit`] callback, so the text
+//! dialect (`STAT name value` lines) and the binary one (one Stat response per pair) share
+//! the same rows.
 
 use super::{Ctx, PROTOCOL_VERSION};
 use crate::protocol::text::Keys;
 use std::fmt::Display;
 use std::io::Write;
 
-fn stat(out: &mut Vec<u8>, name: impl Display, value: impl Display) {
-    let _ = write!(out, "STAT {name} {value}\r\n");
+/// Receives one stat row: its name and its value.
+pub type Emit<'e> = dyn FnMut(&dyn Display, &dyn Display) + 'e;
+
+/// The `stats` groups that list rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// `stats`.
+    General,
+    /// `stats settings`.
+    Settings,
+    /// `stats items`.
+    Items,
+    /// `stats slabs`.
+    Slabs,
+    /// `stats sizes`.
+    Sizes,
+    /// `stats conns`.
+    Conns,
+}
+
+/// Emits every row of `group`.
+pub fn rows(ctx: &Ctx<'_>, group: Group, emit: &mut Emit<'_>) {
+    match group {
+        Group::General => general(ctx, emit),
+        Group::Settings => {
+            for (name, value) in &ctx.settings.stats_settings {
+                emit(name, value);
+            }
+        }
+        Group::Items => items(ctx, emit),
+        Group::Slabs => slabs(ctx, emit),
+        Group::Sizes => {
+            for (size, count) in ctx.store.size_histogram() {
+                emit(&size, &count);
+            }
+        }
+        Group::Conns => {
+            for (id, name, value) in ctx.registry.conn_rows(ctx.store.clock().now()) {
+                emit(&format_args!("{id}:{name}"), &value);
+            }
+        }
+    }
 }
 
 /// Writes the reply to `stats [group]`.
 pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
-    match (args.next(), args.next()) {
-        (None, _) => general(ctx, out),
-        (Some(b"settings"), None) => {
-            for (name, value) in &ctx.settings.stats_settings {
-                stat(out, name, value);
-            }
-        }
-        (Some(b"items"), None) => items(ctx, out),
-        (Some(b"slabs"), None) => slabs(ctx, out),
-        (Some(b"sizes"), None) => {
-            for (size, count) in ctx.store.size_histogram() {
-                stat(out, size, count);
-            }
-        }
-        (Some(b"conns"), None) => {
-            for (id, name, value) in ctx.registry.conn_rows(ctx.store.clock().now()) {
-                stat(out, format_args!("{id}:{name}"), value);
-            }
-        }
+    let group = match (args.next(), args.next()) {
+        (None, _) => Group::General,
+        (Some(b"settings"), None) => Group::Settings,
+        (Some(b"items"), None) => Group::Items,
+        (Some(b"slabs"), None) => Group::Slabs,
+        (Some(b"sizes"), None) => Group::Sizes,
+        (Some(b"conns"), None) => Group::Conns,
         (Some(b"reset"), None) => {
             ctx.registry.reset();
             ctx.store.reset_stats();
@@ -42,11 +74,14 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(b"ERROR\r\n");
             return;
         }
-    }
+    };
+    rows(ctx, group, &mut |name, value| {
+        let _ = write!(out, "STAT {name} {value}\r\n");
+    });
     out.extend_from_slice(b"END\r\n");
 }
 
-fn general(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     use std::sync::atomic::Ordering::Relaxed;
     let clock = ctx.store.clock();
     let now = clock.now();
@@ -54,25 +89,23 @@ fn general(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let s = ctx.store.stats();
     let c = &ctx.registry.conns;
     let (user, system) = crate::stats::rusage();
-    stat(out, "pid", std::process::id());
-    stat(out, "uptime", now.saturating_sub(2));
-    stat(out, "time", clock.unix_time(now));
-    stat(out, "version", PROTOCOL_VERSION);
-    stat(out, "pointer_size", usize::BITS);
-    stat(out, "rusage_user", format_args!("{user:.6}"));
-    stat(out, "rusage_system", format_args!("{system:.6}"));
-    stat(out, "max_connections", ctx.settings.max_connections);
-    stat(out, "curr_connections", c.curr_connections.load(Relaxed));
-    stat(out, "total_connections", c.total_connections.load(Relaxed));
-    stat(
-        out,
-        "rejected_connections",
-        c.rejected_connections.load(Relaxed),
+    emit(&"pid", &std::process::id());
+    emit(&"uptime", &now.saturating_sub(2));
+    emit(&"time", &clock.unix_time(now));
+    emit(&"version", &PROTOCOL_VERSION);
+    emit(&"pointer_size", &usize::BITS);
+    emit(&"rusage_user", &format_args!("{user:.6}"));
+    emit(&"rusage_system", &format_args!("{system:.6}"));
+    emit(&"max_connections", &ctx.settings.max_connections);
+    emit(&"curr_connections", &c.curr_connections.load(Relaxed));
+    emit(&"total_connections", &c.total_connections.load(Relaxed));
+    emit(
+        &"rejected_connections",
+        &c.rejected_connections.load(Relaxed),
     );
-    stat(
-        out,
-        "connection_structures",
-        c.connection_structures.load(Relaxed),
+    emit(
+        &"connection_structures",
+        &c.connection_structures.load(Relaxed),
     );
     let counters: [(&str, u64); 24] = [
         ("cmd_get", t.cmd_get),
@@ -101,32 +134,32 @@ fn general(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         ("auth_errors", t.auth_errors),
     ];
     for (name, v) in counters {
-        stat(out, name, v);
+        emit(&name, &v);
     }
     if ctx.settings.idle_timeout > 0 {
-        stat(out, "idle_kicks", t.idle_kicks);
+        emit(&"idle_kicks", &t.idle_kicks);
     }
-    stat(out, "bytes_read", t.bytes_read);
-    stat(out, "bytes_written", t.bytes_written);
-    stat(out, "limit_maxbytes", s.limit_maxbytes);
-    stat(out, "accepting_conns", 1);
-    stat(out, "listen_disabled_num", 0);
-    stat(out, "threads", ctx.settings.threads);
-    stat(out, "conn_yields", t.conn_yields);
-    stat(out, "slabs_moved", s.slabs_moved);
-    stat(out, "bytes", s.bytes);
-    stat(out, "curr_items", s.curr_items);
-    stat(out, "total_items", s.total_items);
-    stat(out, "expired_unfetched", s.expired_unfetched);
-    stat(out, "evicted_unfetched", s.evicted_unfetched);
-    stat(out, "evictions", s.evictions);
-    stat(out, "reclaimed", s.reclaimed);
-    stat(out, "crawler_reclaimed", s.crawler_reclaimed);
-    stat(out, "total_malloced", s.total_malloced);
-    stat(out, "larder_version", env!("CARGO_PKG_VERSION"));
+    emit(&"bytes_read", &t.bytes_read);
+    emit(&"bytes_written", &t.bytes_written);
+    emit(&"limit_maxbytes", &s.limit_maxbytes);
+    emit(&"accepting_conns", &1);
+    emit(&"listen_disabled_num", &0);
+    emit(&"threads", &ctx.settings.threads);
+    emit(&"conn_yields", &t.conn_yields);
+    emit(&"slabs_moved", &s.slabs_moved);
+    emit(&"bytes", &s.bytes);
+    emit(&"curr_items", &s.curr_items);
+    emit(&"total_items", &s.total_items);
+    emit(&"expired_unfetched", &s.expired_unfetched);
+    emit(&"evicted_unfetched", &s.evicted_unfetched);
+    emit(&"evictions", &s.evictions);
+    emit(&"reclaimed", &s.reclaimed);
+    emit(&"crawler_reclaimed", &s.crawler_reclaimed);
+    emit(&"total_malloced", &s.total_malloced);
+    emit(&"larder_version", &env!("CARGO_PKG_VERSION"));
 }
 
-fn items(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+fn items(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     for c in ctx.store.stats().classes.iter().filter(|c| c.items > 0) {
         let id = c.id;
         let rows: [(&str, u64); 13] = [
@@ -145,17 +178,16 @@ fn items(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             ("evicted_unfetched", c.evicted_unfetched),
         ];
         for (name, v) in rows {
-            stat(out, format_args!("items:{id}:{name}"), v);
+            emit(&format_args!("items:{id}:{name}"), &v);
         }
-        stat(
-            out,
-            format_args!("items:{id}:crawler_reclaimed"),
-            c.crawler_reclaimed,
+        emit(
+            &format_args!("items:{id}:crawler_reclaimed"),
+            &c.crawler_reclaimed,
         );
     }
 }
 
-fn slabs(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+fn slabs(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     let s = ctx.store.stats();
     let mut active = 0;
     for c in s.classes.iter().filter(|c| c.total_pages > 0) {
@@ -171,9 +203,9 @@ fn slabs(ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             ("free_chunks_end", 0),
         ];
         for (name, v) in rows {
-            stat(out, format_args!("{id}:{name}"), v);
+            emit(&format_args!("{id}:{name}"), &v);
         }
     }
-    stat(out, "active_slabs", active);
-    stat(out, "total_malloced", s.total_malloced);
+    emit(&"active_slabs", &active);
+    emit(&"total_malloced", &s.total_malloced);
 }
