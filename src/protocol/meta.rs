@@ -53,6 +53,16 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
 
+/// Decodes a base64 (`b`) key token into `buf` as the parser does; `None` if it is not valid
+/// base64 or decodes to nothing. The command layer uses it for a refused `ms` line, which
+/// never becomes a [`MetaRequest`].
+pub fn decode_key(raw: &[u8], buf: &mut [u8; MAX_DECODED_KEY_LEN]) -> Option<usize> {
+    match KEY_BASE64.decode_slice(raw, buf) {
+        Ok(n) if n > 0 => Some(n),
+        _ => None,
+    }
+}
+
 const BAD_FORMAT: &str = "bad command line format";
 const BAD_TOKEN: &str = "bad token in command line format";
 
@@ -94,13 +104,13 @@ impl<'a> MetaKey<'a> {
 
     /// Decodes the key as base64; false if it is not valid base64.
     fn decode(&mut self) -> bool {
-        match KEY_BASE64.decode_slice(self.raw, &mut self.decoded) {
-            Ok(n) if n > 0 => {
+        match decode_key(self.raw, &mut self.decoded) {
+            Some(n) => {
                 self.decoded_len = n;
                 self.binary = true;
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
