@@ -80,6 +80,22 @@ fn mg_u_skips_the_bump_and_base64_keys_round_trip() {
     c.roundtrip(b"mg bWlzcw== b k O9\r\n", b"EN kbWlzcw== b O9\r\n");
     c.roundtrip(b"md Zm9v b k\r\n", b"HD kZm9v b\r\n");
     c.roundtrip(b"mg foo\r\n", b"EN\r\n");
+    // A hit echoes the key as the item was stored, whatever the request used.
+    c.roundtrip(b"ms foo 1\r\nx\r\n", b"HD\r\n");
+    c.roundtrip(b"mg Zm9v b k\r\n", b"HD kfoo\r\n");
+    c.roundtrip(b"ms Zm9v 1 b\r\nx\r\n", b"HD\r\n");
+    c.roundtrip(b"mg foo k s\r\n", b"HD kZm9v b s1\r\n");
+    let l = line(&mut c, "me foo\r\n");
+    assert!(l.starts_with("ME Zm9v exp=-1 "), "{l}");
+    // md echoes the key as the request sent it.
+    c.roundtrip(b"md Zm9v k\r\n", b"NF kZm9v\r\n");
+    // Append builds a new item without the base64 mark; set with b marks it again.
+    c.roundtrip(b"ms Zm9v 1 b MA k\r\ny\r\n", b"HD kZm9v b\r\n");
+    c.roundtrip(b"mg foo k v\r\n", b"VA 2 kfoo\r\nxy\r\n");
+    c.roundtrip(b"ms Zm9v 1 b MR\r\nz\r\n", b"HD\r\n");
+    c.roundtrip(b"mg foo k\r\n", b"HD kZm9v b\r\n");
+    // A vivified item carries no mark.
+    c.roundtrip(b"mg bmV3 b N0 k\r\n", b"HD knew W\r\n");
 }
 
 #[test]

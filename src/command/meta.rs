@@ -19,9 +19,10 @@
 //! `cmd_meta`. A lookup that finds an expired or flushed item counts `get_expired` /
 //! `get_flushed`, as memcached's `do_item_get` does for every command.
 //!
+//! As in memcached, a `mg` hit echoes its key (`k`) in base64 when the *item* was stored by
+//! `ms ... b` (the store's KEY_BINARY bit), whatever the request used; `me` does the same.
+//!
 //! Divergences from memcached 1.6.18 (documented in docs/META.md):
-//! - `k` echoes the key in base64 when the *request* used `b`; memcached looks at a bit it
-//!   stores in the item (so a key set with `b` and read without it prints differently).
 //! - `me` prints larder's own slab class and item size (`cls=`, `size=`), which follow
 //!   larder's item layout rather than memcached's.
 //! - `l` (seconds since last access) follows the store's access time, updated on every
@@ -178,6 +179,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         ret.ttl = plan.ttl;
         ret.token_sent = token_sent;
         ret.stale = stale;
+        ret.key_binary = Some(item.key_binary());
         // A stale item hands its recache token to the first reader.
         ret.won = plan.won || (stale && !token_sent);
         let status = if f.value {
@@ -280,7 +282,8 @@ fn debug(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             };
             encode_me(
                 out,
-                &req.key,
+                item.key(),
+                item.key_binary(),
                 exp,
                 u64::from(now.wrapping_sub(item.last_access())),
                 item.cas(),

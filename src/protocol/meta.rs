@@ -560,6 +560,9 @@ pub struct ReturnFlags {
     pub stale: bool,
     /// `mg`: this client won the recache token (` W`).
     pub won: bool,
+    /// `mg` hit: whether the *item* was stored with a base64 key, which decides how `k`
+    /// echoes it (memcached's ITEM_KEY_BINARY); `None` follows the request's `b`.
+    pub key_binary: Option<bool>,
 }
 
 impl MetaRequest<'_> {
@@ -579,26 +582,24 @@ impl MetaRequest<'_> {
     }
 }
 
-/// Appends the key as memcached prints it: as sent, or re-encoded in base64 from the decoded
-/// bytes (memcached re-encodes rather than copying the client's text).
-fn push_key_text(out: &mut Vec<u8>, key: &MetaKey<'_>) {
-    if key.is_binary() {
+/// Appends the key as memcached prints it: its bytes, or re-encoded in base64 when it is
+/// `binary` (memcached re-encodes rather than copying the client's text).
+fn push_key_text(out: &mut Vec<u8>, key: &[u8], binary: bool) {
+    if binary {
         let start = out.len();
-        out.resize(start + key.as_bytes().len().div_ceil(3) * 4, 0);
+        out.resize(start + key.len().div_ceil(3) * 4, 0);
         // The slice was sized for the padded encoding, so this cannot fail.
-        let written = KEY_BASE64
-            .encode_slice(key.as_bytes(), &mut out[start..])
-            .unwrap_or(0);
+        let written = KEY_BASE64.encode_slice(key, &mut out[start..]).unwrap_or(0);
         out.truncate(start + written);
     } else {
-        out.extend_from_slice(key.raw());
+        out.extend_from_slice(key);
     }
 }
 
 /// Appends a key as a `k` return flag echoes it: [`push_key_text`], plus ` b` for base64.
-fn push_key(out: &mut Vec<u8>, key: &MetaKey<'_>) {
-    push_key_text(out, key);
-    if key.is_binary() {
+fn push_key(out: &mut Vec<u8>, key: &[u8], binary: bool) {
+    push_key_text(out, key, binary);
+    if binary {
         out.extend_from_slice(b" b");
     }
 }
@@ -649,7 +650,8 @@ pub fn encode_meta(
             }
             b'k' => {
                 out.extend_from_slice(b" k");
-                push_key(out, &req.key);
+                let binary = ret.key_binary.unwrap_or(req.key.is_binary());
+                push_key(out, req.key.as_bytes(), binary);
             }
             _ => {}
         }
@@ -673,11 +675,13 @@ pub fn encode_mn(out: &mut Vec<u8>) {
 
 /// The `me` reply line, memcached's debug dump of an item:
 /// `ME <key> exp=<exp> la=<la> cas=<cas> fetch=<yes|no> cls=<class> size=<bytes>\r\n`, the
-/// key in base64 (without ` b`) when it was stored as binary. `exp` is `-1` for no expiry.
+/// key in base64 (without ` b`) when it was stored as binary (`key_binary`). `exp` is `-1`
+/// for no expiry.
 #[allow(clippy::too_many_arguments)]
 pub fn encode_me(
     out: &mut Vec<u8>,
-    key: &MetaKey<'_>,
+    key: &[u8],
+    key_binary: bool,
     exp: i64,
     last_access: u64,
     cas: u64,
@@ -687,7 +691,7 @@ pub fn encode_me(
 ) {
     use super::text::push_decimal;
     out.extend_from_slice(b"ME ");
-    push_key_text(out, key);
+    push_key_text(out, key, key_binary);
     out.extend_from_slice(b" exp=");
     if exp < 0 {
         out.push(b'-');
@@ -1222,8 +1226,8 @@ mod tests {
         let mut out = Vec::new();
         encode_mn(&mut out);
         // memcached 1.6.18: "me foo" => "ME foo exp=-1 la=1 cas=1 fetch=yes cls=1 size=69".
-        encode_me(&mut out, &meta(b"me foo\r\n").key, -1, 1, 1, true, 1, 69);
-        encode_me(&mut out, &meta(b"me Zm9v b\r\n").key, 5, 0, 7, false, 2, 70);
+        encode_me(&mut out, b"foo", false, -1, 1, 1, true, 1, 69);
+        encode_me(&mut out, b"foo", true, 5, 0, 7, false, 2, 70);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "MN\r\nME foo exp=-1 la=1 cas=1 fetch=yes cls=1 size=69\r\n\

@@ -5,7 +5,9 @@
 //! store (`NF` without an item, `EX` on a mismatch); with `I` an *older* CAS is accepted
 //! too, and the value is stored stale, keeping the old TTL and recache-token state;
 //! append and prepend check a `C` but stay append/prepend; add ignores it. The `N` flag is
-//! accepted and has no effect (1.6.18 does not vivify appends).
+//! accepted and has no effect (1.6.18 does not vivify appends). An item stored with a
+//! base64 key (`b`) is marked so (memcached's ITEM_KEY_BINARY), except by append and
+//! prepend, which build a new item without the mark, as memcached does.
 
 use super::{count_miss, reply, Ctx, Plan};
 use crate::protocol::meta::{decode_key, MetaRequest, MetaStatus, ReturnFlags};
@@ -54,7 +56,8 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                         stats.cas_misses.incr();
                         Ok((MetaStatus::Nf, 0))
                     } else if matches!(kind, StoreKind::Set | StoreKind::Add) {
-                        let o = v.insert(new)?;
+                        let mut o = v.insert(new)?;
+                        o.set_key_binary(f.base64_key);
                         Ok((MetaStatus::Hd, o.item().cas()))
                     } else {
                         Ok((MetaStatus::Ns, 0))
@@ -77,7 +80,8 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                 return match check {
                     CasCheck::Match => {
                         stats.cas_hits.incr();
-                        let o = o.replace(new)?;
+                        let mut o = o.replace(new)?;
+                        o.set_key_binary(f.base64_key);
                         Ok((MetaStatus::Hd, o.item().cas()))
                     }
                     CasCheck::Stale => {
@@ -86,6 +90,7 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                         let mut o = o.replace(NewItem { exptime, ..new })?;
                         o.set_stale(true);
                         o.set_win_token_sent(token_sent);
+                        o.set_key_binary(f.base64_key);
                         Ok((MetaStatus::Hd, o.item().cas()))
                     }
                     CasCheck::None | CasCheck::Mismatch => {
@@ -107,7 +112,8 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                     }
                 }
                 _ => {
-                    let o = o.replace(new)?;
+                    let mut o = o.replace(new)?;
+                    o.set_key_binary(f.base64_key);
                     Ok((MetaStatus::Hd, o.item().cas()))
                 }
             }
