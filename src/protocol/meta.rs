@@ -19,10 +19,6 @@
 //!
 //! # Divergences from memcached 1.6.18
 //!
-//! - Base64 keys are decoded with the `base64` crate (standard alphabet, padding required,
-//!   non-zero trailing bits accepted as memcached does). memcached's own decoder also skips
-//!   bytes outside the alphabet and stops at the first padded quartet, so it accepts some
-//!   malformed keys (`Zg==Zg==`) that are refused here with `CLIENT_ERROR error decoding key`.
 //! - An opaque (`O`) token over 32 bytes is refused before anything happens; memcached
 //!   refuses it while writing the reply, so for `mg ... T<ttl>` and `ma` the item was already
 //!   touched or changed. The reply bytes are the same.
@@ -45,7 +41,7 @@ pub const MAX_META_TOKENS: usize = 19;
 /// wants a little slack for its estimate).
 pub const MAX_DECODED_KEY_LEN: usize = 192;
 
-/// memcached's decoder accepts non-zero trailing bits (`Zh==` is `f`) but wants the padding.
+/// Encodes keys for `k` and `me` (standard alphabet, padded), as memcached prints them.
 const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()
@@ -53,14 +49,54 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
 
-/// Decodes a base64 (`b`) key token into `buf` as the parser does; `None` if it is not valid
-/// base64 or decodes to nothing. The command layer uses it for a refused `ms` line, which
-/// never becomes a [`MetaRequest`].
+/// Decodes a base64 (`b`) key token into `buf` exactly as memcached 1.6.18's decoder does
+/// (`base64.c`): bytes outside the standard alphabet are skipped, the remaining count must
+/// be a non-zero multiple of four, non-zero trailing bits are accepted, and decoding stops
+/// after the first quartet with padding (so `Zg==Zg==` is `f`, and `Zm9v\r` is `foo`).
+/// `None` when memcached reports a decoding error (it treats 0 bytes as one). The command
+/// layer also uses it for a refused `ms` line, which never becomes a [`MetaRequest`].
 pub fn decode_key(raw: &[u8], buf: &mut [u8; MAX_DECODED_KEY_LEN]) -> Option<usize> {
-    match KEY_BASE64.decode_slice(raw, buf) {
-        Ok(n) if n > 0 => Some(n),
-        _ => None,
+    /// The value of a base64 digit; `=` counts as 0 (and as padding).
+    fn digit(b: u8) -> Option<u8> {
+        match b {
+            b'A'..=b'Z' => Some(b - b'A'),
+            b'a'..=b'z' => Some(b - b'a' + 26),
+            b'0'..=b'9' => Some(b - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            b'=' => Some(0),
+            _ => None,
+        }
     }
+    let count = raw.iter().filter(|&&b| digit(b).is_some()).count();
+    if count == 0 || count % 4 != 0 || count / 4 * 3 > buf.len() {
+        return None;
+    }
+    let mut block = [0u8; 4];
+    let (mut n, mut len, mut pad) = (0, 0, 0);
+    for &b in raw {
+        let Some(d) = digit(b) else { continue };
+        if b == b'=' {
+            pad += 1;
+        }
+        block[n] = d;
+        n += 1;
+        if n == 4 {
+            buf[len] = (block[0] << 2) | (block[1] >> 4);
+            buf[len + 1] = (block[1] << 4) | (block[2] >> 2);
+            buf[len + 2] = (block[2] << 6) | block[3];
+            len += 3;
+            n = 0;
+            if pad > 0 {
+                match pad {
+                    1 | 2 => len -= pad,
+                    _ => return None,
+                }
+                break;
+            }
+        }
+    }
+    (len > 0).then_some(len)
 }
 
 const BAD_FORMAT: &str = "bad command line format";
@@ -862,6 +898,11 @@ mod tests {
         ] {
             assert_eq!(drive(line), bad, "{line:?}");
         }
+        // memcached's decoder skips bytes outside the alphabet and stops after the first
+        // padded quartet (memcached 1.6.18: "mg Zg==Zg== b k" => "EN kZg== b").
+        assert_eq!(drive(b"mg Zg==Zg== b v\r\n"), "<mg b64:f [b v]>");
+        assert_eq!(drive(b"mg Zm9v\r b\r\n"), "<mg b64:foo [b]>");
+        assert_eq!(drive(b"mg Z!m9v b\r\n"), "<mg b64:foo [b]>");
         // "Zm9v=" is a token starting with Z after the key: an unknown flag.
         assert_eq!(drive(b"mg foo Zm9v= b\r\n"), ce("invalid flag"));
         // A 250-byte base64 key decodes into the inline buffer.
