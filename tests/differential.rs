@@ -223,7 +223,8 @@ fn meta(r: &mut Rng) -> String {
     };
     for _ in 0..r.below(6) {
         let f = *r.pick(pool);
-        if !f.is_empty() && !(f == "b" && b64) {
+        let repeats_b = f == "b" && b64;
+        if !f.is_empty() && !repeats_b {
             flags.push(f.to_string());
         }
     }

@@ -522,3 +522,69 @@ const NAMES: [&str; 17] = [
     "delete_misses",
     "cmd_meta",
 ];
+
+#[test]
+fn without_cas_every_cas_reads_zero() {
+    let s = Server::start(&["-C"]);
+    let mut c = s.connect();
+    c.roundtrip(b"ms k 1 c\r\nx\r\n", b"HD c0\r\n");
+    c.roundtrip(b"mg k c v\r\n", b"VA 1 c0\r\nx\r\n");
+    // Set mode with C compares: nothing matches (C0 means "no CAS" and fails too).
+    c.roundtrip(b"ms k 1 C5\r\ny\r\n", b"EX\r\n");
+    c.roundtrip(b"ms k 1 C0\r\ny\r\n", b"EX\r\n");
+    // Append with C0 is a plain append; md and ma compare 0 with 0.
+    c.roundtrip(b"ms k 1 MA C0\r\ny\r\n", b"HD\r\n");
+    c.roundtrip(b"ma n N0 c\r\n", b"HD c0\r\n");
+    c.roundtrip(b"ma n C0 v\r\n", b"VA 1\r\n1\r\n");
+    c.roundtrip(b"md k I\r\n", b"HD\r\n");
+    c.roundtrip(b"mg k c v\r\n", b"VA 2 c0 X W\r\nxy\r\n");
+    c.roundtrip(b"md k C0\r\n", b"HD\r\n");
+    c.roundtrip(b"mg k\r\n", b"EN\r\n");
+}
+
+#[test]
+fn large_values_round_trip() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let value: Vec<u8> = (0..700_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut req = b"ms big 700000 T0 F7\r\n".to_vec();
+    req.extend_from_slice(&value);
+    req.extend_from_slice(b"\r\n");
+    c.roundtrip(&req, b"HD\r\n");
+    let mut want = b"VA 700000 s700000 f7\r\n".to_vec();
+    want.extend_from_slice(&value);
+    want.extend_from_slice(b"\r\n");
+    c.roundtrip(b"mg big v s f\r\n", &want);
+    // Append to a chained value.
+    c.roundtrip(b"ms big 3 MA\r\nxyz\r\n", b"HD\r\n");
+    c.roundtrip(b"mg big s\r\n", b"HD s700003\r\n");
+}
+
+/// Many clients race to read an invalidated item: exactly one of them wins the recache.
+#[test]
+fn one_winner_among_racing_readers() {
+    let s = Server::start(&["-t", "4"]);
+    let mut c = s.connect();
+    for round in 0..20 {
+        let key = format!("hot{round}");
+        c.roundtrip(format!("ms {key} 1 T0\r\nv\r\n").as_bytes(), b"HD\r\n");
+        c.roundtrip(format!("md {key} I\r\n").as_bytes(), b"HD\r\n");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let mut client = s.connect();
+                let (key, barrier) = (key.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    line(&mut client, &format!("mg {key}\r\n"))
+                })
+            })
+            .collect();
+        let mut replies: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        replies.sort();
+        let mut want = vec!["HD X W".to_string()];
+        want.extend(std::iter::repeat_n("HD Z X".to_string(), 7));
+        want.sort();
+        assert_eq!(replies, want, "round {round}");
+    }
+}
