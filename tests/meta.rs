@@ -588,3 +588,17 @@ fn one_winner_among_racing_readers() {
         assert_eq!(replies, want, "round {round}");
     }
 }
+
+/// Flags a command does not use are accepted and ignored (memcached 1.6.18).
+#[test]
+fn unused_flags_are_ignored() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"ms k 1 v t s f h l u N5 R5 D5 J5\r\nx\r\n", b"HD\r\n");
+    // mg ignores C (no conditional fetch in 1.6.18), I, D, J, F and M.
+    c.roundtrip(b"mg k C12345 I D5 J5 F5 MX v\r\n", b"VA 1\r\nx\r\n");
+    c.roundtrip(b"md k v t s f h l u c N5 R5 D5 J5 F5 MA\r\n", b"HD\r\n");
+    c.roundtrip(b"ms k 1\r\n2\r\n", b"HD\r\n");
+    c.roundtrip(b"ma k s f h l u R5 F5 I\r\n", b"HD\r\n");
+    c.roundtrip(b"mg k v\r\n", b"VA 1\r\n3\r\n");
+}
