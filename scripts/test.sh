@@ -21,9 +21,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-if ! python3 -c 'import pymemcache, bmemcached' >/dev/null 2>&1; then
-  log "installing pymemcache and python-binary-memcached"
-  python3 -m pip install --quiet pymemcache python-binary-memcached
+if ! python3 -c 'import pymemcache, bmemcached, meta_memcache' >/dev/null 2>&1; then
+  log "installing pymemcache, python-binary-memcached and meta-memcache"
+  python3 -m pip install --quiet pymemcache python-binary-memcached meta-memcache
 fi
 
 log "cargo fmt --check"

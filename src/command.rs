@@ -205,12 +205,15 @@ const TOO_LARGE: crate::protocol::ErrorReply =
     crate::protocol::ErrorReply::Server("object too large for cache");
 
 /// memcached drops the stored value when a `set` is refused as too large, so that a
-/// client does not go on reading stale data (process_update_command); only `set` does.
+/// client does not go on reading stale data (process_update_command): of the classic
+/// commands only `set`; `ms` in every mode (process_mset_command).
 fn unlink_refused_set(input: &[u8], ctx: &Ctx<'_>) {
     if let text::Frame::Line { line, .. } = text::frame(input) {
         let tokens = text::Tokens::new(line);
         if tokens.len() >= 2 && tokens.get(0) == b"set" {
             ctx.store.delete(tokens.get(1));
+        } else if tokens.get(0) == b"ms" {
+            meta::unlink_refused(&tokens, ctx);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Interop with real third-party clients: pymemcache (every text command),
-//! libmemcached's `memccapable -a` and `-b` (its whole ascii and binary suites) and
-//! python-binary-memcached (binary protocol, SASL PLAIN). `scripts/test.sh` installs
-//! them; a missing client fails the test rather than skipping it.
+//! libmemcached's `memccapable -a` and `-b` (its whole ascii and binary suites),
+//! python-binary-memcached (binary protocol, SASL PLAIN) and meta-memcache (the meta
+//! protocol: get/set/delete/incr, CAS, stale-while-revalidate, recache and lease cycles).
+//! `scripts/test.sh` installs them; a missing client fails the test rather than skipping it.
 
 mod common;
 use common::Server;
@@ -26,6 +27,19 @@ fn pymemcache_every_text_command() {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/pymemcache_check.py"
+    );
+    run(Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string()));
+}
+
+#[test]
+fn meta_memcache_meta_protocol_client() {
+    let s = Server::start(&[]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/meta_memcache_check.py"
     );
     run(Command::new("python3")
         .arg(script)

@@ -19,10 +19,6 @@
 //!
 //! # Divergences from memcached 1.6.18
 //!
-//! - Base64 keys are decoded with the `base64` crate (standard alphabet, padding required,
-//!   non-zero trailing bits accepted as memcached does). memcached's own decoder also skips
-//!   bytes outside the alphabet and stops at the first padded quartet, so it accepts some
-//!   malformed keys (`Zg==Zg==`) that are refused here with `CLIENT_ERROR error decoding key`.
 //! - An opaque (`O`) token over 32 bytes is refused before anything happens; memcached
 //!   refuses it while writing the reply, so for `mg ... T<ttl>` and `ma` the item was already
 //!   touched or changed. The reply bytes are the same.
@@ -45,13 +41,63 @@ pub const MAX_META_TOKENS: usize = 19;
 /// wants a little slack for its estimate).
 pub const MAX_DECODED_KEY_LEN: usize = 192;
 
-/// memcached's decoder accepts non-zero trailing bits (`Zh==` is `f`) but wants the padding.
+/// Encodes keys for `k` and `me` (standard alphabet, padded), as memcached prints them.
 const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_allow_trailing_bits(true)
         .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
+
+/// Decodes a base64 (`b`) key token into `buf` exactly as memcached 1.6.18's decoder does
+/// (`base64.c`): bytes outside the standard alphabet are skipped, the remaining count must
+/// be a non-zero multiple of four, non-zero trailing bits are accepted, and decoding stops
+/// after the first quartet with padding (so `Zg==Zg==` is `f`, and `Zm9v\r` is `foo`).
+/// `None` when memcached reports a decoding error (it treats 0 bytes as one). The command
+/// layer also uses it for a refused `ms` line, which never becomes a [`MetaRequest`].
+pub fn decode_key(raw: &[u8], buf: &mut [u8; MAX_DECODED_KEY_LEN]) -> Option<usize> {
+    /// The value of a base64 digit; `=` counts as 0 (and as padding).
+    fn digit(b: u8) -> Option<u8> {
+        match b {
+            b'A'..=b'Z' => Some(b - b'A'),
+            b'a'..=b'z' => Some(b - b'a' + 26),
+            b'0'..=b'9' => Some(b - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            b'=' => Some(0),
+            _ => None,
+        }
+    }
+    let count = raw.iter().filter(|&&b| digit(b).is_some()).count();
+    if count == 0 || count % 4 != 0 || count / 4 * 3 > buf.len() {
+        return None;
+    }
+    let mut block = [0u8; 4];
+    let (mut n, mut len, mut pad) = (0, 0, 0);
+    for &b in raw {
+        let Some(d) = digit(b) else { continue };
+        if b == b'=' {
+            pad += 1;
+        }
+        block[n] = d;
+        n += 1;
+        if n == 4 {
+            buf[len] = (block[0] << 2) | (block[1] >> 4);
+            buf[len + 1] = (block[1] << 4) | (block[2] >> 2);
+            buf[len + 2] = (block[2] << 6) | block[3];
+            len += 3;
+            n = 0;
+            if pad > 0 {
+                match pad {
+                    1 | 2 => len -= pad,
+                    _ => return None,
+                }
+                break;
+            }
+        }
+    }
+    (len > 0).then_some(len)
+}
 
 const BAD_FORMAT: &str = "bad command line format";
 const BAD_TOKEN: &str = "bad token in command line format";
@@ -94,13 +140,13 @@ impl<'a> MetaKey<'a> {
 
     /// Decodes the key as base64; false if it is not valid base64.
     fn decode(&mut self) -> bool {
-        match KEY_BASE64.decode_slice(self.raw, &mut self.decoded) {
-            Ok(n) if n > 0 => {
+        match decode_key(self.raw, &mut self.decoded) {
+            Some(n) => {
                 self.decoded_len = n;
                 self.binary = true;
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -550,6 +596,9 @@ pub struct ReturnFlags {
     pub stale: bool,
     /// `mg`: this client won the recache token (` W`).
     pub won: bool,
+    /// `mg` hit: whether the *item* was stored with a base64 key, which decides how `k`
+    /// echoes it (memcached's ITEM_KEY_BINARY); `None` follows the request's `b`.
+    pub key_binary: Option<bool>,
 }
 
 impl MetaRequest<'_> {
@@ -569,26 +618,24 @@ impl MetaRequest<'_> {
     }
 }
 
-/// Appends the key as memcached prints it: as sent, or re-encoded in base64 from the decoded
-/// bytes (memcached re-encodes rather than copying the client's text).
-fn push_key_text(out: &mut Vec<u8>, key: &MetaKey<'_>) {
-    if key.is_binary() {
+/// Appends the key as memcached prints it: its bytes, or re-encoded in base64 when it is
+/// `binary` (memcached re-encodes rather than copying the client's text).
+fn push_key_text(out: &mut Vec<u8>, key: &[u8], binary: bool) {
+    if binary {
         let start = out.len();
-        out.resize(start + key.as_bytes().len().div_ceil(3) * 4, 0);
+        out.resize(start + key.len().div_ceil(3) * 4, 0);
         // The slice was sized for the padded encoding, so this cannot fail.
-        let written = KEY_BASE64
-            .encode_slice(key.as_bytes(), &mut out[start..])
-            .unwrap_or(0);
+        let written = KEY_BASE64.encode_slice(key, &mut out[start..]).unwrap_or(0);
         out.truncate(start + written);
     } else {
-        out.extend_from_slice(key.raw());
+        out.extend_from_slice(key);
     }
 }
 
 /// Appends a key as a `k` return flag echoes it: [`push_key_text`], plus ` b` for base64.
-fn push_key(out: &mut Vec<u8>, key: &MetaKey<'_>) {
-    push_key_text(out, key);
-    if key.is_binary() {
+fn push_key(out: &mut Vec<u8>, key: &[u8], binary: bool) {
+    push_key_text(out, key, binary);
+    if binary {
         out.extend_from_slice(b" b");
     }
 }
@@ -639,7 +686,8 @@ pub fn encode_meta(
             }
             b'k' => {
                 out.extend_from_slice(b" k");
-                push_key(out, &req.key);
+                let binary = ret.key_binary.unwrap_or(req.key.is_binary());
+                push_key(out, req.key.as_bytes(), binary);
             }
             _ => {}
         }
@@ -663,11 +711,13 @@ pub fn encode_mn(out: &mut Vec<u8>) {
 
 /// The `me` reply line, memcached's debug dump of an item:
 /// `ME <key> exp=<exp> la=<la> cas=<cas> fetch=<yes|no> cls=<class> size=<bytes>\r\n`, the
-/// key in base64 (without ` b`) when it was stored as binary. `exp` is `-1` for no expiry.
+/// key in base64 (without ` b`) when it was stored as binary (`key_binary`). `exp` is `-1`
+/// for no expiry.
 #[allow(clippy::too_many_arguments)]
 pub fn encode_me(
     out: &mut Vec<u8>,
-    key: &MetaKey<'_>,
+    key: &[u8],
+    key_binary: bool,
     exp: i64,
     last_access: u64,
     cas: u64,
@@ -677,7 +727,7 @@ pub fn encode_me(
 ) {
     use super::text::push_decimal;
     out.extend_from_slice(b"ME ");
-    push_key_text(out, key);
+    push_key_text(out, key, key_binary);
     out.extend_from_slice(b" exp=");
     if exp < 0 {
         out.push(b'-');
@@ -848,6 +898,11 @@ mod tests {
         ] {
             assert_eq!(drive(line), bad, "{line:?}");
         }
+        // memcached's decoder skips bytes outside the alphabet and stops after the first
+        // padded quartet (memcached 1.6.18: "mg Zg==Zg== b k" => "EN kZg== b").
+        assert_eq!(drive(b"mg Zg==Zg== b v\r\n"), "<mg b64:f [b v]>");
+        assert_eq!(drive(b"mg Zm9v\r b\r\n"), "<mg b64:foo [b]>");
+        assert_eq!(drive(b"mg Z!m9v b\r\n"), "<mg b64:foo [b]>");
         // "Zm9v=" is a token starting with Z after the key: an unknown flag.
         assert_eq!(drive(b"mg foo Zm9v= b\r\n"), ce("invalid flag"));
         // A 250-byte base64 key decodes into the inline buffer.
@@ -1212,8 +1267,8 @@ mod tests {
         let mut out = Vec::new();
         encode_mn(&mut out);
         // memcached 1.6.18: "me foo" => "ME foo exp=-1 la=1 cas=1 fetch=yes cls=1 size=69".
-        encode_me(&mut out, &meta(b"me foo\r\n").key, -1, 1, 1, true, 1, 69);
-        encode_me(&mut out, &meta(b"me Zm9v b\r\n").key, 5, 0, 7, false, 2, 70);
+        encode_me(&mut out, b"foo", false, -1, 1, 1, true, 1, 69);
+        encode_me(&mut out, b"foo", true, 5, 0, 7, false, 2, 70);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "MN\r\nME foo exp=-1 la=1 cas=1 fetch=yes cls=1 size=69\r\n\

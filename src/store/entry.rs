@@ -80,6 +80,11 @@ impl<'s> OccupiedEntry<'s> {
         self.st.set_bit(self.head, item::WIN_SENT, on);
     }
 
+    /// Sets or clears the key-sent-in-base64 bit (meta `ms ... b`).
+    pub fn set_key_binary(&mut self, on: bool) {
+        self.st.set_bit(self.head, item::KEY_BINARY, on);
+    }
+
     /// Sets the CAS: `Some` explicit, `None` a fresh unique. Returns the CAS now stored
     /// (0 when the store runs without CAS).
     pub fn set_cas(&mut self, cas: Option<u64>) -> u64 {

@@ -7,7 +7,7 @@
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 1 | bits: tag (2 low bits) + ACCESSED, FETCHED, STALE, WIN_SENT, CHAINED |
+//! | 0 | 1 | bits: tag (2 low bits) + ACCESSED, FETCHED, STALE, WIN_SENT, CHAINED, KEY_BINARY |
 //! | 1 | 1 | key length (1..=250) |
 //! | 2 | 4 | value length (whole value, all chunks) |
 //! | 6 | 4 | client flags |
@@ -35,6 +35,9 @@ pub(crate) const FETCHED: u8 = 1 << 3;
 pub(crate) const STALE: u8 = 1 << 4;
 pub(crate) const WIN_SENT: u8 = 1 << 5;
 pub(crate) const CHAINED: u8 = 1 << 6;
+/// The key was sent in base64 (meta `b`): `mg k` echoes it in base64 (memcached's
+/// ITEM_KEY_BINARY). Only `ms` sets it; every new item starts without it.
+pub(crate) const KEY_BINARY: u8 = 1 << 7;
 
 const OFF_BITS: usize = 0;
 const OFF_KLEN: usize = 1;
@@ -265,6 +268,11 @@ impl<'a> ItemRef<'a> {
     /// Has a win token been handed out for this item? (meta `W`/`Z`)
     pub fn win_token_sent(&self) -> bool {
         head::bits(self.c()) & WIN_SENT != 0
+    }
+
+    /// Was the key stored in base64 by a meta `ms ... b`? (memcached's ITEM_KEY_BINARY)
+    pub fn key_binary(&self) -> bool {
+        head::bits(self.c()) & KEY_BINARY != 0
     }
 
     /// The slab class of the item's head chunk.
