@@ -210,9 +210,11 @@ impl Conn {
             if *budget == 0 {
                 return Progress::BudgetSpent;
             }
-            if self.wstart > 0 {
-                // Output was partly sent (a slow reader): keep `wbuf` holding only unsent
-                // bytes, so that the command layer's view of its length is the backlog.
+            if self.wstart > 0 && self.wstart >= self.pending_output() {
+                // Output was partly sent (a slow reader): once the sent prefix is at least
+                // as long as the backlog, drop it, so that the command layer's view of the
+                // buffer's length stays within twice the backlog. Moving only then keeps
+                // the cost amortised (each byte is moved at most once per halving).
                 self.wbuf.drain(..self.wstart);
                 self.wstart = 0;
             }
