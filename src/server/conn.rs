@@ -31,8 +31,11 @@ pub const RBUF_INITIAL: usize = 16 * 1024;
 const RBUF_MIN_FREE: usize = 4 * 1024;
 /// Output beyond this many unsent bytes pauses request processing.
 pub const WBUF_HIGH: usize = 1024 * 1024;
-/// Buffers larger than this are shrunk back once empty.
-const SHRINK_ABOVE: usize = 256 * 1024;
+/// Buffers larger than this are shrunk back as soon as they are empty. Smaller ones are kept
+/// while the connection is busy (a pipelining client reuses them batch after batch, where
+/// shrinking after every batch would reallocate and copy them again each time) and shrunk
+/// by [`Conn::shrink_idle`] once it goes quiet.
+const SHRINK_AT_ONCE_ABOVE: usize = 4 * WBUF_HIGH;
 
 /// What the worker should do with a connection after [`Conn::ready`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +125,25 @@ impl Conn {
     /// Relative time of the last command (for the idle timeout).
     pub fn last_seen(&self) -> u32 {
         self.last_seen
+    }
+
+    /// Gives back buffer memory of a connection that has had nothing to do since `since`
+    /// (the worker calls this about once a second): buffers return to their initial size.
+    pub fn shrink_idle(&mut self, since: u32) {
+        if self.last_seen >= since {
+            return;
+        }
+        if self.rstart == self.rend && self.rbuf.len() > RBUF_INITIAL {
+            self.rstart = 0;
+            self.rend = 0;
+            self.rbuf.truncate(RBUF_INITIAL);
+            self.rbuf.shrink_to_fit();
+        }
+        if self.pending_output() == 0 && self.wbuf.capacity() > RBUF_INITIAL {
+            self.wbuf.clear();
+            self.wstart = 0;
+            self.wbuf.shrink_to(RBUF_INITIAL);
+        }
     }
 
     /// Remembers readiness reported by the poll (edges are not repeated, so a
@@ -293,7 +315,7 @@ impl Conn {
         if self.rstart == self.rend {
             self.rstart = 0;
             self.rend = 0;
-            if self.rbuf.len() > SHRINK_ABOVE {
+            if self.rbuf.len() > SHRINK_AT_ONCE_ABOVE {
                 self.rbuf.truncate(RBUF_INITIAL);
                 self.rbuf.shrink_to_fit();
             }
@@ -345,7 +367,7 @@ impl Conn {
         }
         self.wbuf.clear();
         self.wstart = 0;
-        if self.wbuf.capacity() > SHRINK_ABOVE {
+        if self.wbuf.capacity() > SHRINK_AT_ONCE_ABOVE {
             self.wbuf.shrink_to(RBUF_INITIAL);
         }
         Ok(())

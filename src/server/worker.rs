@@ -65,10 +65,8 @@ impl Worker {
         loop {
             let timeout = if !self.pending.is_empty() {
                 Some(Duration::ZERO)
-            } else if idle > 0 {
-                Some(next_sweep.saturating_duration_since(Instant::now()))
             } else {
-                None
+                Some(next_sweep.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -97,8 +95,14 @@ impl Worker {
                 self.shutdown();
                 return;
             }
-            if idle > 0 && Instant::now() >= next_sweep {
-                self.kick_idle(idle);
+            if Instant::now() >= next_sweep {
+                if idle > 0 {
+                    self.kick_idle(idle);
+                }
+                let now = self.shared.store.clock().now();
+                for (_, (conn, _)) in self.conns.iter_mut() {
+                    conn.shrink_idle(now.saturating_sub(1));
+                }
                 next_sweep = Instant::now() + Duration::from_secs(1);
             }
         }
