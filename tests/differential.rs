@@ -156,7 +156,9 @@ fn request(r: &mut Rng) -> Vec<u8> {
 /// server-specific values: no `c` (CAS values differ between servers), no `t` or `l`
 /// (a clock tick between two commands changes them), `me` only on keys never stored
 /// (its hit line shows larder's own item size and class); compare values `C0` and
-/// `C999999999` never match a real CAS. Malformed flags and modes are included.
+/// `C999999999` never match a real CAS. Malformed flags and modes are included. Never `E`
+/// or `x`: larder accepts them as later memcached 1.6 releases do, Debian's 1.6.18 refuses
+/// them (tests/meta.rs covers them on larder alone).
 fn meta(r: &mut Rng) -> String {
     let (key, b64) = match r.below(5) {
         0 => {
@@ -216,7 +218,7 @@ fn meta(r: &mut Rng) -> String {
             "C999999999",
         ],
         4 => &[
-            "zz", "x", "E5", "Tabc", "T", "C", "Cx", "Fx", "MX", "MEE", "Jx", "Dx", "v", "q", "O1",
+            "zz", "y", "G5", "Tabc", "T", "C", "Cx", "Fx", "MX", "MEE", "Jx", "Dx", "v", "q", "O1",
             "k",
         ],
         _ => &[""],

@@ -306,10 +306,149 @@ fn md_return_codes() {
     c.send(b"md k q\r\n");
     c.expect_silence(QUIET);
     c.roundtrip(b"mg k\r\n", b"EN\r\n");
-    // T without I is ignored; 1.6.18 has no x flag.
+    // T without I is ignored.
     c.roundtrip(b"ms k 1\r\nx\r\n", b"HD\r\n");
     c.roundtrip(b"md k T30\r\n", b"HD\r\n");
-    c.roundtrip(b"md k x\r\n", b"CLIENT_ERROR invalid or duplicate flag\r\n");
+    c.roundtrip(b"mg k\r\n", b"EN\r\n");
+}
+
+// E<cas> and md's x come from memcached releases after 1.6.18 (doc/protocol.txt of 1.6.21
+// on): Debian's memcached 1.6.18 predates them and refuses both, so these tests run against
+// larder only.
+
+#[test]
+fn ms_e_sets_the_cas() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"ms k 2 E5000 c\r\nab\r\n", b"HD c5000\r\n");
+    assert_eq!(cas(&mut c, "k"), 5000);
+    // The explicit CAS works as any other for a compare.
+    c.roundtrip(b"ms k 2 C5000 E6000\r\ncd\r\n", b"HD\r\n");
+    assert_eq!(cas(&mut c, "k"), 6000);
+    c.roundtrip(b"ms k 2 C5000\r\nef\r\n", b"EX\r\n");
+    // Without E a store takes a fresh CAS again.
+    let l = line(&mut c, "ms k 2 C6000 c\r\ngh\r\n");
+    assert!(l.starts_with("HD c") && l != "HD c6000", "{l}");
+    c.roundtrip(b"mg k v\r\n", b"VA 2\r\ngh\r\n");
+    // Append, prepend and add take it too; a refused store leaves the CAS alone.
+    c.roundtrip(b"ms k 1 MA E7 c\r\ni\r\n", b"HD c7\r\n");
+    c.roundtrip(b"ms k 1 MP E8\r\nj\r\n", b"HD\r\n");
+    c.roundtrip(b"mg k v c\r\n", b"VA 4 c8\r\njghi\r\n");
+    c.roundtrip(b"ms k 1 ME E9\r\nk\r\n", b"NS\r\n");
+    assert_eq!(cas(&mut c, "k"), 8);
+    c.roundtrip(b"ms n 1 ME E0 c\r\nk\r\n", b"HD c0\r\n");
+    // gets shows the same CAS.
+    c.roundtrip(b"gets k\r\n", b"VALUE k 0 4 8\r\njghi\r\nEND\r\n");
+}
+
+#[test]
+fn md_e_with_i_sets_the_cas() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"ms k 3\r\nabc\r\n", b"HD\r\n");
+    let v = cas(&mut c, "k");
+    c.roundtrip(format!("md k I E{}\r\n", v + 100).as_bytes(), b"HD\r\n");
+    c.roundtrip(
+        b"mg k c v\r\n",
+        format!("VA 3 c{} X W\r\nabc\r\n", v + 100).as_bytes(),
+    );
+    // The recache winner's fresh value matches that CAS.
+    c.roundtrip(
+        format!("ms k 3 C{}\r\nnew\r\n", v + 100).as_bytes(),
+        b"HD\r\n",
+    );
+    c.roundtrip(b"mg k v\r\n", b"VA 3\r\nnew\r\n");
+    // Without I or x, E has nothing to change: the item is deleted.
+    c.roundtrip(b"md k E1\r\n", b"HD\r\n");
+    c.roundtrip(b"mg k\r\n", b"EN\r\n");
+}
+
+#[test]
+fn ma_e_sets_the_cas() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"ma n N0 J10 E77 c v\r\n", b"VA 2 c77\r\n10\r\n");
+    c.roundtrip(b"ma n E88 c v\r\n", b"VA 2 c88\r\n11\r\n");
+    assert_eq!(cas(&mut c, "n"), 88);
+    c.roundtrip(b"ma n C87 E99\r\n", b"EX\r\n");
+    c.roundtrip(b"ma n C88 E99 MD c\r\n", b"HD c99\r\n");
+    c.roundtrip(b"mg n v c\r\n", b"VA 2 c99\r\n10\r\n");
+}
+
+#[test]
+fn mg_e_applies_to_a_vivified_item() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"mg k N30 E4242 c v\r\n", b"VA 0 c4242 W\r\n\r\n");
+    assert_eq!(cas(&mut c, "k"), 4242);
+    // A hit is not modified by E, even when T touches it.
+    c.roundtrip(b"mg k E1 T60 c\r\n", b"HD c4242 Z\r\n");
+    assert_eq!(cas(&mut c, "k"), 4242);
+    c.roundtrip(b"ms k 2 C4242\r\nhi\r\n", b"HD\r\n");
+}
+
+#[test]
+fn md_x_empties_the_value() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"ms k 3 F5 T100\r\nabc\r\n", b"HD\r\n");
+    let v = cas(&mut c, "k");
+    // A CAS mismatch changes nothing.
+    c.roundtrip(format!("md k x C{} k\r\n", v + 1).as_bytes(), b"EX kk\r\n");
+    c.roundtrip(b"mg k v f\r\n", b"VA 3 f5\r\nabc\r\n");
+    // The item stays, empty, with its CAS. As in memcached, the new item takes the
+    // request's F and T (none: flags 0, no expiry), not the old ones.
+    c.roundtrip(format!("md k x C{v} O1\r\n").as_bytes(), b"HD O1\r\n");
+    c.roundtrip(
+        b"mg k v f t c\r\n",
+        format!("VA 0 f0 t-1 c{v}\r\n\r\n").as_bytes(),
+    );
+    c.roundtrip(b"ms k 3 F5\r\nabc\r\n", b"HD\r\n");
+    c.send(b"md k x F5 T100 E900 q\r\n");
+    c.expect_silence(QUIET);
+    c.roundtrip(b"mg k v f c\r\n", b"VA 0 f5 c900\r\n\r\n");
+    ttl(&mut c, "k", 100);
+    // x with I: emptied and marked stale, with a new CAS.
+    c.roundtrip(b"ms k 3 F5\r\nabc\r\n", b"HD\r\n");
+    c.roundtrip(b"md k x I F5 E901\r\n", b"HD\r\n");
+    c.roundtrip(b"mg k v f c\r\n", b"VA 0 f5 c901 X W\r\n\r\n");
+    // A miss is NF; the other commands ignore x.
+    c.roundtrip(b"md nope x\r\n", b"NF\r\n");
+    c.roundtrip(b"mg k x s\r\n", b"HD s0 Z X\r\n");
+}
+
+#[test]
+fn bad_e_token() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let bad = b"CLIENT_ERROR bad token in command line format\r\n";
+    c.roundtrip(b"mg k Eabc\r\n", bad);
+    c.roundtrip(b"mg k E\r\n", bad);
+    // ms swallows its data block after a flag error.
+    c.roundtrip(b"ms k 2 E-1\r\nab\r\n", bad);
+    // md and ma report every flag error the same way.
+    let generic = b"CLIENT_ERROR invalid or duplicate flag\r\n";
+    c.roundtrip(b"md k Ex\r\n", generic);
+    c.roundtrip(b"ma k E18446744073709551616\r\n", generic);
+    c.roundtrip(b"mg k\r\n", b"EN\r\n");
 }
 
 #[test]

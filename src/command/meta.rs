@@ -22,6 +22,11 @@
 //! As in memcached, a `mg` hit echoes its key (`k`) in base64 when the *item* was stored by
 //! `ms ... b` (the store's KEY_BINARY bit), whatever the request used; `me` does the same.
 //!
+//! From later memcached 1.6 releases (1.6.21 on), not in 1.6.18: `E<cas>` gives a stored or
+//! changed item that CAS (`ms`, `ma`, `md` with `I` or `x`, a vivifying `mg`), and `md`'s
+//! `x` replaces the item with an empty one that takes the request's `F` and `T`, as
+//! memcached's `process_mdelete_cmd` does.
+//!
 //! Divergences from memcached 1.6.18 (documented in docs/META.md):
 //! - `me` prints larder's own slab class and item size (`cls=`, `size=`), which follow
 //!   larder's item layout rather than memcached's.
@@ -35,6 +40,7 @@ use crate::clock::RelTime;
 use crate::protocol::meta::{
     encode_me, encode_meta, encode_mn, MetaCommand, MetaRequest, MetaStatus, ReturnFlags,
 };
+use crate::protocol::ErrorReply;
 use crate::store::{Entry, ItemRef, Miss, NewItem};
 
 /// Executes one meta request, appending its reply (if `q` does not hide it) to `out`.
@@ -165,7 +171,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                     value: b"",
                     flags: 0,
                     exptime: 0,
-                    cas: None,
+                    cas: f.new_cas,
                 };
                 // memcached answers a miss when it cannot allocate the vivified item.
                 (v.insert(empty).ok()?, true)
@@ -243,29 +249,54 @@ fn delete(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         Entry::Vacant(v) => {
             count_miss(ctx, v.miss());
             stats.delete_misses.incr();
-            MetaStatus::Nf
+            Ok(MetaStatus::Nf)
         }
         Entry::Occupied(o) if f.compare_cas.is_some_and(|c| c != o.item().cas()) => {
             stats.delete_misses.incr();
-            MetaStatus::Ex
+            Ok(MetaStatus::Ex)
         }
-        Entry::Occupied(mut o) if f.invalidate => {
-            // Keep the item, mark it stale, and let the next reader win the recache.
-            if let Some(t) = f.new_ttl {
-                o.set_exptime(clock.expiry(t));
+        Entry::Occupied(mut o) => {
+            if f.remove_value {
+                // `x`: a new, empty item with the request's F and T (0 without them) and
+                // the old CAS unless E gives one; its bits (stale, fetched, base64 key)
+                // start fresh, as memcached's new item.
+                let old_cas = o.item().cas();
+                let empty = NewItem {
+                    value: b"",
+                    flags: f.set_client_flags.unwrap_or(0),
+                    exptime: f.new_ttl.map_or(0, |t| clock.expiry(t)),
+                    cas: Some(f.new_cas.unwrap_or(old_cas)),
+                };
+                // If even the empty item cannot be allocated, the old one is gone too
+                // (memcached keeps it); the reply is the same.
+                o = match o.replace(empty) {
+                    Ok(o) => o,
+                    Err(_) => return Err(ErrorReply::Server("out of memory")),
+                };
             }
-            o.set_stale(true);
-            o.set_win_token_sent(false);
-            o.set_cas(None);
-            MetaStatus::Hd
-        }
-        Entry::Occupied(o) => {
-            stats.delete_hits.incr();
-            o.remove();
-            MetaStatus::Hd
+            if f.invalidate {
+                // Keep the item, mark it stale, and let the next reader win the recache.
+                if let Some(t) = f.new_ttl {
+                    o.set_exptime(clock.expiry(t));
+                }
+                o.set_stale(true);
+                o.set_win_token_sent(false);
+                o.set_cas(f.new_cas);
+            } else {
+                stats.delete_hits.incr();
+                if !f.remove_value {
+                    o.remove();
+                }
+            }
+            Ok(MetaStatus::Hd)
         }
     });
-    reply(out, req, status, &ReturnFlags::default(), false);
+    match status {
+        Ok(status) => {
+            reply(out, req, status, &ReturnFlags::default(), false);
+        }
+        Err(e) => e.encode(out),
+    }
 }
 
 /// `me <key> [b]`: memcached's debug line, without touching the item.

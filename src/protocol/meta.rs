@@ -6,7 +6,8 @@
 //! [`MetaRequest`] inside [`super::text::Request::Meta`].
 //!
 //! This file owns the flag grammar: which letters each command accepts, the numeric flag
-//! values (`T`, `N`, `R`, `F`, `C`, `D`, `J`), the mode switch `M`, base64 keys (`b`), and
+//! values (`T`, `N`, `R`, `F`, `C`, `D`, `J`, and `E` and `x` from memcached releases after
+//! 1.6.18, read by every command as there), the mode switch `M`, base64 keys (`b`), and
 //! memcached 1.6.18's exact error line for each mistake, including its order of checks
 //! (an unknown or repeated flag wins over a bad number; for `md` and `ma` every flag error is
 //! `CLIENT_ERROR invalid or duplicate flag`). Unlike classic `noreply`, the `q` flag never hides
@@ -238,6 +239,12 @@ pub struct MetaFlags<'a> {
     pub set_client_flags: Option<u32>,
     /// `C<cas>`: compare CAS value.
     pub compare_cas: Option<u64>,
+    /// `E<cas>`: the CAS value to give the item if this command stores or changes it
+    /// (`ms`, `ma`, `md` with `I` or `x`, a vivifying `mg`). Not in memcached 1.6.18.
+    pub new_cas: Option<u64>,
+    /// `x`: `md` replaces the value with an empty one and keeps the item. Not in memcached
+    /// 1.6.18; accepted and ignored by the other commands, as in later memcached.
+    pub remove_value: bool,
     /// `M<mode>`: the mode byte. `parse` guarantees it is valid for `ms` (`E A P R S`) and
     /// `ma` (`I + D -`); see [`MetaFlags::store_mode`] and [`MetaFlags::incr`].
     pub mode: Option<u8>,
@@ -516,6 +523,10 @@ fn preparse<'a>(
                 Some(v) => flags.compare_cas = Some(v),
                 None => fail(Some(BAD_TOKEN)),
             },
+            b'E' => match parse_u64(arg) {
+                Some(v) => flags.new_cas = Some(v),
+                None => fail(Some(BAD_TOKEN)),
+            },
             b'M' => match tok {
                 [_, mode] => flags.mode = Some(*mode),
                 _ => fail(Some("incorrect length for M token")),
@@ -540,6 +551,7 @@ fn preparse<'a>(
             b'u' => flags.no_bump = true,
             b'q' => flags.quiet = true,
             b'I' => flags.invalidate = true,
+            b'x' => flags.remove_value = true,
             // Proxy hints, accepted and ignored.
             b'P' | b'L' => {}
             _ => return Err("invalid flag"),
@@ -808,8 +820,7 @@ mod tests {
         // memcached 1.6.18 transcripts.
         assert_eq!(drive(b"mg\r\n"), "ERROR\r\n");
         assert_eq!(drive(b"mg foo zz\r\n"), ce("invalid flag"));
-        assert_eq!(drive(b"mg foo x\r\n"), ce("invalid flag"));
-        assert_eq!(drive(b"mg foo E5\r\n"), ce("invalid flag"));
+        assert_eq!(drive(b"mg foo y\r\n"), ce("invalid flag"));
         assert_eq!(drive(b"mg foo HTTP/1.1\r\n"), ce("invalid flag"));
         assert_eq!(drive(b"mg foo v v\r\n"), ce("duplicate flag"));
         assert_eq!(drive(b"mg foo v vx\r\n"), ce("duplicate flag"));
@@ -1060,6 +1071,33 @@ mod tests {
             "SERVER_ERROR object too large for cache\r\n"
         );
         assert_eq!(drive_with(b"ms Zm9v 38 b\r\n", &small), "<wait>");
+    }
+
+    #[test]
+    fn explicit_cas_and_remove_value() {
+        // Later memcached 1.6 (not 1.6.18): E<cas> on every command, x read by all.
+        for line in [
+            &b"mg foo E7 x\r\n"[..],
+            b"md foo E7 x\r\n",
+            b"ma foo E7 x\r\n",
+        ] {
+            let f = meta(line).flags;
+            assert_eq!((f.new_cas, f.remove_value), (Some(7), true));
+        }
+        let f = meta(b"ms foo 1 E18446744073709551615\r\na\r\n").flags;
+        assert_eq!((f.new_cas, f.remove_value), (Some(u64::MAX), false));
+        let f = meta(b"md foo\r\n").flags;
+        assert_eq!((f.new_cas, f.remove_value), (None, false));
+        let bad_token = ce("bad token in command line format");
+        assert_eq!(drive(b"mg foo Eabc\r\n"), bad_token);
+        assert_eq!(drive(b"mg foo E\r\n"), bad_token);
+        assert_eq!(drive(b"mg foo E18446744073709551616\r\n"), bad_token);
+        assert_eq!(drive(b"mg foo E1 E2\r\n"), ce("duplicate flag"));
+        assert_eq!(drive(b"ms foo 1 Ex\r\na\r\n"), bad_token);
+        let generic = ce("invalid or duplicate flag");
+        assert_eq!(drive(b"md foo Eabc\r\n"), generic);
+        assert_eq!(drive(b"md foo x x\r\n"), generic);
+        assert_eq!(drive(b"ma foo E-1\r\n"), generic);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! append and prepend check a `C` but stay append/prepend; add ignores it. The `N` flag is
 //! accepted and has no effect (1.6.18 does not vivify appends). An item stored with a
 //! base64 key (`b`) is marked so (memcached's ITEM_KEY_BINARY), except by append and
-//! prepend, which build a new item without the mark, as memcached does.
+//! prepend, which build a new item without the mark, as memcached does. An `E<cas>` flag
+//! (later memcached, not 1.6.18) is the CAS of whatever `ms` or `ma` stores or changes.
 
 use super::{count_miss, reply, Ctx, Plan};
 use crate::protocol::meta::{decode_key, MetaRequest, MetaStatus, ReturnFlags};
@@ -44,7 +45,7 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         value: req.data,
         flags: f.set_client_flags.unwrap_or(0),
         exptime: f.new_ttl.map_or(0, |t| ctx.store.clock().expiry(t)),
-        cas: None,
+        cas: f.new_cas,
     };
     let outcome = ctx
         .store
@@ -107,7 +108,13 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                     }
                     // memcached answers NS when the combined item cannot be allocated.
                     match o.concat(req.data, kind == StoreKind::Prepend) {
-                        Ok(o) => Ok((MetaStatus::Hd, o.item().cas())),
+                        Ok(mut o) => {
+                            let cas = match f.new_cas {
+                                Some(e) => o.set_cas(Some(e)),
+                                None => o.item().cas(),
+                            };
+                            Ok((MetaStatus::Hd, cas))
+                        }
                         Err(_) => Ok((MetaStatus::Ns, 0)),
                     }
                 }
@@ -169,7 +176,7 @@ pub(super) fn arithmetic(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>
                     value,
                     flags: 0,
                     exptime: 0,
-                    cas: None,
+                    cas: f.new_cas,
                 };
                 match v.insert(new) {
                     Ok(o) => (o, n, true),
@@ -198,7 +205,10 @@ pub(super) fn arithmetic(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>
                     cur.saturating_sub(delta)
                 };
                 match o.write_number(n) {
-                    Ok(o) => {
+                    Ok(mut o) => {
+                        if f.new_cas.is_some() {
+                            o.set_cas(f.new_cas);
+                        }
                         hits.incr();
                         (o, n, false)
                     }
