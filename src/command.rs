@@ -10,7 +10,6 @@ use crate::protocol::text::{self, Keys, Request, StoreKind};
 use crate::protocol::{Dialect, Limits, Parsed};
 use crate::stats::{Registry, WorkerStats};
 use crate::store::{ArithOutcome, Delta, ItemRef, Miss, SetMode, SetOutcome, Store, StoreError};
-use std::io::Write as _;
 
 /// The version larder reports on the wire. It is the memcached release whose protocol
 /// larder follows, so clients that enable features by version behave as they would
@@ -278,16 +277,16 @@ pub fn execute(
                     if is_cas {
                         stats.cas_hits.incr();
                     }
-                    b"STORED\r\n"
+                    text::STORED
                 }
-                Ok(SetOutcome::NotStored) => b"NOT_STORED\r\n",
+                Ok(SetOutcome::NotStored) => text::NOT_STORED,
                 Ok(SetOutcome::Exists) => {
                     stats.cas_badval.incr();
-                    b"EXISTS\r\n"
+                    text::EXISTS
                 }
                 Ok(SetOutcome::NotFound) => {
                     stats.cas_misses.incr();
-                    b"NOT_FOUND\r\n"
+                    text::NOT_FOUND
                 }
                 Err(e) => store_error(stats, e),
             };
@@ -296,8 +295,8 @@ pub fn execute(
         Request::Delete { key, noreply } => {
             let reply = count_hit(
                 ctx.store.delete(key),
-                (&stats.delete_hits, b"DELETED\r\n"),
-                (&stats.delete_misses, b"NOT_FOUND\r\n"),
+                (&stats.delete_hits, text::DELETED),
+                (&stats.delete_misses, text::NOT_FOUND),
             );
             answer(out, *noreply, reply)
         }
@@ -317,18 +316,17 @@ pub fn execute(
             } else {
                 (&stats.decr_hits, &stats.decr_misses)
             };
-            let mut num = [0u8; 22];
             let reply: &[u8] = match ctx.store.arith(key, d) {
                 Ok(ArithOutcome::Value { value, .. }) => {
                     hits.incr();
-                    let mut cur = std::io::Cursor::new(&mut num[..]);
-                    let _ = write!(cur, "{value}\r\n");
-                    let n = cur.position() as usize;
-                    &num[..n]
+                    if !noreply {
+                        text::encode_number(out, value);
+                    }
+                    return Action::Continue;
                 }
                 Ok(ArithOutcome::NotFound) => {
                     misses.incr();
-                    b"NOT_FOUND\r\n"
+                    text::NOT_FOUND
                 }
                 Ok(ArithOutcome::NonNumeric) => {
                     b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
@@ -347,8 +345,8 @@ pub fn execute(
             stats.cmd_touch.incr();
             let reply = count_hit(
                 ctx.store.touch(key, clock.expiry(*exptime)),
-                (&stats.touch_hits, b"TOUCHED\r\n"),
-                (&stats.touch_misses, b"NOT_FOUND\r\n"),
+                (&stats.touch_hits, text::TOUCHED),
+                (&stats.touch_misses, text::NOT_FOUND),
             );
             answer(out, *noreply, reply)
         }
@@ -361,22 +359,20 @@ pub fn execute(
                     0
                 };
                 ctx.store.flush_all(delay);
-                b"OK\r\n"
+                text::OK
             } else {
                 b"CLIENT_ERROR flush_all not allowed\r\n"
             };
             answer(out, *noreply, reply)
         }
         Request::Version => {
-            out.extend_from_slice(b"VERSION ");
-            out.extend_from_slice(PROTOCOL_VERSION.as_bytes());
-            out.extend_from_slice(b"\r\n");
+            text::encode_version(out, PROTOCOL_VERSION);
             Action::Continue
         }
         Request::Verbosity { level, noreply } => {
             set_verbosity(*level);
             if !noreply {
-                out.extend_from_slice(b"OK\r\n");
+                out.extend_from_slice(text::OK);
             }
             Action::Continue
         }
@@ -396,7 +392,7 @@ pub fn execute(
                 let bytes = megabytes.saturating_mul(1024 * 1024);
                 ctx.store
                     .set_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
-                b"OK\r\n"
+                text::OK
             };
             answer(out, *noreply, reply)
         }
@@ -471,7 +467,7 @@ fn retrieve(
             out.truncate(start);
             err.encode(out);
         }
-        None => out.extend_from_slice(b"END\r\n"),
+        None => out.extend_from_slice(text::END),
     }
     Action::Continue
 }

@@ -7,9 +7,8 @@
 //! the same rows.
 
 use super::{Ctx, PROTOCOL_VERSION};
-use crate::protocol::text::Keys;
+use crate::protocol::text::{self, Keys};
 use std::fmt::Display;
-use std::io::Write;
 
 /// Receives one stat row: its name and its value.
 pub type Emit<'e> = dyn FnMut(&dyn Display, &dyn Display) + 'e;
@@ -67,7 +66,7 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
         (Some(b"reset"), None) => {
             ctx.registry.reset();
             ctx.store.reset_stats();
-            out.extend_from_slice(b"RESET\r\n");
+            out.extend_from_slice(text::RESET);
             return;
         }
         _ => {
@@ -76,9 +75,9 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
         }
     };
     rows(ctx, group, &mut |name, value| {
-        let _ = write!(out, "STAT {name} {value}\r\n");
+        text::encode_stat(out, name, value)
     });
-    out.extend_from_slice(b"END\r\n");
+    out.extend_from_slice(text::END);
 }
 
 fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {

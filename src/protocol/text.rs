@@ -858,49 +858,23 @@ pub fn encode_value(out: &mut Vec<u8>, key: &[u8], flags: u32, len: usize, cas: 
 }
 
 /// `END\r\n`: the end of a retrieval or of a `stats` listing.
-pub fn encode_end(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"END\r\n");
-}
-
+pub const END: &[u8] = b"END\r\n";
 /// `STORED\r\n`.
-pub fn encode_stored(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"STORED\r\n");
-}
-
+pub const STORED: &[u8] = b"STORED\r\n";
 /// `NOT_STORED\r\n`: an `add`/`replace`/`append`/`prepend` condition failed.
-pub fn encode_not_stored(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"NOT_STORED\r\n");
-}
-
+pub const NOT_STORED: &[u8] = b"NOT_STORED\r\n";
 /// `EXISTS\r\n`: a `cas` lost the race.
-pub fn encode_exists(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"EXISTS\r\n");
-}
-
+pub const EXISTS: &[u8] = b"EXISTS\r\n";
 /// `NOT_FOUND\r\n`.
-pub fn encode_not_found(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"NOT_FOUND\r\n");
-}
-
+pub const NOT_FOUND: &[u8] = b"NOT_FOUND\r\n";
 /// `DELETED\r\n`.
-pub fn encode_deleted(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"DELETED\r\n");
-}
-
+pub const DELETED: &[u8] = b"DELETED\r\n";
 /// `TOUCHED\r\n`.
-pub fn encode_touched(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"TOUCHED\r\n");
-}
-
-/// `OK\r\n` (`flush_all`, `verbosity`, `cache_memlimit`, `stats detail on|off`).
-pub fn encode_ok(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"OK\r\n");
-}
-
+pub const TOUCHED: &[u8] = b"TOUCHED\r\n";
+/// `OK\r\n` (`flush_all`, `verbosity`, `cache_memlimit`).
+pub const OK: &[u8] = b"OK\r\n";
 /// `RESET\r\n` (`stats reset`).
-pub fn encode_reset(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"RESET\r\n");
-}
+pub const RESET: &[u8] = b"RESET\r\n";
 
 /// `VERSION <version>\r\n`.
 pub fn encode_version(out: &mut Vec<u8>, version: &str) {
@@ -915,35 +889,12 @@ pub fn encode_number(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// `STAT <name> <value>\r\n` with a value already in bytes.
-pub fn encode_stat(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(b"STAT ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// `STAT <name> <value>\r\n` with an unsigned counter (the common case, no formatting
-/// machinery).
-pub fn encode_stat_u64(out: &mut Vec<u8>, name: &str, value: u64) {
-    out.extend_from_slice(b"STAT ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    push_decimal(out, value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// `STAT <name> <value>\r\n` with any `Display` value (floats such as `rusage_user
-/// 0.012000` must be formatted by the caller the way memcached prints them).
-pub fn encode_stat_display(out: &mut Vec<u8>, name: &str, value: impl fmt::Display) {
+/// `STAT <name> <value>\r\n` (floats such as `rusage_user 0.012000` must be formatted by
+/// the caller the way memcached prints them).
+pub fn encode_stat(out: &mut Vec<u8>, name: impl fmt::Display, value: impl fmt::Display) {
     use std::io::Write;
-    out.extend_from_slice(b"STAT ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
     // Writing into a Vec<u8> cannot fail.
-    let _ = write!(out, "{value}");
-    out.extend_from_slice(b"\r\n");
+    let _ = write!(out, "STAT {name} {value}\r\n");
 }
 
 #[cfg(test)]

@@ -844,21 +844,17 @@ fn encoders_are_exact() {
     let mut out = Vec::new();
     encode_value(&mut out, b"k", 0, 1, None);
     encode_value(&mut out, b"key", u32::MAX, 0, Some(u64::MAX));
-    encode_end(&mut out);
-    encode_stored(&mut out);
-    encode_not_stored(&mut out);
-    encode_exists(&mut out);
-    encode_not_found(&mut out);
-    encode_deleted(&mut out);
-    encode_touched(&mut out);
-    encode_ok(&mut out);
-    encode_reset(&mut out);
+    for line in [
+        END, STORED, NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED, OK, RESET,
+    ] {
+        out.extend_from_slice(line);
+    }
     encode_version(&mut out, "1.6.18");
     encode_number(&mut out, 0);
     encode_number(&mut out, 18_446_744_073_709_551_615);
-    encode_stat(&mut out, "version", b"1.6.18");
-    encode_stat_u64(&mut out, "curr_items", 42);
-    encode_stat_display(&mut out, "rusage_user", format_args!("{}.{:06}", 0, 12_000));
+    encode_stat(&mut out, "version", "1.6.18");
+    encode_stat(&mut out, "curr_items", 42);
+    encode_stat(&mut out, "rusage_user", format_args!("{}.{:06}", 0, 12_000));
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "VALUE k 0 1\r\nVALUE key 4294967295 0 18446744073709551615\r\nEND\r\nSTORED\r\n\
