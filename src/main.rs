@@ -6,6 +6,13 @@ use larder::{process, server::Server};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A panic in any thread ends the process (release builds also set panic = "abort"): a
+    // worker that died quietly would strand its connections behind a live listener.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::abort();
+    }));
     let config = match Config::from_args(std::env::args_os()) {
         Ok(ConfigOutcome::Run(config)) => config,
         Ok(ConfigOutcome::Help(text)) | Ok(ConfigOutcome::Version(text)) => {
