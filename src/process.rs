@@ -137,11 +137,20 @@ pub fn write_pid_file(path: impl AsRef<Path>) -> io::Result<PidFile> {
             format!("Could not write the pid file {}: {e}", path.display()),
         )
     };
-    fs::write(&tmp, format!("{pid}\n")).map_err(context)?;
-    fs::rename(&tmp, &path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        context(e)
-    })?;
+    let contents = format!("{pid}\n");
+    let regular_or_absent = fs::symlink_metadata(&path).map_or(true, |m| m.is_file());
+    if regular_or_absent {
+        // Written beside and renamed over, so a reader never sees half a pid.
+        fs::write(&tmp, &contents).map_err(context)?;
+        fs::rename(&tmp, &path).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            context(e)
+        })?;
+    } else {
+        // Never rename over something that is not a regular file (a device such as
+        // /dev/null, a symlink, a FIFO): write through it, as memcached's fopen does.
+        fs::write(&path, &contents).map_err(context)?;
+    }
     Ok(PidFile { path, pid })
 }
 

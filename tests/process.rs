@@ -89,18 +89,14 @@ fn the_example_conf_file_starts_a_server() {
         return;
     }
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/memcached.conf.example");
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("larder.pid");
     let port = common::free_port();
     let mut child = larder()
         .arg("--config")
         .arg(example)
-        .args([
-            "-p",
-            &port.to_string(),
-            "-l",
-            "127.0.0.1",
-            "-P",
-            "/dev/null",
-        ])
+        .args(["-p", &port.to_string(), "-l", "127.0.0.1", "-P"])
+        .arg(&pid_file)
         .args(root_flags())
         .arg("--foreground")
         .stderr(Stdio::null())

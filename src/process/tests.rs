@@ -302,3 +302,32 @@ fn coredumps_follow_the_hard_limit() {
         assert!(after.rlim_cur == libc::RLIM_INFINITY || after.rlim_cur == before.rlim_max);
     }
 }
+
+/// Regression: `-P /dev/null` once renamed a regular file over /dev/null. A pid file
+/// path that is not a regular file (a device, a symlink) is written through, never
+/// replaced.
+#[test]
+fn pid_file_never_replaces_what_is_not_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, "").unwrap();
+    let link = dir.path().join("larder.pid");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let pid_file = write_pid_file(&link).unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        format!("{}\n", std::process::id())
+    );
+    drop(pid_file);
+    let null = write_pid_file("/dev/null").unwrap();
+    drop(null);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
