@@ -5,8 +5,7 @@
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Nothing here reads standard input; cargo hands its stdin to `rustc -` probes, so make sure
-# it is empty whatever the caller left attached.
+# Nothing here reads standard input.
 exec </dev/null
 
 log() { printf '\n==> %s\n' "$*"; }
@@ -26,32 +25,21 @@ if ! python3 -c 'import pymemcache, bmemcached, meta_memcache' >/dev/null 2>&1; 
   python3 -m pip install --quiet pymemcache python-binary-memcached meta-memcache
 fi
 
-# cargo caches what `rustc` told it about the target in target/.rustc_info.json, failures
-# included. On this toolchain a `cargo clippy` run can record a failed probe for plain
-# rustc (the probe read a compiler warning meant for another pipe), which then fails every
-# later cargo command. Each step therefore starts without that cache, and clippy runs last.
-fresh_probe() { rm -f "${CARGO_TARGET_DIR:-target}/.rustc_info.json"; }
-
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
 log "cargo test (all crates, all suites)"
-fresh_probe
 cargo build --workspace --bins
 LARDER_RING_SERVER="${CARGO_TARGET_DIR:-$PWD/target}/debug/larder" cargo test --workspace
 
 log "benches run once (cargo bench -- --test)"
-fresh_probe
 cargo bench --workspace -- --test
 
 if [ -x scripts/bench.sh ]; then
   log "benchmark kit, quick mode (reports only; never judged)"
-  fresh_probe
   scripts/bench.sh --quick
 fi
-
-log "cargo clippy"
-fresh_probe
-cargo clippy --workspace --all-targets -- -D warnings
-fresh_probe
 log "all tests passed"
