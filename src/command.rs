@@ -145,7 +145,7 @@ fn step_text(
                 },
             }
         }
-        Parsed::Complete(req, consumed) => match execute(&req, resume, ctx, session, out) {
+        Parsed::Complete(req, consumed) => match execute(&req, resume, ctx, out) {
             Action::Suspend(n) => Stepped::Done {
                 consumed: 0,
                 swallow: 0,
@@ -219,14 +219,7 @@ fn unlink_refused_set(input: &[u8], ctx: &Ctx<'_>) {
 
 /// Executes one text request, appending its reply to `out`. `resume` is the number of
 /// keys of a multiget already answered (0 for a fresh request).
-pub fn execute(
-    req: &Request<'_>,
-    resume: usize,
-    ctx: &Ctx<'_>,
-    session: &mut Session,
-    out: &mut Vec<u8>,
-) -> Action {
-    let _ = &session;
+pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> Action {
     let stats = ctx.stats;
     let clock = ctx.store.clock();
     match req {

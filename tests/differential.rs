@@ -376,19 +376,23 @@ fn normalize(out: &[u8]) -> Vec<u8> {
     lines.join("\r\n").into_bytes()
 }
 
-#[test]
-fn random_streams_answer_exactly_like_memcached() {
-    let mc = start_memcached();
-    let larder = Server::start(&["-t", "2"]);
+/// The seeds to replay: `LARDER_DIFF_SEED` alone, or 1..=`LARDER_DIFF_ROUNDS` (300).
+fn seeds() -> Vec<u64> {
     let rounds: u64 = std::env::var("LARDER_DIFF_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    let seeds: Vec<u64> = match std::env::var("LARDER_DIFF_SEED") {
+    match std::env::var("LARDER_DIFF_SEED") {
         Ok(s) => vec![s.parse().unwrap()],
         Err(_) => (1..=rounds).collect(),
-    };
-    for seed in seeds {
+    }
+}
+
+#[test]
+fn random_streams_answer_exactly_like_memcached() {
+    let mc = start_memcached();
+    let larder = Server::start(&["-t", "2"]);
+    for seed in seeds() {
         let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         // Each stream starts from an empty cache: memcached pads a shrinking incr result in
         // place only when nothing else references the item, and the previous stream's
@@ -594,15 +598,7 @@ fn bin_exchange(port: u16, stream: &[u8], r: &mut Rng) -> (Vec<BinReply>, bool) 
 fn random_binary_streams_answer_exactly_like_memcached() {
     let mc = start_memcached();
     let larder = Server::start(&["-t", "2"]);
-    let rounds: u64 = std::env::var("LARDER_DIFF_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
-    let seeds: Vec<u64> = match std::env::var("LARDER_DIFF_SEED") {
-        Ok(s) => vec![s.parse().unwrap()],
-        Err(_) => (1..=rounds).collect(),
-    };
-    for seed in seeds {
+    for seed in seeds() {
         let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 3);
         let mut stream = Vec::new();
         for i in 0..(1 + r.below(16)) {
