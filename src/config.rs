@@ -169,8 +169,10 @@ pub struct Config {
     pub auth_file: Option<PathBuf>,
     /// `-o idle_timeout=N`: close connections idle for N seconds (0 = never, default).
     pub idle_timeout: u32,
-    /// `-o slab_page_size=N` (larder only): bytes per slab page (default 64k; k/m suffixes).
+    /// `-o slab_page_size=N` (larder only): bytes per segment (default 64k; k/m suffixes).
     pub slab_page_size: usize,
+    /// `-o eviction=s3fifo|lru|lfu` (larder only): which items to evict (default s3fifo).
+    pub eviction: crate::store::Eviction,
     /// `-o maxconns_fast` / `no_maxconns_fast`: over `-c`, answer
     /// `ERROR Too many open connections` and close at once (default true, as memcached 1.6).
     pub maxconns_fast: bool,
@@ -278,6 +280,7 @@ impl Default for Config {
             auth_file: None,
             idle_timeout: 0,
             slab_page_size: DEFAULT_SLAB_PAGE_SIZE,
+            eviction: crate::store::Eviction::S3Fifo,
             maxconns_fast: true,
             track_sizes: false,
             enable_coredumps: false,
@@ -503,6 +506,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout.to_string()),
             ("track_sizes", yes_no(self.track_sizes)),
             ("slab_page_size", self.slab_page_size.to_string()),
+            ("eviction", self.eviction.name().to_string()),
         ]
     }
 }

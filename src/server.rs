@@ -92,6 +92,7 @@ impl Server {
             page_size: config.slab_page_size,
             use_cas: config.use_cas,
             evict: !config.no_evict,
+            eviction: config.eviction,
             stripes: (config.threads * 8).next_power_of_two().clamp(8, 1024),
         };
         let store = Store::new(store_config, clock.clone())

@@ -1,12 +1,14 @@
-//! The cache: a slab-allocated, lock-striped CLOCK cache with TTLs, CAS and a hard memory
-//! ceiling. [`Store`] is the only door.
+//! The cache: a lock-striped, log-structured cache with S3-FIFO eviction, TTLs, CAS and a
+//! hard memory ceiling. [`Store`] is the only door.
 //!
 //! Owns keys ↔ items. Must not know: sockets, the protocol, the server's config (it gets a
 //! [`StoreConfig`]). Private submodules:
-//! - `item`: byte layout of chunks, [`ItemRef`];
-//! - `slab`: size classes, pages, the page budget and pool, free lists, CLOCK hands;
-//! - `stripe`: one lock's worth of cache (index, link/unlink, counters);
-//! - `evict`: allocation, CLOCK eviction, page moves between classes, the crawler;
+//! - `item`: byte layout of records, [`ItemRef`];
+//! - `segment`: segments, the global segment budget and pool, a stripe's queues;
+//! - `stripe`: one lock's worth of cache (index, write/link/unlink, counters);
+//! - `evict`: making room, the eviction policy's queue work, the crawler;
+//! - `policy`: the eviction policies by name ([`Eviction`]);
+//! - `ghost`: fingerprints of keys recently evicted from the small queue;
 //! - `ops`: compound read-modify-write operations (replace, append, incr/decr);
 //! - `entry`: the meta protocol's entry API;
 //! - `stats`: counters summed over stripes.
@@ -19,35 +21,45 @@
 //!    `CachePadded<parking_lot::Mutex<Stripe>>`. A key belongs to the stripe picked by bits
 //!    40.. of its ahash (the hash table itself uses the low bits and the top 7 bits, so the
 //!    stripe choice does not weaken it).
-//! 2. No code ever holds two stripe locks. Operations on one key (get, gat, set and friends,
+//! 2. No code ever *waits* for a second stripe lock while holding one. Operations on one key (get, gat, set and friends,
 //!    delete, touch, incr/decr, entry) lock exactly the key's stripe, once, for the whole
 //!    operation, including the caller's closure in `get`/`entry` (values are copied out of
 //!    slab memory while the lock is held; there are no item refcounts). That single hold is
 //!    what makes every per-key operation atomic: incr and cas loops cannot lose updates.
+//!    The one exception to "one lock": a stripe that needs memory and holds less than its
+//!    share (or has nothing left to evict) may `try_lock` another stripe to make it give a
+//!    segment to the pool (`evict.rs`, `Stripe::steal`). It never blocks on that lock
+//!    (a failed try moves on; a last round waits at most 1 ms per stripe and gives up), so
+//!    two stripes taking from each other cannot deadlock; the stripe that gives runs its own
+//!    eviction and tries no further lock.
 //! 3. Whole-store operations (`flush_all`, `maintain`, `stats`, `size_histogram`) visit
 //!    stripes one at a time, taking and releasing each lock in turn; they never see a
 //!    consistent snapshot across stripes and do not need one.
-//! 4. Everything a stripe owns (index, pages, free lists, CLOCK hands, counters, CAS counter)
+//! 4. Everything a stripe owns (index, segments, queues, ghost, counters, CAS counter)
 //!    is only touched with its lock held: a `&mut Stripe` is the proof.
-//! 5. State shared between stripes is lock-free and never held across anything: the page
-//!    budget (`AtomicUsize` of pages in existence, compare-and-swap against the limit), the
-//!    pool of whole free pages (`crossbeam::queue::SegQueue`), the flush times and the clock
+//! 5. State shared between stripes is lock-free and never held across anything: the segment
+//!    budget (`AtomicUsize` of segments in existence, compare-and-swap against the limit), the
+//!    pool of empty segments (`crossbeam::queue::SegQueue`), the per-stripe segment counts,
+//!    the flush times and the clock
 //!    (relaxed `AtomicU32` loads). They are read or updated while a stripe lock is held,
 //!    which is safe because they never block.
-//! 6. LRU upkeep takes no extra lock and moves nothing: a read sets the ACCESSED bit and the
-//!    access time in the item header under the stripe lock the read already holds (CLOCK).
+//! 6. Eviction upkeep takes no extra lock and moves nothing on a hit: a read counts a use
+//!    (2 bits) and sets the access time in the item header under the stripe lock the read
+//!    already holds. Queue work happens only when memory is needed, one segment at a time.
 //! 7. Closures passed to `get`, `get_and_touch` and `entry` run with the stripe lock held:
 //!    they must not call back into the same `Store` (parking_lot mutexes are not reentrant;
 //!    doing so deadlocks) and should only copy bytes out.
 //!
-//! There is no `unsafe` in the store: pages are `Box<[u8]>` and fields are read with
+//! There is no `unsafe` in the store: segments are `Box<[u8]>` and fields are read with
 //! `from_le_bytes` on slices.
 
 mod entry;
 mod evict;
+mod ghost;
 mod item;
 mod ops;
-mod slab;
+mod policy;
+mod segment;
 mod stats;
 mod stripe;
 
@@ -61,18 +73,34 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::clock::{Clock, RelTime};
 pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
 pub use item::{ItemRef, ValueChunks};
-use slab::{Geometry, Mem, PagePool};
+pub use policy::Eviction;
+use segment::{Geometry, Mem, PagePool};
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
 
 /// Longest key the store accepts (memcached's KEY_MAX_LENGTH).
 pub const MAX_KEY_LEN: usize = 250;
 
-/// Fewest pages per stripe (on average) that `Store::new` keeps by lowering `stripes`.
-const MIN_PAGES_PER_STRIPE: usize = 8;
+/// Fewest segments per stripe (on average) that `Store::new` keeps by lowering `stripes`:
+/// each stripe keeps two segments open, so fewer stripes waste less of a small cache.
+const MIN_PAGES_PER_STRIPE: usize = 32;
 
-/// Chunks the crawler visits per stripe per `maintain()` round (bounds one lock hold).
+/// The most memory an even share gives one stripe (half of what a stripe can address).
+const MAX_STRIPE_SHARE: usize = 2 << 30;
+
+/// Records the crawler visits per stripe per `maintain()` round (bounds one lock hold).
 const CRAWL_BUDGET: usize = 4096;
+
+/// The stripes, shared with each stripe (weakly) so that one can take memory from another.
+pub(crate) struct Stripes(Box<[CachePadded<Mutex<Stripe>>]>);
+
+impl std::ops::Deref for Stripes {
+    type Target = [CachePadded<Mutex<Stripe>>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
 
 /// Store parameters (memcached flags in brackets).
 #[derive(Debug, Clone, PartialEq)]
@@ -83,17 +111,20 @@ pub struct StoreConfig {
     pub item_size_max: usize,
     /// Smallest chunk in bytes (-n).
     pub chunk_size_min: usize,
-    /// Chunk size growth factor between classes (-f), > 1.
+    /// Size growth factor between reporting classes (-f), > 1.
     pub growth_factor: f64,
-    /// Bytes per slab page (= the largest chunk); larger items are chained.
+    /// Bytes per segment; larger items are chained over several.
     pub page_size: usize,
     /// Keep a CAS unique per item (-C turns it off and saves 8 bytes per item).
     pub use_cas: bool,
     /// Evict live items when memory is full (-M turns it off: OutOfMemory instead).
     pub evict: bool,
+    /// Which items to evict (-o eviction=).
+    pub eviction: Eviction,
     /// Lock stripes (a power of two), scaled with the worker count by the server. `Store::new`
-    /// halves it while the budget would give a stripe fewer than 8 pages on average (pages
-    /// belong to stripes, so a tiny cache works better with fewer stripes).
+    /// halves it while the budget would give a stripe fewer than 32 segments on average
+    /// (each stripe keeps segments open, so a tiny cache works better with fewer stripes),
+    /// and doubles it while an even share would exceed 2 GiB (a stripe addresses 4 GiB).
     pub stripes: usize,
 }
 
@@ -107,6 +138,7 @@ impl Default for StoreConfig {
             page_size: 64 << 10,
             use_cas: true,
             evict: true,
+            eviction: Eviction::S3Fifo,
             stripes: 16,
         }
     }
@@ -217,7 +249,7 @@ pub enum ArithOutcome {
 pub struct Store {
     config: StoreConfig,
     clock: Clock,
-    stripes: Box<[CachePadded<Mutex<Stripe>>]>,
+    stripes: Arc<Stripes>,
     hasher: ahash::RandomState,
     pool: Arc<PagePool>,
     geo: Arc<Geometry>,
@@ -284,6 +316,11 @@ impl Store {
         while config.stripes > 1 && budget_pages / config.stripes < MIN_PAGES_PER_STRIPE {
             config.stripes /= 2;
         }
+        // A stripe addresses at most 4 GiB (32-bit references to byte offsets): huge caches
+        // get more stripes, so that each could hold twice an even share.
+        while config.memory_limit / config.stripes > MAX_STRIPE_SHARE && config.stripes < 1 << 16 {
+            config.stripes *= 2;
+        }
         let geo = Arc::new(Geometry::new(
             config.page_size,
             config.chunk_size_min,
@@ -295,20 +332,28 @@ impl Store {
         let pool = Arc::new(PagePool::new(
             config.page_size,
             config.memory_limit / config.page_size,
+            config.stripes,
         ));
         let hasher = ahash::RandomState::new();
         let n = config.stripes as u64;
-        let stripes = (0..n)
-            .map(|id| {
-                CachePadded::new(Mutex::new(Stripe::new(
-                    id,
-                    n,
-                    Mem::new(geo.clone()),
-                    hasher.clone(),
-                    pool.clone(),
-                )))
-            })
-            .collect();
+        let params = config.eviction.params();
+        let stripes = Arc::new_cyclic(|weak| {
+            Stripes(
+                (0..n)
+                    .map(|id| {
+                        CachePadded::new(Mutex::new(Stripe::new(
+                            id,
+                            n,
+                            Mem::new(geo.clone()),
+                            hasher.clone(),
+                            pool.clone(),
+                            weak.clone(),
+                            params,
+                        )))
+                    })
+                    .collect(),
+            )
+        });
         Ok(Store {
             stripe_mask: config.stripes - 1,
             memory_limit: AtomicUsize::new(config.memory_limit),
@@ -333,12 +378,17 @@ impl Store {
         &self.clock
     }
 
+    /// The eviction policy in force.
+    pub fn eviction(&self) -> Eviction {
+        self.config.eviction
+    }
+
     /// Header bytes per item (26 with CAS, 18 without); see docs/STORE.md.
     pub fn item_header_len(&self) -> usize {
         self.geo.layout.hdr
     }
 
-    /// Chunk size of every class, by id (index 0 unused).
+    /// Size of every reporting class, by id (index 0 unused).
     pub fn class_sizes(&self) -> &[usize] {
         &self.geo.sizes
     }
@@ -617,24 +667,12 @@ impl Store {
             );
         }
         self.pool.trim();
-        let mut starved = false;
-        let mut richest = (0, 0);
-        for (i, stripe) in self.stripes.iter().enumerate() {
+        for stripe in self.stripes.iter() {
             let mut st = stripe.lock();
             st.crawl(&ctx, CRAWL_BUDGET);
             if self.pool.over_limit() {
                 st.release_page(&ctx);
             }
-            starved |= std::mem::take(&mut st.starved);
-            let pages = st.mem.page_count();
-            if pages > richest.0 {
-                richest = (pages, i);
-            }
-        }
-        // Pages are handed out first come; a stripe that found no page at all for a class
-        // gets one from the stripe holding the most, through the pool.
-        if starved && richest.0 > 1 {
-            self.stripes[richest.1].lock().release_page(&ctx);
         }
         self.pool.trim();
     }

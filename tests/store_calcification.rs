@@ -120,6 +120,8 @@ fn hit_ratio_recovers_after_the_size_mix_shifts() {
         .filter(|c| c.chunk_size > 10_000)
         .map(|c| c.total_pages)
         .sum();
-    assert!(big_pages >= 60, "pages followed the new size: {big_pages}");
+    // Memory is not divided by size class (segments hold any size); a class reports the
+    // segments its items fill. At least 7/8 of memory now holds the new size.
+    assert!(big_pages >= 56, "memory followed the new size: {big_pages}");
     assert!(after.total_pages <= 64);
 }

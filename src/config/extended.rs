@@ -4,7 +4,7 @@
 //! here and checked the way memcached checks it, with memcached's message plus the
 //! suboption; an unknown name is `Illegal suboption "..."` as in memcached. The few that
 //! larder implements set [`Config`] fields; the rest are recorded in [`Config::ignored`].
-//! larder adds one name of its own, `slab_page_size`.
+//! larder adds two names of its own, `slab_page_size` and `eviction`.
 
 use super::cli::parse_size;
 use super::{Config, ConfigError};
@@ -116,6 +116,11 @@ fn apply_one(
         }
         "track_sizes" => {
             c.track_sizes = true;
+            Ok(false)
+        }
+        "eviction" => {
+            let v = need(name, value, token, Missing::Argument)?;
+            c.eviction = v.parse().map_err(|e: String| err(e, token))?;
             Ok(false)
         }
         "slab_page_size" => {

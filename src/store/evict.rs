@@ -1,339 +1,354 @@
-//! Making room: chunk allocation, CLOCK eviction, page moves between classes (no slab
-//! calcification), and the expiry crawler. More methods of [`Stripe`]: the lock is held.
+//! Making room: segment allocation, the eviction policy's queue work, taking memory from
+//! other stripes, and the expiry crawler. More methods of [`Stripe`]: its lock is held.
 //!
-//! Allocation of a chunk of class C, in order:
-//! 1. C's free list;
-//! 2. a page from the global pool / budget;
-//! 3. a page moved from a clearly colder class of this stripe (anti-calcification, see
-//!    [`Stripe::rebalance`]);
-//! 4. the CLOCK sweep of C: expired items are reclaimed, ACCESSED items get a second chance,
-//!    and before a live item is evicted a bounded look-ahead searches for an expired one.
+//! A record of `n` bytes goes at the end of its queue's open segment. When that segment has no
+//! room, the stripe takes, in order:
+//! 1. a spare (empty) segment of its own;
+//! 2. a segment from the global pool (budget permitting);
+//! 3. if it holds less than half of an even share, a segment from the stripe holding the
+//!    most (try-locked, never waited for);
+//! 4. room made by evicting one segment of its own ([`Stripe::evict_one`]), and then, if
+//!    nothing of its own can go, a segment from another stripe.
 //!
-//! Nothing that is pinned is ever evicted: a RESERVED chunk (an item being written), a chunk of
-//! an item whose head is RESERVED, or the `protect` item (the item an append/incr/replace is
-//! reading from or replacing).
+//! Evicting a segment walks its records once, oldest first. Expired and flushed items are
+//! reclaimed; chained (larger than a segment) items are evicted whole. Each remaining item
+//! is kept or evicted by the policy: from the small queue, an item used at least
+//! `promote_at` times moves to the main queue and the others are evicted (remembered by the
+//! ghost); from the main queue, an item used since it was last passed over is reinserted with
+//! one use less, the others are evicted. Kept items are copied to the end of the main queue's
+//! open segment, and once that is full they are compacted toward the start of the victim
+//! itself, which then becomes the main queue's open segment. At most 3/4 of a segment is
+//! kept, so every eviction frees at least a quarter of one. Segments that became at least
+//! half dead (expired items found by the crawler or a lookup, deleted or overwritten items)
+//! are taken first, before the oldest, and only compacted: their live items all stay, in
+//! their queue. So expired memory goes before any live item is evicted.
+//!
+//! Nothing pinned is touched: the segments of the `protect` item (the one a replace, append
+//! or incr reads from) are never victims, and an item still being written is in no queue.
 
 use super::item::{self, head, CONT_OWNER};
-use super::slab::NIL;
+use super::segment::{Queue, NIL};
 use super::stripe::{Ctx, Exit, Stripe};
 use super::StoreError;
 
-/// Chunks examined past the CLOCK hand for an expired item before a live item is evicted.
-const EXPIRED_LOOKAHEAD: usize = 32;
-/// Chunks examined at a class's hand to estimate the age of its next victim.
-const CANDIDATE_SCAN: usize = 8;
-/// Pages of a donor class examined to pick the cheapest one to move.
-const DONOR_PAGE_SCAN: usize = 16;
-
-/// Age estimate of a class's next CLOCK victim.
-enum Candidate {
-    /// Next victim is expired or flushed: reclaiming it is free.
-    Dead,
-    /// Seconds since the next victim was last accessed.
-    Age(u32),
-    /// Nothing evictable near the hand (free or pinned chunks).
-    Nothing,
-}
+/// Attempts (segments taken or evicted) one allocation may make before giving up.
+const RESERVE_ROUNDS: usize = 256;
+/// Most bytes of a victim segment kept, out of 4 (the rest is freed).
+const KEEP_QUARTERS: usize = 3;
 
 impl Stripe {
-    /// The live, evictable item owning chunk `r` (None: free, pinned or `protect`).
-    pub(super) fn owner(&self, r: u32, protect: u32) -> Option<u32> {
-        let h = match self.mem.tag(r) {
-            item::TAG_HEAD => r,
-            item::TAG_CONT => {
-                let h = item::get_u32(self.mem.chunk(r), CONT_OWNER);
-                if self.mem.tag(h) != item::TAG_HEAD {
-                    return None;
-                }
-                h
+    /// Room for a record of `n` bytes (at most a segment) at the end of queue `q`'s open
+    /// segment: returns its reference, bytes not yet written.
+    pub(super) fn reserve(&mut self, ctx: &Ctx, q: Queue, n: usize) -> Result<u32, StoreError> {
+        for _ in 0..RESERVE_ROUNDS {
+            let open = self.mem.log(q).open;
+            if open != NIL && self.mem.room(open) >= n {
+                return Ok(self.mem.append(open, n));
             }
-            _ => return None,
-        };
-        (h != protect).then_some(h)
-    }
-
-    /// A chunk of class `cid`, tagged RESERVED (see the module doc for the order of attempts).
-    pub(super) fn alloc(&mut self, ctx: &Ctx, cid: u8, protect: u32) -> Result<u32, StoreError> {
-        if let Some(r) = self.mem.pop_free(cid) {
-            return Ok(r);
-        }
-        if let Some(page) = self.pool.take() {
-            match self.mem.add_page(page, cid) {
-                Ok(()) => return self.mem.pop_free(cid).ok_or(StoreError::OutOfMemory),
-                Err(page) => self.pool.give(page),
-            }
-        }
-        if self.rebalance(ctx, cid, protect) {
-            if let Some(r) = self.mem.pop_free(cid) {
-                return Ok(r);
-            }
-        }
-        self.sweep(ctx, cid, protect)
-    }
-
-    /// CLOCK sweep of class `cid` for one chunk.
-    fn sweep(&mut self, ctx: &Ctx, cid: u8, protect: u32) -> Result<u32, StoreError> {
-        let per = self.mem.geo.per_page[cid as usize];
-        let chunks = self.mem.classes[cid as usize].pages.len() * per;
-        for _ in 0..2 * chunks + 1 {
-            let Some(r) = self.mem.peek_hand(cid, 0) else {
-                break;
-            };
-            self.mem.advance_hand(cid);
-            if self.mem.tag(r) == item::TAG_FREE {
-                self.mem.unlink_free(r);
-                self.mem.chunk_mut(r)[0] = item::TAG_RESERVED;
-                let slot = self.mem.slot_of(r) as usize;
-                self.mem.pages[slot].used += 1;
-                return Ok(r);
-            }
-            let Some(h) = self.owner(r, protect) else {
-                continue;
-            };
-            if let Err(miss) = self.validity(h, ctx) {
-                self.unlink(h, Exit::Reclaimed(miss), ctx);
-                return self.mem.pop_free(cid).ok_or(StoreError::OutOfMemory);
-            }
-            let bits = head::bits(self.mem.chunk(h));
-            if bits & item::ACCESSED != 0 {
-                head::set_bits(self.mem.chunk_mut(h), bits & !item::ACCESSED);
+            if let Some(slot) = self.take_segment(ctx) {
+                self.mem.set_open(q, slot);
                 continue;
             }
-            // Look ahead only if something here can be expired or flushed.
-            let lookahead = if self.mem.classes[cid as usize].ttl_items > 0 || ctx.flush_before > 0
-            {
-                EXPIRED_LOOKAHEAD.min(chunks)
-            } else {
-                0
-            };
-            let class = &self.mem.classes[cid as usize];
-            let skip = if class.clean_at == ctx.now {
-                class.clean_to.saturating_sub(class.hand_ticks) as usize
-            } else {
-                0
-            };
-            let found = self
-                .mem
-                .hand_ahead(cid, lookahead)
-                .enumerate()
-                .skip(skip)
-                .find_map(|(k, r2)| {
-                    let h2 = self.owner(r2, protect)?;
-                    self.validity(h2, ctx).err().map(|miss| (k, h2, miss))
-                });
-            if let Some((k, h2, miss)) = found {
-                // Skip the hand past the reclaimed chunk: the live items in between keep
-                // their place until the next revolution (expired goes first).
-                for _ in 0..=k {
-                    self.mem.advance_hand(cid);
-                }
-                self.unlink(h2, Exit::Reclaimed(miss), ctx);
-                if let Some(r) = self.mem.pop_free(cid) {
-                    return Ok(r);
-                }
-            } else if lookahead > 0 {
-                let class = &mut self.mem.classes[cid as usize];
-                class.clean_to = class.hand_ticks + lookahead as u64;
-                class.clean_at = ctx.now;
+            if self.evict_one(ctx) || self.steal(ctx) {
+                continue;
             }
-            if !self.mem.geo.evict {
-                break;
-            }
-            self.unlink(h, Exit::Evicted, ctx);
-            return self.mem.pop_free(cid).ok_or(StoreError::OutOfMemory);
+            break;
         }
-        if chunks == 0 {
-            // No page for this class and none to be had: ask maintain() for one.
-            self.starved = true;
-        }
-        self.mem.classes[cid as usize].counters.outofmemory += 1;
+        self.out_of_memory(n);
         Err(StoreError::OutOfMemory)
     }
 
-    /// Age of the next CLOCK victim of class `cid`.
-    fn candidate(&self, ctx: &Ctx, cid: u8) -> Candidate {
-        for k in 0..CANDIDATE_SCAN {
-            let Some(r) = self.mem.peek_hand(cid, k) else {
-                break;
-            };
-            if let Some(h) = self.owner(r, NIL) {
-                if self.validity(h, ctx).is_err() {
-                    return Candidate::Dead;
-                }
-                let atime = head::atime(self.mem.chunk(h));
-                return Candidate::Age(ctx.now.saturating_sub(atime));
+    /// An empty segment in no queue, for a part of a chained item (kept in `pending`).
+    pub(super) fn fresh_segment(&mut self, ctx: &Ctx) -> Result<u32, StoreError> {
+        for _ in 0..RESERVE_ROUNDS {
+            if let Some(slot) = self.take_segment(ctx) {
+                self.mem.pages[slot as usize].queue = Queue::Fresh;
+                self.pending.push(slot);
+                return Ok(slot);
             }
-        }
-        Candidate::Nothing
-    }
-
-    /// Anti-calcification: when class `cid` must evict, move a page to it from another class
-    /// of this stripe whose next victim is clearly colder, so pages follow the size mix.
-    ///
-    /// Policy: a class with no pages takes one from the coldest class; a whole free page
-    /// always moves; otherwise the coldest donor must be at least `2 * age + 2` seconds
-    /// idle where `age` is the idle time of `cid`'s own next victim. If `cid`'s next victim
-    /// is expired, nothing moves (reclaiming it is free). With `evict` off only free pages move.
-    /// Evaluated at most once per second per class when it finds no donor.
-    pub fn rebalance(&mut self, ctx: &Ctx, cid: u8, protect: u32) -> bool {
-        let has_pages = !self.mem.classes[cid as usize].pages.is_empty();
-        if has_pages && self.no_donor_at[cid as usize] == ctx.now {
-            return false;
-        }
-        let own_age = if has_pages {
-            match self.candidate(ctx, cid) {
-                Candidate::Dead => return false,
-                Candidate::Age(a) => Some(a),
-                Candidate::Nothing => Some(0),
-            }
-        } else {
-            None
-        };
-        let evict = self.mem.geo.evict;
-        let mut best: Option<(u32, u8)> = None;
-        for d in 1..self.mem.classes.len() as u8 {
-            let class = &self.mem.classes[d as usize];
-            if d == cid || class.pages.is_empty() {
+            if self.evict_one(ctx) || self.steal(ctx) {
                 continue;
             }
-            let per = self.mem.geo.per_page[d as usize] as u64;
-            let free_page = class.free_count >= per
-                && class
-                    .pages
-                    .iter()
-                    .any(|&s| self.mem.pages[s as usize].used == 0);
-            let age = if free_page {
-                u32::MAX
-            } else if !evict {
-                continue;
-            } else {
-                match self.candidate(ctx, d) {
-                    Candidate::Dead => u32::MAX - 1,
-                    Candidate::Age(a) => a,
-                    Candidate::Nothing => u32::MAX - 2,
+            break;
+        }
+        self.out_of_memory(self.mem.geo.page_size);
+        Err(StoreError::OutOfMemory)
+    }
+
+    fn out_of_memory(&mut self, n: usize) {
+        let cid = self.mem.geo.class_for(n).unwrap_or(self.mem.geo.largest());
+        self.mem.classes[cid as usize].counters.outofmemory += 1;
+    }
+
+    /// An empty segment without evicting anything here: spare, pool, or (while this stripe
+    /// holds less than half an even share) taken from the richest stripe.
+    fn take_segment(&mut self, ctx: &Ctx) -> Option<u32> {
+        if let Some(slot) = self.mem.spare.pop() {
+            return Some(slot);
+        }
+        if let Some(slot) = self.take_pooled() {
+            return Some(slot);
+        }
+        if self.mem.page_count() < self.pool.fair_share() / 2 && self.steal(ctx) {
+            return self.take_pooled();
+        }
+        None
+    }
+
+    fn take_pooled(&mut self) -> Option<u32> {
+        let page = self.pool.take()?;
+        match self.mem.add_page(page) {
+            Ok(slot) => {
+                self.sync_held();
+                Some(slot)
+            }
+            Err(page) => {
+                self.pool.give(page);
+                None
+            }
+        }
+    }
+
+    /// Moves one segment from another stripe into the pool: the richest first, each only
+    /// if its lock is free right now (never waited for: a thread here already holds its own
+    /// stripe's lock), then a second round that waits a millisecond at most for each.
+    /// True if a segment went to the pool.
+    pub(super) fn steal(&mut self, ctx: &Ctx) -> bool {
+        let Some(stripes) = self.siblings.upgrade() else {
+            return false;
+        };
+        let me = self.id as usize;
+        let n = stripes.len();
+        let first = self.pool.richest(me).map(|(i, _)| i);
+        for patient in [false, true] {
+            let order = first.into_iter().chain((1..n).map(|k| (me + k) % n));
+            for i in order {
+                if i == me || self.pool.held(i) <= 1 {
+                    continue;
                 }
-            };
-            if best.map_or(true, |(a, _)| age > a) {
-                best = Some((age, d));
-            }
-        }
-        let moved = match (best, own_age) {
-            (Some((_, d)), None) => self.move_page(ctx, d, cid, protect),
-            (Some((age, d)), Some(own)) if age >= own.saturating_mul(2).saturating_add(2) => {
-                self.move_page(ctx, d, cid, protect)
-            }
-            _ => false,
-        };
-        if !moved {
-            self.no_donor_at[cid as usize] = ctx.now;
-        }
-        moved
-    }
-
-    /// Does the page in `slot` hold a pinned chunk?
-    fn page_pinned(&self, slot: u32, protect: u32) -> bool {
-        let cid = self.mem.pages[slot as usize].class;
-        (0..self.mem.geo.per_page[cid as usize] as u32).any(|idx| {
-            let r = self.mem.make_ref(slot, idx);
-            match self.mem.tag(r) {
-                item::TAG_FREE => false,
-                item::TAG_HEAD => r == protect,
-                item::TAG_CONT => self.owner(r, protect).is_none(),
-                _ => true,
-            }
-        })
-    }
-
-    /// Empties one page of class `from` (evicting its items) and re-carves it for `to`.
-    fn move_page(&mut self, ctx: &Ctx, from: u8, to: u8, protect: u32) -> bool {
-        let Some(slot) = self.pick_page(from, protect) else {
-            return false;
-        };
-        if self.mem.pages[slot as usize].used > 0 && !self.mem.geo.evict {
-            return false;
-        }
-        self.empty_page(ctx, slot);
-        if self.mem.pages[slot as usize].used != 0 {
-            // Unreachable while pick_page skips pinned pages; never re-carve used chunks.
-            return false;
-        }
-        let page = self.mem.remove_page(slot);
-        if let Err(page) = self.mem.add_page(page, to) {
-            self.pool.give(page);
-            return false;
-        }
-        self.counters.slabs_moved += 1;
-        true
-    }
-
-    /// The cheapest unpinned page of class `cid`: a free one, else the fewest used chunks
-    /// among the pages at and after the CLOCK hand.
-    fn pick_page(&self, cid: u8, protect: u32) -> Option<u32> {
-        let class = &self.mem.classes[cid as usize];
-        let n = class.pages.len();
-        if n == 0 {
-            return None;
-        }
-        if let Some(&s) = class
-            .pages
-            .iter()
-            .find(|&&s| self.mem.pages[s as usize].used == 0)
-        {
-            return Some(s);
-        }
-        (0..n.min(DONOR_PAGE_SCAN))
-            .map(|i| class.pages[(class.hand_pos + i) % n])
-            .filter(|&s| !self.page_pinned(s, protect))
-            .min_by_key(|&s| self.mem.pages[s as usize].used)
-    }
-
-    /// Evicts (or reclaims) every item owning a chunk of the page in `slot`.
-    fn empty_page(&mut self, ctx: &Ctx, slot: u32) {
-        let cid = self.mem.pages[slot as usize].class;
-        for idx in 0..self.mem.geo.per_page[cid as usize] as u32 {
-            let r = self.mem.make_ref(slot, idx);
-            if let Some(h) = self.owner(r, NIL) {
-                let exit = match self.validity(h, ctx) {
-                    Ok(()) => Exit::Evicted,
-                    Err(miss) => Exit::Reclaimed(miss),
+                let guard = if patient {
+                    stripes[i].try_lock_for(std::time::Duration::from_millis(1))
+                } else {
+                    stripes[i].try_lock()
                 };
-                self.unlink(h, exit, ctx);
+                if let Some(mut other) = guard {
+                    if other.give_segment(ctx) {
+                        return true;
+                    }
+                }
             }
+        }
+        false
+    }
+
+    /// Gives one empty segment to the pool, evicting to make one if needed. True if given.
+    pub(super) fn give_segment(&mut self, ctx: &Ctx) -> bool {
+        for _ in 0..RESERVE_ROUNDS {
+            if let Some(slot) = self.mem.spare.pop() {
+                let page = self.mem.remove_page(slot);
+                self.pool.give(page);
+                self.sync_held();
+                return true;
+            }
+            if !self.evict_one(ctx) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Evicts (or compacts) one segment of this stripe. False if none can go.
+    pub(super) fn evict_one(&mut self, ctx: &Ctx) -> bool {
+        match self.pick_victim() {
+            Some((slot, from, compact)) => self.evict_segment(ctx, slot, from, compact),
+            None => false,
         }
     }
 
-    /// One bounded crawl step: visits up to `budget` chunks, reclaims expired and flushed
-    /// items, and gives whole free pages back to the global pool.
+    /// The next segment to evict, its queue, and whether it is only compacted: a segment at
+    /// least half dead first (compacted: every live item stays, in its queue), then the oldest
+    /// of the small queue while it is over its share (or main is empty), else of the main
+    /// queue; open segments only when a queue has nothing else.
+    fn pick_victim(&mut self) -> Option<(u32, Queue, bool)> {
+        let mut i = self.sparse.len();
+        while i > 0 {
+            i -= 1;
+            let slot = self.sparse[i];
+            let page = &self.mem.pages[slot as usize];
+            let q = page.queue;
+            if !matches!(q, Queue::Small | Queue::Main) || page.live * 2 > page.used {
+                self.mem.pages[slot as usize].sparse = false;
+                self.sparse.swap_remove(i);
+                continue;
+            }
+            if self.mem.is_open(slot) || self.pinned.contains(&slot) {
+                continue;
+            }
+            self.mem.pages[slot as usize].sparse = false;
+            self.sparse.swap_remove(i);
+            return Some((slot, q, true));
+        }
+        let total = self.mem.small.segs + self.mem.main.segs;
+        let small_over = self.mem.small.segs * 100 > total * self.policy.small_percent;
+        let order = if small_over {
+            [Queue::Small, Queue::Main]
+        } else {
+            [Queue::Main, Queue::Small]
+        };
+        for q in order {
+            if let Some(slot) = self.mem.oldest(q, &self.pinned) {
+                return Some((slot, q, false));
+            }
+        }
+        for q in order {
+            let open = self.mem.log(q).open;
+            if open != NIL && !self.pinned.contains(&open) {
+                return Some((open, q, false));
+            }
+        }
+        None
+    }
+
+    /// Walks the victim's records and applies the policy (module doc); with `compact`, every
+    /// live item is kept in its queue and only dead bytes are freed. True if memory was freed.
+    fn evict_segment(&mut self, ctx: &Ctx, v: u32, from: Queue, compact: bool) -> bool {
+        self.mem.detach(v);
+        let page_size = self.mem.geo.page_size;
+        let budget = if self.mem.geo.evict && !compact {
+            page_size / 4 * KEEP_QUARTERS
+        } else {
+            usize::MAX
+        };
+        let to = if compact { from } else { Queue::Main };
+        let used = self.mem.pages[v as usize].used as usize;
+        let (mut rd, mut wr, mut kept) = (0usize, 0usize, 0usize);
+        while rd < used {
+            let r = self.mem.make_ref(v, rd);
+            let len = self.mem.record_len(r);
+            match self.mem.tag(r) {
+                item::TAG_HEAD if head::chained(self.mem.chunk(r)) => {
+                    self.drop_item(ctx, r);
+                }
+                item::TAG_HEAD => {
+                    if let Err(miss) = self.validity(r, ctx) {
+                        self.unlink(r, Exit::Reclaimed(miss), ctx);
+                    } else if kept + len <= budget && (compact || self.keeps(r, from)) {
+                        self.relocate(r, len, v, to, &mut wr);
+                        kept += len;
+                    } else {
+                        // (With -M every live item is kept: `keeps` says so, and the budget
+                        // is unlimited.)
+                        let hash = self.unlink(r, Exit::Evicted, ctx);
+                        if from == Queue::Small && self.policy.ghost {
+                            self.ghost.insert(hash);
+                        }
+                    }
+                }
+                item::TAG_CONT => {
+                    let owner = item::get_u32(self.mem.chunk(r), CONT_OWNER);
+                    if self.mem.tag(owner) == item::TAG_HEAD {
+                        self.drop_item(ctx, owner);
+                    }
+                }
+                _ => {}
+            }
+            rd += len;
+        }
+        let page = &mut self.mem.pages[v as usize];
+        page.used = wr as u32;
+        page.live = wr as u32;
+        if wr > 0 {
+            self.mem.set_open(to, v);
+        } else {
+            self.mem.spare.push(v);
+        }
+        wr < used
+    }
+
+    /// Does the policy keep the live item `h` found in a victim of queue `from`? Adjusts its
+    /// use count when it does.
+    fn keeps(&mut self, h: u32, from: Queue) -> bool {
+        if !self.mem.geo.evict {
+            return true;
+        }
+        let c = self.mem.chunk_mut(h);
+        let f = head::freq(c);
+        if from == Queue::Small {
+            if f >= self.policy.promote_at {
+                head::set_freq(c, 0);
+                return true;
+            }
+            false
+        } else if f > 0 {
+            head::set_freq(c, f - 1);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Removes a whole item found while evicting (reclaimed if it was no longer visible).
+    fn drop_item(&mut self, ctx: &Ctx, h: u32) {
+        let exit = match self.validity(h, ctx) {
+            Ok(()) => Exit::Evicted,
+            Err(miss) => Exit::Reclaimed(miss),
+        };
+        self.unlink(h, exit, ctx);
+    }
+
+    /// Moves the live, unchained record `r` (of `len` bytes, in victim `v`) to the end of
+    /// queue `to`'s open segment if it fits there, else to offset `wr` of the victim itself;
+    /// the index then points at the new place.
+    fn relocate(&mut self, r: u32, len: usize, v: u32, to: Queue, wr: &mut usize) {
+        let open = self.mem.log(to).open;
+        let rd = self.mem.off_of(r);
+        let new = if open != NIL && open != v && self.mem.room(open) >= len {
+            let dst = self.mem.append(open, len);
+            let src = std::mem::take(&mut self.mem.pages[v as usize].mem);
+            self.mem.chunk_mut(dst)[..len].copy_from_slice(&src[rd..rd + len]);
+            self.mem.pages[v as usize].mem = src;
+            self.mem.pages[open as usize].live += len as u32;
+            dst
+        } else {
+            let at = *wr;
+            *wr += len;
+            if at == rd {
+                return;
+            }
+            self.mem.pages[v as usize].mem.copy_within(rd..rd + len, at);
+            self.mem.make_ref(v, at)
+        };
+        let key = head::key(self.mem.chunk(new), &self.mem.geo.layout);
+        let hash = self.hasher.hash_one(key);
+        if let Some(slot) = self.index.find_mut(hash, |&x| x == r) {
+            *slot = new;
+        }
+    }
+
+    /// One bounded crawl step: visits up to `budget` records, reclaims expired and flushed
+    /// items (their segments then compact early), and hands spare segments beyond one back
+    /// to the global pool.
     pub fn crawl(&mut self, ctx: &Ctx, budget: usize) {
         let mut visited = 0;
         let mut slots_seen = 0;
         while visited < budget && slots_seen <= self.mem.pages.len() {
             let n_slots = self.mem.pages.len() as u32;
             if n_slots == 0 {
-                return;
+                break;
             }
             if self.crawl_slot >= n_slots {
                 self.crawl_slot = 0;
             }
             let slot = self.crawl_slot;
             let page = &self.mem.pages[slot as usize];
-            let per = if page.mem.is_empty() {
-                0
-            } else {
-                self.mem.geo.per_page[page.class as usize] as u32
-            };
-            if self.crawl_idx >= per {
-                if per > 0 && page.used == 0 {
-                    let bytes = self.mem.remove_page(slot);
-                    self.pool.give(bytes);
-                }
+            if self.crawl_off >= page.used || page.queue == Queue::Fresh {
                 self.crawl_slot += 1;
-                self.crawl_idx = 0;
+                self.crawl_off = 0;
                 slots_seen += 1;
                 continue;
             }
-            let r = self.mem.make_ref(slot, self.crawl_idx);
-            self.crawl_idx += 1;
+            let r = self.mem.make_ref(slot, self.crawl_off as usize);
+            self.crawl_off += self.mem.record_len(r) as u32;
             visited += 1;
             if self.mem.tag(r) == item::TAG_HEAD {
                 if let Err(miss) = self.validity(r, ctx) {
@@ -341,37 +356,38 @@ impl Stripe {
                 }
             }
         }
+        while self.mem.spare.len() > 1 {
+            let slot = self.mem.spare.pop().expect("spare has more than one");
+            let page = self.mem.remove_page(slot);
+            self.pool.give(page);
+        }
+        self.sync_held();
     }
 
-    /// Gives one page back to the pool (used while the memory limit is being lowered):
-    /// a free page if there is one, else one emptied from the class with the coldest victim.
+    /// Last access time of the next item eviction would look at (oldest segment first).
+    pub fn oldest_atime(&mut self) -> Option<u32> {
+        for q in [Queue::Small, Queue::Main] {
+            let slot = self.mem.oldest(q, &[]).or_else(|| {
+                let open = self.mem.log(q).open;
+                (open != NIL).then_some(open)
+            });
+            let Some(slot) = slot else { continue };
+            let used = self.mem.pages[slot as usize].used as usize;
+            let mut off = 0;
+            while off < used {
+                let r = self.mem.make_ref(slot, off);
+                if self.mem.tag(r) == item::TAG_HEAD {
+                    return Some(head::atime(self.mem.chunk(r)));
+                }
+                off += self.mem.record_len(r);
+            }
+        }
+        None
+    }
+
+    /// Gives one segment back to the pool (while the memory limit is being lowered).
     pub fn release_page(&mut self, ctx: &Ctx) -> bool {
-        let mut best: Option<(u32, u8)> = None;
-        for d in 1..self.mem.classes.len() as u8 {
-            if self.mem.classes[d as usize].pages.is_empty() {
-                continue;
-            }
-            let age = match self.candidate(ctx, d) {
-                Candidate::Dead => u32::MAX - 1,
-                Candidate::Age(a) => a,
-                Candidate::Nothing => u32::MAX,
-            };
-            if best.map_or(true, |(a, _)| age > a) {
-                best = Some((age, d));
-            }
-        }
-        let Some((_, d)) = best else {
-            return false;
-        };
-        let Some(slot) = self.pick_page(d, NIL) else {
-            return false;
-        };
-        self.empty_page(ctx, slot);
-        if self.mem.pages[slot as usize].used != 0 {
-            return false;
-        }
-        let page = self.mem.remove_page(slot);
-        self.pool.give(page);
-        true
+        self.pinned.clear();
+        self.give_segment(ctx)
     }
 }

@@ -1,15 +1,17 @@
-//! Item layout inside a chunk, and [`ItemRef`], the read-only view handed to callers.
+//! Record layout inside a segment, and [`ItemRef`], the read-only view handed to callers.
 //!
-//! Owns the byte layout of every chunk kind. All fields are little-endian and read with
-//! `from_le_bytes` on slices, so nothing needs alignment and no `unsafe` is used.
+//! Owns the byte layout of every record kind. Records are appended back to back in a
+//! segment (see `segment.rs`), unaligned: all fields are little-endian and read with
+//! `from_le_bytes` on slices, so nothing needs alignment and no `unsafe` is used. A record's
+//! length follows from its own header, so a segment can be walked record by record.
 //!
-//! Head chunk (an item; 26-byte header with CAS, 18 without):
+//! Head record (an item; 26-byte header with CAS, 18 without):
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 1 | bits: tag (2 low bits) + ACCESSED, FETCHED, STALE, WIN_SENT, CHAINED, KEY_BINARY |
+//! | 0 | 1 | bits: tag (2 low bits) + FETCHED, STALE, WIN_SENT, CHAINED, KEY_BINARY |
 //! | 1 | 1 | key length (1..=250) |
-//! | 2 | 4 | value length (whole value, all chunks) |
+//! | 2 | 4 | value length (whole value, all records; 30 bits) + access frequency (2 top bits) |
 //! | 6 | 4 | client flags |
 //! | 10 | 4 | exptime (RelTime, 0 = never) |
 //! | 14 | 4 | last access time (RelTime) |
@@ -18,19 +20,26 @@
 //! | .. | klen | key |
 //! | .. | .. | value (or its first part when CHAINED) |
 //!
-//! Continuation chunk (CONT): `[0] tag, [1..5] owner head reference, [5..9] next reference,
-//! [9..] value bytes`. Free chunk (FREE): `[0] tag, [1..5] prev, [5..9] next` (the free list).
-//! RESERVED marks a chunk taken for an item still being written.
+//! An unchained head record is exactly header + key + value long. A CHAINED head record
+//! (an item larger than a segment) starts a segment of its own and fills it.
+//!
+//! Continuation record (CONT): `[0] tag, [1..5] owner head reference, [5..9] next reference,
+//! [9..13] value bytes in this record, [13..] value bytes`.
+//! DEAD marks a record whose item left the cache: its bytes stay (so the segment can still be
+//! walked) until the segment is evicted or compacted. RESERVED marks a record of an item still
+//! being written.
 
-use super::slab::{Mem, NIL};
+use super::segment::{Mem, NIL};
 use crate::clock::RelTime;
 
 pub(crate) const TAG_MASK: u8 = 0b11;
-pub(crate) const TAG_FREE: u8 = 0;
+pub(crate) const TAG_DEAD: u8 = 0;
 pub(crate) const TAG_HEAD: u8 = 1;
 pub(crate) const TAG_CONT: u8 = 2;
 pub(crate) const TAG_RESERVED: u8 = 3;
-pub(crate) const ACCESSED: u8 = 1 << 2;
+/// On a continuation record only: it was one (its tag may since have become DEAD), so its
+/// length is read from its CONT header. Head records never set this bit.
+pub(crate) const WAS_CONT: u8 = 1 << 2;
 pub(crate) const FETCHED: u8 = 1 << 3;
 pub(crate) const STALE: u8 = 1 << 4;
 pub(crate) const WIN_SENT: u8 = 1 << 5;
@@ -46,10 +55,15 @@ const OFF_FLAGS: usize = 6;
 const OFF_EXPTIME: usize = 10;
 const OFF_ATIME: usize = 14;
 const OFF_CAS: usize = 18;
-/// Header bytes of a continuation chunk.
-pub(crate) const CONT_HDR: usize = 9;
+/// Header bytes of a continuation record.
+pub(crate) const CONT_HDR: usize = 13;
 pub(crate) const CONT_OWNER: usize = 1;
 pub(crate) const CONT_NEXT: usize = 5;
+pub(crate) const CONT_LEN: usize = 9;
+/// The value length field's low 30 bits (values are at most 1 GiB).
+const VLEN_MASK: u32 = (1 << 30) - 1;
+/// Highest access frequency an item records (2 bits).
+pub(crate) const FREQ_MAX: u8 = 3;
 
 #[inline]
 pub(crate) fn get_u32(b: &[u8], off: usize) -> u32 {
@@ -139,7 +153,17 @@ pub(crate) mod head {
     }
     #[inline]
     pub fn value_len(c: &[u8]) -> usize {
-        get_u32(c, OFF_VLEN) as usize
+        (get_u32(c, OFF_VLEN) & VLEN_MASK) as usize
+    }
+    /// Access frequency since the item was stored or last passed over by eviction (0..=3).
+    #[inline]
+    pub fn freq(c: &[u8]) -> u8 {
+        (get_u32(c, OFF_VLEN) >> 30) as u8
+    }
+    #[inline]
+    pub fn set_freq(c: &mut [u8], f: u8) {
+        let v = get_u32(c, OFF_VLEN) & VLEN_MASK;
+        put_u32(c, OFF_VLEN, v | (u32::from(f.min(FREQ_MAX)) << 30));
     }
     #[inline]
     pub fn flags(c: &[u8]) -> u32 {
@@ -321,7 +345,7 @@ impl<'a> Iterator for ValueChunks<'a> {
         }
         let c = self.mem.chunk(self.next);
         self.next = get_u32(c, CONT_NEXT);
-        let n = self.remaining.min(c.len() - CONT_HDR);
+        let n = self.remaining.min(get_u32(c, CONT_LEN) as usize);
         self.remaining -= n;
         Some(&c[CONT_HDR..CONT_HDR + n])
     }

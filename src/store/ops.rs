@@ -10,7 +10,7 @@
 //! `set`, keeps it for append/prepend/incr/decr/replace/cas).
 
 use super::item::{self, head};
-use super::slab::NIL;
+use super::segment::NIL;
 use super::stripe::{Ctx, Stripe};
 use super::StoreError;
 use crate::clock::RelTime;
@@ -86,7 +86,8 @@ impl Stripe {
         cas: Option<u64>,
     ) -> Result<u32, StoreError> {
         let cas = cas.unwrap_or_else(|| self.next_cas());
-        let h = self.write_item(ctx, key, &[value], flags, exptime, cas, NIL)?;
+        let q = self.queue_for(hash, NIL);
+        let h = self.write_item(ctx, q, key, &[value], flags, exptime, cas, NIL)?;
         self.link(hash, h);
         Ok(h)
     }
@@ -105,7 +106,8 @@ impl Stripe {
     ) -> Result<u32, StoreError> {
         let key = KeyBuf::of(self, old);
         let cas = cas.unwrap_or_else(|| self.next_cas());
-        let h = self.write_item(ctx, key.as_slice(), &[value], flags, exptime, cas, old)?;
+        let q = self.queue_for(hash, old);
+        let h = self.write_item(ctx, q, key.as_slice(), &[value], flags, exptime, cas, old)?;
         self.relink(hash, old, h);
         Ok(h)
     }
@@ -150,7 +152,8 @@ impl Stripe {
             [&scratch, data]
         };
         let cas = self.next_cas();
-        let res = self.write_item(ctx, key.as_slice(), &parts, flags, exptime, cas, old);
+        let q = self.queue_for(hash, old);
+        let res = self.write_item(ctx, q, key.as_slice(), &parts, flags, exptime, cas, old);
         if scratch.capacity() > SCRATCH_KEEP {
             scratch = Vec::new();
         }
@@ -203,7 +206,8 @@ impl Stripe {
         }
         let key = KeyBuf::of(self, old);
         let cas = self.next_cas();
-        let h = self.write_item(ctx, key.as_slice(), &[digits], flags, exptime, cas, old)?;
+        let q = self.queue_for(hash, old);
+        let h = self.write_item(ctx, q, key.as_slice(), &[digits], flags, exptime, cas, old)?;
         self.relink(hash, old, h);
         Ok(h)
     }
@@ -218,17 +222,18 @@ impl Stripe {
 
     /// Sets a live item's exptime.
     pub fn set_item_exptime(&mut self, h: u32, exptime: RelTime) {
-        let old = head::exptime(self.mem.chunk(h));
         head::set_exptime(self.mem.chunk_mut(h), exptime);
-        let cid = self.mem.class_of(h) as usize;
-        let class = &mut self.mem.classes[cid];
-        class.ttl_items = class.ttl_items + u64::from(exptime != 0) - u64::from(old != 0);
     }
 
-    /// Marks an item as recently used without counting a fetch (memcached's item_update).
+    /// Marks an item as recently used without counting a fetch (memcached's item_update):
+    /// one use for the eviction policy, and the access time.
     pub fn touch_lru(&mut self, h: u32, now: RelTime) {
+        let cap = self.policy.freq_cap;
         let c = self.mem.chunk_mut(h);
-        head::set_bits(c, head::bits(c) | item::ACCESSED);
+        let f = item::head::freq(c);
+        if f < cap {
+            head::set_freq(c, f + 1);
+        }
         head::set_atime(c, now);
     }
 }

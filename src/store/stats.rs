@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{item, ItemRef, Store};
+use super::{ItemRef, Store};
 
 /// Store-wide counters for `stats`, `stats slabs` and `stats items`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,11 +33,19 @@ pub struct StoreStats {
     pub total_malloced: u64,
     /// Pages in existence (in stripes or in the free pool).
     pub total_pages: u64,
-    /// Per class, only classes that have pages.
+    /// Segments in the small (probationary) queues.
+    pub small_segments: u64,
+    /// Segments in the main queues.
+    pub main_segments: u64,
+    /// Bytes of the ghosts' fingerprint tables (outside the limit).
+    pub ghost_bytes: u64,
+    /// Per reporting class (items grouped by size), only classes holding or having held
+    /// items.
     pub classes: Vec<ClassStats>,
 }
 
-/// Per-class counters, summed over stripes.
+/// Per-class counters, summed over stripes. Classes only group items by size for reporting
+/// (memory is shared by all sizes): `total_pages` is the segments the class's items fill.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClassStats {
     /// Class id (1..=63).
@@ -103,17 +111,19 @@ impl Store {
     pub fn stats(&self) -> StoreStats {
         let ctx = self.ctx();
         let geo = &self.geo;
+        let page_size = geo.page_size;
         let mut classes: Vec<ClassStats> = (0..geo.sizes.len())
             .map(|id| ClassStats {
                 id: id as u8,
                 chunk_size: geo.sizes[id],
-                chunks_per_page: geo.per_page[id],
+                chunks_per_page: page_size.checked_div(geo.sizes[id]).unwrap_or(0),
                 ..ClassStats::default()
             })
             .collect();
         let mut s = StoreStats::default();
+        let mut oldest_age = 0u32;
         for stripe in self.stripes.iter() {
-            let st = stripe.lock();
+            let mut st = stripe.lock();
             let k = &st.counters;
             s.curr_items += k.curr_items;
             s.total_items += k.total_items;
@@ -124,12 +134,11 @@ impl Store {
             s.evicted_unfetched += k.evicted_unfetched;
             s.crawler_reclaimed += k.crawler_reclaimed;
             s.slabs_moved += k.slabs_moved;
+            s.small_segments += st.mem.small.segs as u64;
+            s.main_segments += st.mem.main.segs as u64;
+            s.ghost_bytes += st.ghost.bytes() as u64;
             for (id, class) in st.mem.classes.iter().enumerate().skip(1) {
                 let out = &mut classes[id];
-                let pages = class.pages.len() as u64;
-                out.total_pages += pages;
-                out.total_chunks += pages * geo.per_page[id] as u64;
-                out.free_chunks += class.free_count;
                 out.items += class.items;
                 out.mem_requested += class.mem_requested;
                 let c = &class.counters;
@@ -141,21 +150,23 @@ impl Store {
                 out.expired_unfetched += c.expired_unfetched;
                 out.evicted_unfetched += c.evicted_unfetched;
                 out.crawler_reclaimed += c.crawler_reclaimed;
-                if let Some(r) = st.mem.peek_hand(id as u8, 0) {
-                    if st.mem.tag(r) == item::TAG_HEAD {
-                        let atime = item::head::atime(st.mem.chunk(r));
-                        out.age = out.age.max(ctx.now.saturating_sub(atime));
-                    }
-                }
+            }
+            if let Some(atime) = st.oldest_atime() {
+                oldest_age = oldest_age.max(ctx.now.saturating_sub(atime));
             }
         }
+        // Memory is not divided by class: a class is shown with the segments its items fill.
         for c in &mut classes {
-            c.used_chunks = c.total_chunks - c.free_chunks;
+            c.total_pages = c.mem_requested.div_ceil(page_size as u64);
+            c.total_chunks = c.total_pages * c.chunks_per_page as u64;
+            c.used_chunks = c.items.min(c.total_chunks);
+            c.free_chunks = c.total_chunks - c.used_chunks;
+            c.age = oldest_age;
         }
         s.classes = classes
             .into_iter()
             .skip(1)
-            .filter(|c| c.total_pages > 0)
+            .filter(|c| c.total_pages > 0 || c.outofmemory > 0 || c.evicted > 0)
             .collect();
         let pages = self.pool.allocated() as u64;
         s.limit_maxbytes = self.memory_limit.load(Ordering::Relaxed) as u64;

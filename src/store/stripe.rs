@@ -1,20 +1,23 @@
-//! Stripe: one lock's worth of cache (index + slab memory + counters).
+//! Stripe: one lock's worth of cache (index + segment memory + policy state + counters).
 //!
 //! Every method here assumes the stripe's mutex is held: having `&mut Stripe` *is* holding
 //! the lock (the Rust form of memcached's `do_` functions). A stripe owns its hash index, its
-//! pages and size classes (`Mem`), its CAS counter and its counters; the only thing it shares
-//! with other stripes is the global [`PagePool`] (atomics, no lock).
+//! segments and queues (`Mem`), its ghost, its CAS counter and its counters; it shares with
+//! other stripes the global [`PagePool`] (atomics, no lock) and, to take memory from a
+//! stripe holding more than its share, the other stripes' mutexes, which it only ever
+//! *tries* to lock (see `evict.rs` and the locking rules in `store.rs`).
 //!
-//! Allocation, eviction, page moves and the crawler are in `evict.rs` (same type, more
-//! methods).
+//! Making room, eviction and the crawler are in `evict.rs` (same type, more methods).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use hashbrown::HashTable;
 
-use super::item::{self, head, Header, CONT_HDR, CONT_NEXT, CONT_OWNER};
-use super::slab::{Mem, PagePool, NIL};
-use super::{Miss, StoreError};
+use super::ghost::Ghost;
+use super::item::{self, head, Header, CONT_HDR, CONT_LEN, CONT_NEXT, CONT_OWNER};
+use super::policy::Params;
+use super::segment::{Mem, PagePool, Queue, NIL};
+use super::{Miss, StoreError, Stripes};
 use crate::clock::RelTime;
 
 /// The time facts of one operation, read once before the lock is taken.
@@ -62,17 +65,25 @@ pub(crate) struct Stripe {
     pub mem: Mem,
     pub hasher: ahash::RandomState,
     pub pool: Arc<PagePool>,
+    /// The other stripes, to take memory from one holding more than its share.
+    pub siblings: Weak<Stripes>,
+    pub policy: Params,
+    pub ghost: Ghost,
     pub counters: Counters,
-    /// An allocation failed because its class had no page and none could be had; `maintain`
-    /// then moves a page here from the stripe holding the most (via the pool).
-    pub starved: bool,
     /// Reusable buffer (append/prepend build the new value here; no per-request allocation).
     pub scratch: Vec<u8>,
     cas_next: u64,
+    /// The crawler's position: page slot and byte offset.
     pub crawl_slot: u32,
-    pub crawl_idx: u32,
-    /// Per class: the last second in which `rebalance` found no colder class.
-    pub no_donor_at: Vec<RelTime>,
+    pub crawl_off: u32,
+    /// Segments at least half dead: compacted before live items are evicted.
+    pub sparse: Vec<u32>,
+    /// Segments that must not be evicted during the current operation (the item it reads).
+    pub pinned: Vec<u32>,
+    /// Fresh segments of a chained item being written (queued once it is complete).
+    pub pending: Vec<u32>,
+    /// Item count past which the ghost is resized.
+    ghost_fit_at: u64,
 }
 
 /// Copies a value given as slices into chunk memory, part by part.
@@ -107,8 +118,9 @@ impl Stripe {
         mem: Mem,
         hasher: ahash::RandomState,
         pool: Arc<PagePool>,
+        siblings: Weak<Stripes>,
+        policy: Params,
     ) -> Stripe {
-        let n_classes = mem.classes.len();
         Stripe {
             id,
             stripes,
@@ -116,13 +128,18 @@ impl Stripe {
             mem,
             hasher,
             pool,
+            siblings,
+            policy,
+            ghost: Ghost::default(),
             counters: Counters::default(),
-            starved: false,
             scratch: Vec::new(),
             cas_next: 1,
             crawl_slot: 0,
-            crawl_idx: 0,
-            no_donor_at: vec![0; n_classes],
+            crawl_off: 0,
+            sparse: Vec::new(),
+            pinned: Vec::new(),
+            pending: Vec::new(),
+            ghost_fit_at: 0,
         }
     }
 
@@ -174,10 +191,16 @@ impl Stripe {
         }
     }
 
-    /// Sets ACCESSED + FETCHED and the access time (a CLOCK "bump": no list surgery).
+    /// A read: counts a use (up to the policy's cap), sets FETCHED and the access time.
+    /// Header writes only: no list surgery, no other lock.
     pub fn bump(&mut self, h: u32, now: RelTime) {
+        let cap = self.policy.freq_cap;
         let c = self.mem.chunk_mut(h);
-        head::set_bits(c, head::bits(c) | item::ACCESSED | item::FETCHED);
+        head::set_bits(c, head::bits(c) | item::FETCHED);
+        let f = head::freq(c);
+        if f < cap {
+            head::set_freq(c, f + 1);
+        }
         head::set_atime(c, now);
     }
 
@@ -188,12 +211,46 @@ impl Stripe {
         head::set_bits(c, if on { bits | bit } else { bits & !bit });
     }
 
-    /// Writes a new, unlinked item (tag RESERVED) and returns its head chunk.
-    /// `protect` (or NIL) is never evicted to make room.
+    /// The queue a new item for `hash` enters: main if the ghost remembers it (or the
+    /// policy has no small queue), else small. A replacement enters its old item's queue.
+    pub fn queue_for(&mut self, hash: u64, old: u32) -> Queue {
+        if old != NIL {
+            let q = self.mem.pages[self.mem.slot_of(old) as usize].queue;
+            if q == Queue::Small || q == Queue::Main {
+                return q;
+            }
+        }
+        if self.policy.small_percent == 0
+            || !self.mem.geo.evict
+            || (self.policy.ghost && self.ghost.take(hash))
+        {
+            Queue::Main
+        } else {
+            Queue::Small
+        }
+    }
+
+    /// Pins the segments holding item `h` for the current operation (none if NIL).
+    fn pin(&mut self, h: u32) {
+        self.pinned.clear();
+        if h == NIL {
+            return;
+        }
+        self.pinned.push(self.mem.slot_of(h));
+        let mut next = head::next(self.mem.chunk(h), &self.mem.geo.layout);
+        while next != NIL {
+            self.pinned.push(self.mem.slot_of(next));
+            next = item::get_u32(self.mem.chunk(next), CONT_NEXT);
+        }
+    }
+
+    /// Writes a new, unlinked item (tag RESERVED) into queue `q` and returns its head record.
+    /// `protect` (or NIL) is never evicted or moved to make room.
     #[allow(clippy::too_many_arguments)]
     pub fn write_item(
         &mut self,
         ctx: &Ctx,
+        q: Queue,
         key: &[u8],
         parts: &[&[u8]],
         flags: u32,
@@ -201,22 +258,29 @@ impl Stripe {
         cas: u64,
         protect: u32,
     ) -> Result<u32, StoreError> {
-        let geo = &self.mem.geo;
+        let geo = self.mem.geo.clone();
         let layout = geo.layout;
         let page_size = geo.page_size;
-        let largest = geo.largest();
         let value_len: usize = parts.iter().map(|p| p.len()).sum();
         if key.is_empty() || key.len() > super::MAX_KEY_LEN {
             return Err(StoreError::TooLarge);
         }
         let total = layout.total(key.len(), value_len);
-        if total > geo.item_size_max || u32::try_from(value_len).is_err() {
+        if total > geo.item_size_max || value_len >= 1 << 30 {
             return Err(StoreError::TooLarge);
         }
-        if total > self.pool.limit_bytes() {
-            // Could never fit: fail before evicting anything.
+        let chained = total > page_size;
+        // Could never fit: fail before evicting anything. A chained item needs a segment per
+        // part, with the continuation headers.
+        let parts_needed = if chained {
+            total.div_ceil(page_size - CONT_HDR)
+        } else {
+            1
+        };
+        if parts_needed > self.pool.limit() {
             return Err(StoreError::OutOfMemory);
         }
+        self.pin(protect);
         let h = Header {
             key_len: key.len() as u8,
             value_len: value_len as u32,
@@ -230,39 +294,70 @@ impl Stripe {
             i: 0,
             off: 0,
         };
-        let chained = total > page_size;
-        let head_class = if chained {
-            largest
+        let result = if chained {
+            self.write_chained(ctx, q, &h, key, &mut src)
         } else {
-            geo.class_for(total).expect("total fits a page")
+            self.reserve(ctx, q, total).inspect(|&r| {
+                let c = self.mem.chunk_mut(r);
+                layout.write_header(c, &h, false);
+                let key_off = layout.key_off(false);
+                c[key_off..key_off + key.len()].copy_from_slice(key);
+                src.fill(&mut c[key_off + key.len()..total]);
+            })
         };
-        let head_ref = self.alloc(ctx, head_class, protect)?;
-        let key_off = layout.key_off(chained);
-        let mut remaining = value_len;
+        self.pinned.clear();
+        result
+    }
+
+    /// A chained item: the head record fills a fresh segment, each further part fills a
+    /// fresh segment, and the last part is appended to queue `q` like any record. The fresh
+    /// segments join `q` once everything is written.
+    fn write_chained(
+        &mut self,
+        ctx: &Ctx,
+        q: Queue,
+        h: &Header,
+        key: &[u8],
+        src: &mut Parts<'_>,
+    ) -> Result<u32, StoreError> {
+        let layout = self.mem.geo.layout;
+        let page_size = self.mem.geo.page_size;
+        self.pending.clear();
+        let slot = self.fresh_segment(ctx)?;
+        let head_ref = self.mem.append(slot, page_size);
+        let key_off = layout.key_off(true);
+        let mut remaining = h.value_len as usize;
         {
             let c = self.mem.chunk_mut(head_ref);
-            layout.write_header(c, &h, chained);
+            layout.write_header(c, h, true);
             c[key_off..key_off + key.len()].copy_from_slice(key);
             remaining -= src.fill(&mut c[key_off + key.len()..]);
         }
         let mut prev = head_ref;
         while remaining > 0 {
-            let need = CONT_HDR + remaining;
-            let cid = self.mem.geo.class_for(need).unwrap_or(largest);
-            let r = match self.alloc(ctx, cid, protect) {
+            let len = remaining.min(page_size - CONT_HDR);
+            let r = if CONT_HDR + len < page_size {
+                self.reserve(ctx, q, CONT_HDR + len)
+            } else {
+                self.fresh_segment(ctx)
+                    .map(|slot| self.mem.append(slot, page_size))
+            };
+            let r = match r {
                 Ok(r) => r,
                 Err(e) => {
-                    self.free_chain(head_ref);
+                    self.abandon(head_ref);
                     return Err(e);
                 }
             };
             {
                 let c = self.mem.chunk_mut(r);
-                c[0] = item::TAG_CONT;
+                c[0] = item::TAG_CONT | item::WAS_CONT;
                 item::put_u32(c, CONT_OWNER, head_ref);
                 item::put_u32(c, CONT_NEXT, NIL);
-                remaining -= src.fill(&mut c[CONT_HDR..]);
+                item::put_u32(c, CONT_LEN, len as u32);
+                src.fill(&mut c[CONT_HDR..CONT_HDR + len]);
             }
+            remaining -= len;
             let link_off = if prev == head_ref {
                 layout.hdr
             } else {
@@ -271,13 +366,75 @@ impl Stripe {
             item::put_u32(self.mem.chunk_mut(prev), link_off, r);
             prev = r;
         }
+        for i in 0..self.pending.len() {
+            let slot = self.pending[i];
+            self.mem.push_closed(q, slot);
+        }
+        self.pending.clear();
+        self.sync_held();
         Ok(head_ref)
+    }
+
+    /// Gives up on a chained item whose writing failed: its records become DEAD and its
+    /// fresh segments spare.
+    fn abandon(&mut self, head_ref: u32) {
+        self.mark(head_ref, item::TAG_DEAD);
+        for i in 0..self.pending.len() {
+            let slot = self.pending[i];
+            let page = &mut self.mem.pages[slot as usize];
+            page.used = 0;
+            page.live = 0;
+            page.queue = Queue::None;
+            self.mem.spare.push(slot);
+        }
+        self.pending.clear();
+    }
+
+    /// Sets the tag of every record of item `h` (RESERVED, HEAD or DEAD) and keeps the
+    /// segments' live byte counts: HEAD records count, others do not.
+    fn mark(&mut self, h: u32, tag: u8) {
+        let was_live = self.mem.tag(h) == item::TAG_HEAD;
+        let now_live = tag == item::TAG_HEAD;
+        let layout = self.mem.geo.layout;
+        let mut r = h;
+        while r != NIL {
+            let len = self.mem.record_len(r) as u32;
+            let slot = self.mem.slot_of(r);
+            let next = {
+                let c = self.mem.chunk_mut(r);
+                if r == h {
+                    head::set_bits(c, (head::bits(c) & !item::TAG_MASK) | tag);
+                    head::next(c, &layout)
+                } else {
+                    c[0] = item::WAS_CONT
+                        | if tag == item::TAG_DEAD {
+                            item::TAG_DEAD
+                        } else {
+                            item::TAG_CONT
+                        };
+                    item::get_u32(c, CONT_NEXT)
+                }
+            };
+            let page = &mut self.mem.pages[slot as usize];
+            if now_live && !was_live {
+                page.live += len;
+            } else if was_live && !now_live {
+                page.live -= len;
+                if !page.sparse
+                    && page.live * 2 <= page.used
+                    && matches!(page.queue, Queue::Small | Queue::Main)
+                {
+                    self.mem.pages[slot as usize].sparse = true;
+                    self.sparse.push(slot);
+                }
+            }
+            r = next;
+        }
     }
 
     /// Makes a written item live under `hash` (it must not be in the index).
     pub fn link(&mut self, hash: u64, h: u32) {
-        let c = self.mem.chunk_mut(h);
-        head::set_bits(c, (head::bits(c) & !item::TAG_MASK) | item::TAG_HEAD);
+        self.mark(h, item::TAG_HEAD);
         self.account(h, true);
         let mem = &self.mem;
         let hasher = &self.hasher;
@@ -285,18 +442,24 @@ impl Stripe {
         self.index.insert_unique(hash, h, |&r| {
             hasher.hash_one(head::key(mem.chunk(r), layout))
         });
+        if self.counters.curr_items > self.ghost_fit_at {
+            self.ghost.fit(self.counters.curr_items);
+            self.ghost_fit_at = self.counters.curr_items.next_power_of_two();
+        }
     }
 
-    /// Puts the written item `new` in place of the live item `old` (same key).
+    /// Puts the written item `new` in place of the live item `old` (same key); the new item
+    /// keeps the old one's use count.
     pub fn relink(&mut self, hash: u64, old: u32, new: u32) {
-        let c = self.mem.chunk_mut(new);
-        head::set_bits(c, (head::bits(c) & !item::TAG_MASK) | item::TAG_HEAD);
+        let f = head::freq(self.mem.chunk(old));
+        head::set_freq(self.mem.chunk_mut(new), f);
+        self.mark(new, item::TAG_HEAD);
         self.account(old, false);
         self.account(new, true);
         if let Some(slot) = self.index.find_mut(hash, |&r| r == old) {
             *slot = new;
         }
-        self.free_chain(old);
+        self.mark(old, item::TAG_DEAD);
     }
 
     fn account(&mut self, h: u32, add: bool) {
@@ -306,7 +469,6 @@ impl Stripe {
             .geo
             .layout
             .total(head::key_len(c), head::value_len(c)) as u64;
-        let ttl = u64::from(head::exptime(c) != 0);
         let cid = self.mem.class_of(h) as usize;
         let class = &mut self.mem.classes[cid];
         let k = &mut self.counters;
@@ -315,19 +477,17 @@ impl Stripe {
             k.total_items += 1;
             k.bytes += total;
             class.items += 1;
-            class.ttl_items += ttl;
             class.mem_requested += total;
         } else {
             k.curr_items -= 1;
             k.bytes -= total;
             class.items -= 1;
-            class.ttl_items -= ttl;
             class.mem_requested -= total;
         }
     }
 
-    /// Removes a live item from the index and frees its chunks.
-    pub fn unlink(&mut self, h: u32, exit: Exit, ctx: &Ctx) {
+    /// Removes a live item from the index and marks its records dead. Returns its key hash.
+    pub fn unlink(&mut self, h: u32, exit: Exit, ctx: &Ctx) -> u64 {
         let (hash, bits, exptime, atime) = {
             let c = self.mem.chunk(h);
             let key = head::key(c, &self.mem.geo.layout);
@@ -371,21 +531,16 @@ impl Stripe {
             Exit::Removed => {}
         }
         self.account(h, false);
-        self.free_chain(h);
+        self.mark(h, item::TAG_DEAD);
+        hash
     }
 
-    /// Frees every chunk of an item (linked or not).
-    fn free_chain(&mut self, h: u32) {
-        let mut next = head::next(self.mem.chunk(h), &self.mem.geo.layout);
-        self.mem.free_chunk(h);
-        while next != NIL {
-            let r = next;
-            next = item::get_u32(self.mem.chunk(r), CONT_NEXT);
-            self.mem.free_chunk(r);
-        }
+    /// Records in the pool how many segments this stripe holds.
+    pub fn sync_held(&self) {
+        self.pool.set_held(self.id as usize, self.mem.page_count());
     }
 
-    /// flush_all now: drops every item and returns every page to the pool.
+    /// flush_all now: drops every item and returns every segment to the pool.
     pub fn flush(&mut self) {
         self.index.clear();
         self.counters.curr_items = 0;
@@ -393,7 +548,10 @@ impl Stripe {
         for page in self.mem.drain_pages() {
             self.pool.give(page);
         }
+        self.ghost.clear();
+        self.sparse.clear();
         self.crawl_slot = 0;
-        self.crawl_idx = 0;
+        self.crawl_off = 0;
+        self.sync_held();
     }
 }

@@ -361,35 +361,67 @@ fn flush_all_now_and_delayed() {
 }
 
 #[test]
-fn clock_eviction_gives_read_items_a_second_chance() {
-    // One stripe, one class, 2 pages of 4 KiB: 2 * (4096 / 75) = 108 chunks of 75 bytes.
-    let s = new_store(cfg(8192, 1, 4096));
+fn items_used_while_new_survive_a_flood_of_one_hit_keys() {
+    // One stripe of 16 segments of 4 KiB; 26 + 9 + 40 = 75-byte items, 54 per segment.
+    let s = new_store(cfg(16 * 4096, 1, 4096));
     let key = |i: usize| format!("key:{i:05}");
-    let val = [b'x'; 40]; // 26 + 9 + 40 = 75 -> class 75
+    let val = [b'x'; 40];
     let mut n = 0;
     while s.stats().evictions == 0 {
         set(&s, key(n).as_bytes(), &val);
         n += 1;
     }
-    let cap = n - 1;
-    assert_eq!(cap, 2 * (4096 / 75));
-    // Read every even key: they get a second chance; the next stores evict odd keys only.
-    for i in (1..n).filter(|i| i % 2 == 0) {
-        let _ = value_of(&s, key(i).as_bytes());
+    // Items are evicted oldest first: the first `evictions` keys went.
+    let first = s.stats().evictions as usize;
+    assert!(first <= 54 && n >= 15 * 54, "n {n}, first evicted {first}");
+    let read: Vec<usize> = (first..n).filter(|i| i % 2 == 0).collect();
+    for &i in &read {
+        assert!(value_of(&s, key(i).as_bytes()).is_ok(), "key {i}");
     }
-    for j in 0..20 {
+    // Twice the cache's worth of keys that are never read again.
+    for j in 0..2 * n {
         set(&s, format!("new:{j:05}").as_bytes(), &val);
     }
-    for i in (1..n).filter(|i| i % 2 == 0) {
+    for &i in &read {
         assert!(
             value_of(&s, key(i).as_bytes()).is_ok(),
-            "recently read key {i} was evicted"
+            "key {i}, read once, was evicted by one-hit keys"
         );
     }
+    let unread_left = (first..n)
+        .filter(|i| i % 2 == 1)
+        .filter(|&i| value_of(&s, key(i).as_bytes()).is_ok())
+        .count();
+    assert_eq!(unread_left, 0, "unread old keys are gone");
     let st = s.stats();
-    assert_eq!(st.evictions, 21);
-    assert_eq!(st.evicted_unfetched, 21);
-    assert_eq!(st.total_pages, 2);
+    assert!(st.total_pages <= 16);
+    assert!(st.main_segments > 0 && st.small_segments > 0);
+}
+
+#[test]
+fn a_key_evicted_unused_and_asked_for_again_goes_to_the_main_queue() {
+    let s = new_store(cfg(16 * 4096, 1, 4096));
+    let val = [b'x'; 40];
+    set(&s, b"returning", &val);
+    let mut j = 0;
+    while value_of_quiet(&s, b"returning") {
+        set(&s, format!("new:{j:05}").as_bytes(), &val);
+        j += 1;
+    }
+    // It was evicted from the small queue without a use; the ghost remembers it.
+    set(&s, b"returning", &val);
+    for k in 0..2 * j {
+        set(&s, format!("more:{k:05}").as_bytes(), &val);
+    }
+    assert!(
+        value_of_quiet(&s, b"returning"),
+        "a ghost hit enters the main queue and outlives one-hit keys"
+    );
+}
+
+/// Is the key present? (without counting a use: looks at the entry only)
+fn value_of_quiet(s: &Store, key: &[u8]) -> bool {
+    s.entry(key, |e| matches!(e, Entry::Occupied(_)))
 }
 
 #[test]
@@ -442,7 +474,7 @@ fn no_evict_returns_out_of_memory() {
     }
     clock.advance(2);
     assert!(s.store(SetMode::Set, b"fresh", &[1; 40], 0, 0).is_ok());
-    assert_eq!(s.stats().reclaimed, 1);
+    assert!(s.stats().reclaimed >= 1);
     assert_eq!(s.stats().evictions, 0);
 }
 
@@ -471,23 +503,29 @@ fn item_larger_than_memory_is_out_of_memory_not_a_panic() {
 
 #[test]
 fn expired_items_are_reclaimed_before_live_ones_are_evicted() {
-    let s = new_store(cfg(8192, 1, 4096));
+    let s = new_store(cfg(16 * 4096, 1, 4096));
     let clock = s.clock().clone();
     let val = [b'x'; 40];
-    // Half of the items expire, interleaved with live ones.
-    for i in 0..108 {
+    // Half of the items expire, interleaved with live ones; fill the cache exactly.
+    let n = 16 * (4096 / 75);
+    for i in 0..n {
         let exp = if i % 2 == 0 { clock.expiry(5) } else { 0 };
         s.store(SetMode::Set, format!("key:{i:05}").as_bytes(), &val, 0, exp)
             .unwrap();
     }
+    assert_eq!(s.stats().evictions, 0);
     clock.advance(10);
-    for j in 0..54 {
+    // The maintenance thread's crawl finds them (the server runs it every 100 ms).
+    for _ in 0..4 {
+        s.maintain();
+    }
+    for j in 0..n / 2 {
         set(&s, format!("new:{j:05}").as_bytes(), &val);
     }
     let st = s.stats();
     assert_eq!(st.evictions, 0);
-    assert_eq!(st.reclaimed, 54);
-    for i in (1..108).step_by(2) {
+    assert_eq!(st.reclaimed + st.crawler_reclaimed, n as u64 / 2);
+    for i in (1..n).step_by(2) {
         assert!(value_of(&s, format!("key:{i:05}").as_bytes()).is_ok());
     }
 }
@@ -726,7 +764,9 @@ fn boundaries_empty_value_longest_key_and_page_edges() {
 #[test]
 fn tiny_caches_get_fewer_stripes() {
     let s = new_store(cfg(1 << 20, 16, 64 << 10));
-    assert_eq!(s.config().stripes, 2);
+    assert_eq!(s.config().stripes, 1);
+    let s = new_store(cfg(8 << 20, 16, 64 << 10));
+    assert_eq!(s.config().stripes, 4);
     let s = new_store(cfg(64 << 20, 16, 64 << 10));
     assert_eq!(s.config().stripes, 16);
     let s = new_store(cfg(64 << 10, 16, 64 << 10));
@@ -734,33 +774,65 @@ fn tiny_caches_get_fewer_stripes() {
 }
 
 #[test]
-fn a_stripe_without_pages_gets_one_from_maintain() {
-    // 16 pages over 2 stripes; stripe 0's keys take every page first.
-    let s = new_store(cfg(16 * 4096, 2, 4096));
+fn huge_caches_get_more_stripes() {
+    // 64 GiB over 2 stripes: a stripe addresses 4 GiB, so each gets at most 2 GiB.
+    let s = new_store(cfg(64 << 30, 2, 64 << 10));
+    assert_eq!(s.config().stripes, 32);
+    assert!(s.geo.max_slots as usize * s.config().page_size >= 2 * (2 << 30) - (64 << 10));
+}
+
+#[test]
+fn a_stripe_takes_memory_from_others_at_once() {
+    // 64 segments over 2 stripes; stripe 0's keys take every segment first.
+    let s = new_store(cfg(64 * 4096, 2, 4096));
+    assert_eq!(s.config().stripes, 2);
     let stripe_of = |k: &[u8]| (s.hash(k) >> 40) as usize & s.stripe_mask;
     let keys = |stripe: usize| {
         (0..)
             .map(|i| format!("key{i}"))
             .filter(move |k| stripe_of(k.as_bytes()) == stripe)
     };
-    for k in keys(0).take(60) {
+    for k in keys(0).take(400) {
         set(&s, k.as_bytes(), &[1u8; 1000]);
     }
-    assert_eq!(s.stripes[0].lock().mem.page_count(), 16);
+    assert_eq!(s.stripes[0].lock().mem.page_count(), 64);
+    // A small item in the other stripe: stored at once.
     let k1 = keys(1).next().unwrap();
-    assert_eq!(
-        s.store(SetMode::Set, k1.as_bytes(), b"v", 0, 0),
-        Err(StoreError::OutOfMemory)
-    );
-    s.maintain();
-    assert_eq!(
-        s.stripes[1].lock().mem.page_count(),
-        0,
-        "the page is in the pool"
-    );
     set(&s, k1.as_bytes(), b"v");
     assert_eq!(value_of(&s, k1.as_bytes()).unwrap(), b"v");
-    assert_eq!(s.stripes[0].lock().mem.page_count(), 15);
+    // A large one (40 segments' worth) too.
+    let k2 = keys(1).nth(1).unwrap();
+    let big = vec![9u8; 40 * 4000];
+    set(&s, k2.as_bytes(), &big);
+    assert_eq!(value_of(&s, k2.as_bytes()).unwrap(), big);
+    assert!(s.stripes[1].lock().mem.page_count() >= 40);
+    assert!(s.stats().total_pages <= 64);
+}
+
+#[test]
+fn large_values_one_after_another_are_all_stored() {
+    // The sequence: 550 KB - 1 MB values one after another at -m 48, 16 stripes.
+    let s = new_store(StoreConfig {
+        memory_limit: 48 << 20,
+        stripes: 16,
+        ..StoreConfig::default()
+    });
+    let mut x = 12345u64;
+    for i in 0..300 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let len = 550_000 + (x >> 33) as usize % 450_000;
+        let key = format!("big:{}", i % 97);
+        assert!(
+            matches!(
+                s.store(SetMode::Set, key.as_bytes(), &vec![b'v'; len], 0, 0),
+                Ok(SetOutcome::Stored { .. })
+            ),
+            "set {i} of {len} bytes refused"
+        );
+    }
+    assert!(s.stats().total_pages as usize <= (48 << 20) / (64 << 10));
 }
 
 #[test]

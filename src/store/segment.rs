@@ -1,0 +1,619 @@
+//! Segment memory: the global segment budget and pool, and one stripe's segments and queues.
+//!
+//! Owns where item bytes live. Memory comes in segments of `page_size` bytes (`Box<[u8]>`),
+//! handed out by the global [`PagePool`] against a budget of `memory_limit / page_size`
+//! segments (one atomic counter; no lock). A stripe's [`Mem`] holds the segments it took in a
+//! page table and appends item records to them back to back, whatever their size: there are
+//! no size classes to strand memory in, and no chunk rounding. Records are named by a `u32`
+//! reference: `slot << off_bits | byte offset`, where `slot` indexes the stripe's page table.
+//!
+//! A stripe's segments form two FIFO queues ([`Log`]), the small queue and the main queue of
+//! the eviction policy (see `evict.rs`): each has one open segment that new records are
+//! appended to, and closed segments in insertion order, oldest first. Segments that hold
+//! nothing wait in `spare` for the next queue that needs one.
+//!
+//! Must not know: keys, the index, the eviction policy's decisions, the protocol.
+//!
+//! Invariants:
+//! - `allocated` segments (in stripes or in the pool) never exceed the budget, except after
+//!   [`PagePool::set_limit`] lowers it; then segments are dropped as they come back.
+//! - Every record's first byte is its tag (see `item.rs`), and `Page::used` bytes of a segment
+//!   are a sequence of whole records; `Page::live` counts the bytes of its HEAD and CONT
+//!   records (not DEAD, not RESERVED).
+//! - A segment is in at most one place: a queue (open or closed), `spare`, or taken for an
+//!   item being written. Closed queue entries carry the segment's generation; an entry whose
+//!   generation is stale was removed lazily and is skipped.
+//! - The reference `NIL` (`u32::MAX`) is never a valid record: the last page slot is never used.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crossbeam::queue::SegQueue;
+
+use super::item::{self, head, Layout, CONT_HDR, CONT_LEN};
+
+/// The null record reference.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// memcached allows at most 63 slab classes (ids 1..=63); larder reports items grouped by
+/// the same classes (sizes only: memory is not divided by them).
+pub(crate) const MAX_CLASSES: usize = 63;
+
+/// The shape of segment memory, fixed at start.
+#[derive(Debug)]
+pub(crate) struct Geometry {
+    /// Bytes per segment.
+    pub page_size: usize,
+    /// Low bits of a record reference that hold the byte offset.
+    pub off_bits: u32,
+    /// Page slots a stripe may use (so that `NIL` is never a valid reference).
+    pub max_slots: u32,
+    /// Reporting classes: size by class id (index 0 unused), as memcached's -n / -f give.
+    pub sizes: Vec<usize>,
+    /// Item header layout (with or without CAS).
+    pub layout: Layout,
+    /// memcached -I: the largest header + key + value.
+    pub item_size_max: usize,
+    /// memcached -M inverted: may live items be evicted?
+    pub evict: bool,
+}
+
+impl Geometry {
+    /// Builds the geometry; reporting class sizes are size_i = ceil(min * factor^i), strictly
+    /// increasing, the last exactly `page_size`, at most 63 classes.
+    pub fn new(
+        page_size: usize,
+        chunk_size_min: usize,
+        factor: f64,
+        layout: Layout,
+        item_size_max: usize,
+        evict: bool,
+    ) -> Geometry {
+        let mut sizes = vec![0usize];
+        let mut i = 0i32;
+        while sizes.len() < MAX_CLASSES {
+            let exact = (chunk_size_min as f64) * factor.powi(i);
+            let prev = *sizes.last().expect("sizes starts with a sentinel");
+            let size = (exact.ceil() as usize).max(prev + 1);
+            if size >= page_size {
+                break;
+            }
+            sizes.push(size);
+            i += 1;
+        }
+        sizes.push(page_size);
+        let off_bits = usize::BITS - (page_size - 1).leading_zeros();
+        let max_slots = ((1u64 << (32 - off_bits)) - 1) as u32;
+        Geometry {
+            page_size,
+            off_bits,
+            max_slots,
+            sizes,
+            layout,
+            item_size_max,
+            evict,
+        }
+    }
+
+    /// The largest class id.
+    pub fn largest(&self) -> u8 {
+        (self.sizes.len() - 1) as u8
+    }
+
+    /// The smallest class whose size holds `n` bytes (None if `n` exceeds a segment).
+    pub fn class_for(&self, n: usize) -> Option<u8> {
+        let i = self.sizes[1..].partition_point(|&s| s < n) + 1;
+        (i < self.sizes.len()).then_some(i as u8)
+    }
+}
+
+/// The global segment budget and the pool of empty segments shared by all stripes.
+#[derive(Debug)]
+pub(crate) struct PagePool {
+    free: SegQueue<Box<[u8]>>,
+    allocated: AtomicUsize,
+    limit: AtomicUsize,
+    page_size: usize,
+    /// Segments each stripe holds (written by the stripe under its lock, read by any).
+    held: Box<[AtomicUsize]>,
+}
+
+impl PagePool {
+    /// A pool allowing `limit` segments of `page_size` bytes, shared by `stripes` stripes.
+    pub fn new(page_size: usize, limit: usize, stripes: usize) -> PagePool {
+        PagePool {
+            free: SegQueue::new(),
+            allocated: AtomicUsize::new(0),
+            limit: AtomicUsize::new(limit),
+            page_size,
+            held: (0..stripes).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    /// A segment from the pool, or a new one if the budget allows; None when it is spent.
+    pub fn take(&self) -> Option<Box<[u8]>> {
+        while let Some(page) = self.free.pop() {
+            if self.over_limit() {
+                self.allocated.fetch_sub(1, Ordering::AcqRel);
+                continue;
+            }
+            return Some(page);
+        }
+        let limit = self.limit.load(Ordering::Relaxed);
+        self.allocated
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
+                (a < limit).then_some(a + 1)
+            })
+            .ok()?;
+        Some(vec![0u8; self.page_size].into_boxed_slice())
+    }
+
+    /// Returns a whole segment; it is dropped instead of pooled while over the limit.
+    pub fn give(&self, page: Box<[u8]>) {
+        if self.over_limit() {
+            self.allocated.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            self.free.push(page);
+        }
+    }
+
+    /// Drops pooled segments while more exist than the limit allows.
+    pub fn trim(&self) {
+        while self.over_limit() {
+            if self.free.pop().is_none() {
+                break;
+            }
+            self.allocated.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Are more segments allocated than the budget allows (after the limit was lowered)?
+    pub fn over_limit(&self) -> bool {
+        self.allocated.load(Ordering::Acquire) > self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Sets the budget in segments.
+    pub fn set_limit(&self, pages: usize) {
+        self.limit.store(pages, Ordering::Relaxed);
+    }
+
+    /// The budget in segments.
+    pub fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Segments in existence (in stripes or pooled).
+    pub fn allocated(&self) -> usize {
+        self.allocated.load(Ordering::Acquire)
+    }
+
+    /// Records how many segments stripe `id` holds.
+    pub fn set_held(&self, id: usize, n: usize) {
+        self.held[id].store(n, Ordering::Relaxed);
+    }
+
+    /// Segments stripe `id` holds (as last recorded).
+    pub fn held(&self, id: usize) -> usize {
+        self.held[id].load(Ordering::Relaxed)
+    }
+
+    /// The stripe holding the most segments, other than `except`.
+    pub fn richest(&self, except: usize) -> Option<(usize, usize)> {
+        (0..self.held.len())
+            .filter(|&i| i != except)
+            .map(|i| (i, self.held(i)))
+            .max_by_key(|&(_, n)| n)
+    }
+
+    /// An even split of the budget over the stripes, in segments.
+    pub fn fair_share(&self) -> usize {
+        self.limit() / self.held.len()
+    }
+
+    /// Empty segments waiting in the pool.
+    #[cfg(test)]
+    pub fn pooled(&self) -> usize {
+        self.free.len()
+    }
+}
+
+/// Where a segment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Queue {
+    /// Empty and unqueued (spare), or unused slot.
+    #[default]
+    None,
+    /// In the small (probationary) queue.
+    Small,
+    /// In the main queue.
+    Main,
+    /// Taken for an item being written; queued once the item is complete.
+    Fresh,
+}
+
+/// One segment owned by a stripe.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    /// The segment bytes; empty while the slot is unused.
+    pub mem: Box<[u8]>,
+    /// Bytes written (records are appended at this offset).
+    pub used: u32,
+    /// Bytes of live records.
+    pub live: u32,
+    /// Which queue holds it.
+    pub queue: Queue,
+    /// Bumped whenever the segment leaves a queue (stale closed-queue entries are skipped).
+    pub gen: u32,
+    /// Listed on the stripe's mostly-dead list (so it is listed once).
+    pub sparse: bool,
+}
+
+/// One FIFO queue of segments: an open segment and closed ones, oldest first.
+#[derive(Debug)]
+pub(crate) struct Log {
+    /// Closed segments with the generation they were queued in.
+    pub closed: VecDeque<(u32, u32)>,
+    /// The segment records are appended to (NIL if none).
+    pub open: u32,
+    /// Segments in the queue, the open one included.
+    pub segs: usize,
+}
+
+impl Log {
+    fn new() -> Log {
+        Log {
+            closed: VecDeque::new(),
+            open: NIL,
+            segs: 0,
+        }
+    }
+}
+
+/// Per-class counters reported by `stats slabs` / `stats items`.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ClassCounters {
+    pub evicted: u64,
+    pub evicted_nonzero: u64,
+    pub evicted_time: u32,
+    pub outofmemory: u64,
+    pub reclaimed: u64,
+    pub expired_unfetched: u64,
+    pub evicted_unfetched: u64,
+    pub crawler_reclaimed: u64,
+}
+
+/// Items of one reporting class (by total size) inside one stripe.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Class {
+    pub items: u64,
+    pub mem_requested: u64,
+    pub counters: ClassCounters,
+}
+
+/// One stripe's segment memory: page table, queues, spare segments.
+#[derive(Debug)]
+pub(crate) struct Mem {
+    pub geo: std::sync::Arc<Geometry>,
+    pub pages: Vec<Page>,
+    /// Page-table slots without memory.
+    empty_slots: Vec<u32>,
+    /// Slots holding an empty segment not in any queue.
+    pub spare: Vec<u32>,
+    pub small: Log,
+    pub main: Log,
+    pub classes: Vec<Class>,
+}
+
+impl Mem {
+    /// Empty memory for one stripe.
+    pub fn new(geo: std::sync::Arc<Geometry>) -> Mem {
+        let classes = vec![Class::default(); geo.sizes.len()];
+        Mem {
+            geo,
+            pages: Vec::new(),
+            empty_slots: Vec::new(),
+            spare: Vec::new(),
+            small: Log::new(),
+            main: Log::new(),
+            classes,
+        }
+    }
+
+    #[inline]
+    pub fn make_ref(&self, slot: u32, off: usize) -> u32 {
+        (slot << self.geo.off_bits) | off as u32
+    }
+
+    #[inline]
+    pub fn slot_of(&self, r: u32) -> u32 {
+        r >> self.geo.off_bits
+    }
+
+    #[inline]
+    pub fn off_of(&self, r: u32) -> usize {
+        (r & ((1u32 << self.geo.off_bits) - 1)) as usize
+    }
+
+    /// The bytes from record `r` to the end of its segment.
+    #[inline]
+    pub fn chunk(&self, r: u32) -> &[u8] {
+        let page = &self.pages[self.slot_of(r) as usize];
+        &page.mem[self.off_of(r)..]
+    }
+
+    /// The bytes from record `r` to the end of its segment, writable.
+    #[inline]
+    pub fn chunk_mut(&mut self, r: u32) -> &mut [u8] {
+        let off = self.off_of(r);
+        let slot = self.slot_of(r) as usize;
+        &mut self.pages[slot].mem[off..]
+    }
+
+    /// The tag of record `r`.
+    #[inline]
+    pub fn tag(&self, r: u32) -> u8 {
+        item::tag(self.chunk(r))
+    }
+
+    /// Length in bytes of record `r` (any tag; the header outlives the item).
+    pub fn record_len(&self, r: u32) -> usize {
+        let c = self.chunk(r);
+        match item::tag(c) {
+            _ if c[0] & item::WAS_CONT != 0 => CONT_HDR + item::get_u32(c, CONT_LEN) as usize,
+            _ if head::chained(c) => c.len(),
+            _ => self.geo.layout.total(head::key_len(c), head::value_len(c)),
+        }
+    }
+
+    /// The reporting class of the item whose head record is `h` (by its total size).
+    pub fn class_of(&self, h: u32) -> u8 {
+        let c = self.chunk(h);
+        let total = self.geo.layout.total(head::key_len(c), head::value_len(c));
+        self.geo.class_for(total).unwrap_or(self.geo.largest())
+    }
+
+    /// Segments this stripe holds.
+    pub fn page_count(&self) -> usize {
+        self.pages.len() - self.empty_slots.len()
+    }
+
+    /// Free bytes at the end of segment `slot`.
+    #[inline]
+    pub fn room(&self, slot: u32) -> usize {
+        self.geo.page_size - self.pages[slot as usize].used as usize
+    }
+
+    /// Reserves `n` bytes at the end of segment `slot` (which has the room) for a record.
+    pub fn append(&mut self, slot: u32, n: usize) -> u32 {
+        let page = &mut self.pages[slot as usize];
+        let off = page.used as usize;
+        debug_assert!(off + n <= self.geo.page_size);
+        page.used += n as u32;
+        self.make_ref(slot, off)
+    }
+
+    /// Adopts an empty segment into the page table (not queued). Gives it back (Err) if the
+    /// page table is full.
+    pub fn add_page(&mut self, mem: Box<[u8]>) -> Result<u32, Box<[u8]>> {
+        let slot = match self.empty_slots.pop() {
+            Some(s) => s,
+            None if (self.pages.len() as u32) < self.geo.max_slots => {
+                self.pages.push(Page::default());
+                (self.pages.len() - 1) as u32
+            }
+            None => return Err(mem),
+        };
+        let page = &mut self.pages[slot as usize];
+        page.mem = mem;
+        page.used = 0;
+        page.live = 0;
+        page.queue = Queue::None;
+        page.gen = page.gen.wrapping_add(1);
+        Ok(slot)
+    }
+
+    /// Removes an unqueued segment from the page table and returns its bytes.
+    pub fn remove_page(&mut self, slot: u32) -> Box<[u8]> {
+        let page = &mut self.pages[slot as usize];
+        debug_assert_eq!(page.live, 0);
+        debug_assert_eq!(page.queue, Queue::None);
+        page.used = 0;
+        page.gen = page.gen.wrapping_add(1);
+        let mem = std::mem::take(&mut page.mem);
+        self.empty_slots.push(slot);
+        mem
+    }
+
+    /// Releases every segment (flush_all): returns their bytes and resets the queues.
+    pub fn drain_pages(&mut self) -> Vec<Box<[u8]>> {
+        let mut out = Vec::with_capacity(self.page_count());
+        for page in self.pages.drain(..) {
+            if !page.mem.is_empty() {
+                out.push(page.mem);
+            }
+        }
+        self.empty_slots.clear();
+        self.spare.clear();
+        self.small = Log::new();
+        self.main = Log::new();
+        for class in &mut self.classes {
+            class.items = 0;
+            class.mem_requested = 0;
+        }
+        out
+    }
+
+    /// The queue `q`.
+    pub fn log(&self, q: Queue) -> &Log {
+        match q {
+            Queue::Small => &self.small,
+            _ => &self.main,
+        }
+    }
+
+    fn log_mut(&mut self, q: Queue) -> &mut Log {
+        match q {
+            Queue::Small => &mut self.small,
+            _ => &mut self.main,
+        }
+    }
+
+    /// Appends segment `slot` to queue `q` as a closed segment (newest).
+    pub fn push_closed(&mut self, q: Queue, slot: u32) {
+        let page = &mut self.pages[slot as usize];
+        page.queue = q;
+        let gen = page.gen;
+        let log = self.log_mut(q);
+        log.closed.push_back((slot, gen));
+        log.segs += 1;
+    }
+
+    /// Makes `slot` the open segment of queue `q`; the previous open segment is closed.
+    pub fn set_open(&mut self, q: Queue, slot: u32) {
+        let prev = self.log(q).open;
+        if prev != NIL {
+            let log = self.log_mut(q);
+            log.open = NIL;
+            log.segs -= 1;
+            self.push_closed(q, prev);
+        }
+        self.pages[slot as usize].queue = q;
+        let log = self.log_mut(q);
+        log.open = slot;
+        log.segs += 1;
+    }
+
+    /// Takes segment `slot` out of its queue (lazily for closed segments).
+    pub fn detach(&mut self, slot: u32) {
+        let q = self.pages[slot as usize].queue;
+        if matches!(q, Queue::Small | Queue::Main) {
+            let log = self.log_mut(q);
+            if log.open == slot {
+                log.open = NIL;
+            }
+            log.segs -= 1;
+        }
+        let page = &mut self.pages[slot as usize];
+        page.queue = Queue::None;
+        page.gen = page.gen.wrapping_add(1);
+    }
+
+    /// The oldest closed segment of queue `q` that is not in `pinned`; stale entries at the
+    /// front are dropped on the way.
+    pub fn oldest(&mut self, q: Queue, pinned: &[u32]) -> Option<u32> {
+        loop {
+            let &(slot, gen) = self.log(q).closed.front()?;
+            let page = &self.pages[slot as usize];
+            if page.gen == gen && page.queue == q {
+                break;
+            }
+            self.log_mut(q).closed.pop_front();
+        }
+        let pages = &self.pages;
+        self.log(q)
+            .closed
+            .iter()
+            .find(|&&(slot, gen)| {
+                let page = &pages[slot as usize];
+                page.gen == gen && page.queue == q && !pinned.contains(&slot)
+            })
+            .map(|&(slot, _)| slot)
+    }
+
+    /// Is `slot` the open segment of its queue?
+    pub fn is_open(&self, slot: u32) -> bool {
+        self.small.open == slot || self.main.open == slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn geo(page: usize) -> Arc<Geometry> {
+        Arc::new(Geometry::new(
+            page,
+            48,
+            1.25,
+            Layout::new(true),
+            1 << 20,
+            true,
+        ))
+    }
+
+    #[test]
+    fn reporting_classes_follow_the_growth_factor() {
+        let g = geo(64 * 1024);
+        assert_eq!(&g.sizes[1..8], &[48, 60, 75, 94, 118, 147, 184]);
+        assert_eq!(*g.sizes.last().unwrap(), 64 * 1024);
+        assert!(g.sizes.len() - 1 <= MAX_CLASSES);
+        assert!(g.sizes.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(g.class_for(138), Some(6));
+        assert_eq!(g.class_for(147), Some(6));
+        assert_eq!(g.class_for(148), Some(7));
+        assert_eq!(g.class_for(1), Some(1));
+        assert_eq!(g.class_for(65536), Some(g.largest()));
+        assert_eq!(g.class_for(65537), None);
+        assert_eq!(g.off_bits, 16);
+        assert_eq!(g.max_slots, 65535);
+    }
+
+    #[test]
+    fn classes_cap_at_63_and_stay_increasing_with_tiny_factor() {
+        let g = Geometry::new(1 << 20, 48, 1.01, Layout::new(true), 1 << 20, true);
+        assert_eq!(g.sizes.len() - 1, MAX_CLASSES);
+        assert!(g.sizes.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(*g.sizes.last().unwrap(), 1 << 20);
+    }
+
+    #[test]
+    fn pool_never_exceeds_its_budget() {
+        let pool = PagePool::new(1024, 3, 1);
+        let a = pool.take().unwrap();
+        let b = pool.take().unwrap();
+        let c = pool.take().unwrap();
+        assert!(pool.take().is_none());
+        assert_eq!(pool.allocated(), 3);
+        pool.give(a);
+        assert_eq!(pool.pooled(), 1);
+        let a = pool.take().unwrap();
+        assert_eq!(a.len(), 1024);
+        pool.set_limit(1);
+        pool.give(a);
+        pool.give(b);
+        assert_eq!(pool.allocated(), 1);
+        assert!(pool.take().is_none());
+        pool.give(c);
+        pool.set_limit(4);
+        assert!(pool.take().is_some());
+    }
+
+    #[test]
+    fn queues_keep_fifo_order_and_skip_detached_segments() {
+        let g = geo(4096);
+        let mut m = Mem::new(g);
+        let slots: Vec<u32> = (0..4)
+            .map(|_| m.add_page(vec![0u8; 4096].into_boxed_slice()).unwrap())
+            .collect();
+        for &s in &slots {
+            m.set_open(Queue::Main, s);
+        }
+        // The last one is open; the first three are closed, oldest first.
+        assert_eq!(m.main.open, slots[3]);
+        assert_eq!(m.main.segs, 4);
+        assert_eq!(m.oldest(Queue::Main, &[]), Some(slots[0]));
+        assert_eq!(m.oldest(Queue::Main, &[slots[0]]), Some(slots[1]));
+        m.detach(slots[0]);
+        assert_eq!(m.oldest(Queue::Main, &[]), Some(slots[1]));
+        m.detach(slots[3]);
+        assert_eq!(m.main.open, NIL);
+        assert_eq!(m.main.segs, 2);
+        assert_eq!(m.oldest(Queue::Small, &[]), None);
+        let r = m.append(slots[0], 100);
+        assert_eq!((m.slot_of(r), m.off_of(r)), (slots[0], 0));
+        let r = m.append(slots[0], 50);
+        assert_eq!(m.off_of(r), 100);
+        assert_eq!(m.room(slots[0]), 4096 - 150);
+    }
+}
