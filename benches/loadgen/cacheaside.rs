@@ -464,6 +464,9 @@ pub struct EngineConfig {
 pub fn run(addr: SocketAddr, stream: &Stream, cfg: EngineConfig) -> Result<(Counts, f64), String> {
     let conns = cfg.connections.max(1);
     let total = stream.reqs.len();
+    if total > u32::MAX as usize {
+        return Err(format!("{total} requests: at most {} per run", u32::MAX));
+    }
     let half = total / 2;
     // Per connection, the indexes of its requests, in stream order.
     let mut parts: Vec<Vec<u32>> = vec![Vec::with_capacity(total / conns + 16); conns];
