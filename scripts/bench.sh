@@ -276,6 +276,7 @@ hr_workload_args() { # workload name -> loadgen hitratio options
 }
 hr_size_args() {
     case "$1" in
+        trace) echo "" ;; # a trace brings its own sizes
         fixed) echo "--sizes 100" ;;
         mixed) echo "--sizes lognormal" ;;
         *) echo "bench.sh: unknown size mix $1 (fixed mixed)" >&2; return 1 ;;
@@ -286,6 +287,7 @@ hr_size_args() {
 hr_cell() {
     local cell=$1 mem=$2 t=$3 curve=$4 wl=$5 sz=$6 i wargs sargs curve_args=()
     wargs=$(hr_workload_args "$wl") || exit 2
+    [ "$wl" != trace ] || sz=trace
     sargs=$(hr_size_args "$sz") || exit 2
     [ -z "$curve" ] || curve_args=(--curve "$curve")
     THREADS=$t
@@ -341,18 +343,23 @@ if [ "$HR_MODE" -eq 1 ]; then
         for t in $HR_THREADS; do
             for mem in $HR_MEMS; do
                 for wl in $HR_WORKLOADS; do
-                    for sz in $HR_SIZES; do
-                        hr_cell "$wl $sz -m $mem -t $t" "$mem" "$t" "" "$wl" "$sz"
+                    sizes=$HR_SIZES
+                    [ "$wl" != trace ] || sizes=trace # once: the trace has its own sizes
+                    for sz in $sizes; do
+                        name="$wl $sz"; [ "$sz" != trace ] || name=$wl
+                        hr_cell "$name -m $mem -t $t" "$mem" "$t" "" "$wl" "$sz"
                     done
                 done
             done
         done
     fi
     if [ "$MRC" -eq 1 ]; then
-        log "miss-ratio curve: $MRC_WORKLOAD $MRC_SIZES -t $MRC_THREADS, -m {$MRC_MEMS}"
+        curve="$MRC_WORKLOAD $MRC_SIZES -t $MRC_THREADS"
+        [ "$MRC_WORKLOAD" != trace ] || { MRC_SIZES=trace; curve="trace -t $MRC_THREADS"; }
+        log "miss-ratio curve: $curve, -m {$MRC_MEMS}"
         for mem in $MRC_MEMS; do
-            hr_cell "curve $MRC_WORKLOAD $MRC_SIZES -t $MRC_THREADS -m $mem" "$mem" "$MRC_THREADS" \
-                "$MRC_WORKLOAD $MRC_SIZES -t $MRC_THREADS" "$MRC_WORKLOAD" "$MRC_SIZES"
+            hr_cell "curve $curve -m $mem" "$mem" "$MRC_THREADS" "$curve" "$MRC_WORKLOAD" \
+                "$MRC_SIZES"
         done
     fi
     log "hit-ratio report"
