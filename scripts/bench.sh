@@ -4,6 +4,9 @@
 # plus single-connection ping-pong) and a memory-efficiency fill. Writes a markdown report and
 # PNG charts to target/bench-report/ (or --out). See docs/BENCHMARKS.md for what every column
 # means. Benchmarks report; this script fails only if the kit itself cannot run.
+# With --hitratio and/or --mrc it instead compares hit ratios (cache-aside: get, set on a miss)
+# over a matrix of -m, workloads and value sizes, and/or draws the miss-ratio curve; the report
+# goes to target/bench-hitratio/.
 set -euo pipefail
 
 usage() {
@@ -19,6 +22,22 @@ usage: scripts/bench.sh [--larder BIN] [--memcached BIN] [--quick] [--threads N]
   --meta            also run the matrix over the meta protocol (mg/ms)
   --skip-memory     skip the memory-efficiency fill
   --no-perf         do not count every server syscall with perf stat (used when perf works)
+
+hit-ratio mode (cache-aside: get, set on a miss; fresh servers per cell; docs/BENCHMARKS.md):
+  --hitratio        run the hit-ratio matrix instead of the throughput matrix
+  --mrc             run the miss-ratio curve (miss ratio vs -m, both servers, mrc.png)
+                    (with --quick: a tiny run of a few seconds)
+  --hr-mems "M..."  -m values of the matrix (default "16 64 256")
+  --hr-workloads "W..."  of zipf99 zipf80 onehit scan shift trace (default all but trace)
+  --hr-sizes "S..." of fixed (100 B) and mixed (log-normal) (default "fixed mixed")
+  --hr-threads "T..."  server -t values (default "1 4")
+  --keys N          key space (default 2000000)
+  --requests N      requests per run (default 2000000)
+  --trace FILE      replay FILE (`key size [ttl]` per line) as the workload `trace`
+  --mrc-mems "M..." -m values of the curve (default "8 16 32 64 128 256 512 1024")
+  --mrc-workload W  workload of the curve (default zipf99); --mrc-sizes S (default mixed)
+                    the curve runs at the first of --hr-threads
+  default --out for these modes: target/bench-hitratio
 EOF
 }
 
@@ -36,6 +55,18 @@ OUT=""
 META=0
 MEMORY=1
 PERF=1
+HITRATIO=0
+MRC=0
+HR_MEMS=""
+HR_WORKLOADS=""
+HR_SIZES=""
+HR_THREADS=""
+HR_KEYS=""
+HR_REQUESTS=""
+TRACE=""
+MRC_MEMS=""
+MRC_WORKLOAD=zipf99
+MRC_SIZES=mixed
 while [ $# -gt 0 ]; do
     case "$1" in
         --larder) LARDER=$2; shift 2 ;;
@@ -46,11 +77,29 @@ while [ $# -gt 0 ]; do
         --meta) META=1; shift ;;
         --skip-memory) MEMORY=0; shift ;;
         --no-perf) PERF=0; shift ;;
+        --hitratio) HITRATIO=1; shift ;;
+        --mrc) MRC=1; shift ;;
+        --hr-mems) HR_MEMS=$2; shift 2 ;;
+        --hr-workloads) HR_WORKLOADS=$2; shift 2 ;;
+        --hr-sizes) HR_SIZES=$2; shift 2 ;;
+        --hr-threads) HR_THREADS=$2; shift 2 ;;
+        --keys) HR_KEYS=$2; shift 2 ;;
+        --requests) HR_REQUESTS=$2; shift 2 ;;
+        --trace) TRACE=$2; shift 2 ;;
+        --mrc-mems) MRC_MEMS=$2; shift 2 ;;
+        --mrc-workload) MRC_WORKLOAD=$2; shift 2 ;;
+        --mrc-sizes) MRC_SIZES=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-OUT=${OUT:-$TARGET/bench-report}
+HR_MODE=$(( HITRATIO || MRC ))
+if [ "$HR_MODE" -eq 1 ]; then
+    OUT=${OUT:-$TARGET/bench-hitratio}
+else
+    OUT=${OUT:-$TARGET/bench-report}
+fi
+[ -z "$TRACE" ] || TRACE=$(cd "$(dirname "$TRACE")" && pwd)/$(basename "$TRACE")
 cd "$ROOT"
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -207,6 +256,117 @@ loadgen_run() { # label port pid extra-args...
         --label "$label" --results "$RESULTS" --threads "$CLIENT_THREADS" --keys "$KEYS" \
         --duration "$DURATION" "${PERF_ARGS[@]}" "$@"
 }
+
+# --- hit-ratio mode (--hitratio / --mrc) ---------------------------------------------------------
+# Cache-aside: every request is a get, every miss is followed by a set of a value whose size is
+# a fixed function of the key. Each cell starts a fresh memcached and a fresh larder with the same
+# -m and -t, runs the same request stream (same seed) against each, and stops them.
+hr_workload_args() { # workload name -> loadgen hitratio options
+    case "$1" in
+        zipf99) echo "--zipf 0.99" ;;
+        zipf80) echo "--zipf 0.8" ;;
+        onehit) echo "--zipf 0.99 --one-hit 0.3" ;;
+        # 20 scans per run, each over 1% of the key space (cold half), in the request count.
+        scan) echo "--zipf 0.99 --scan-every $(( HR_REQUESTS / 20 )) --scan-len $(( HR_KEYS / 100 > 0 ? HR_KEYS / 100 : 1 ))" ;;
+        shift) echo "--zipf 0.99 --shift-at 0.5" ;;
+        trace) [ -n "$TRACE" ] || { echo "bench.sh: workload trace needs --trace FILE" >&2; return 1; }
+               echo "--trace $TRACE" ;;
+        *) echo "bench.sh: unknown workload $1 (zipf99 zipf80 onehit scan shift trace)" >&2; return 1 ;;
+    esac
+}
+hr_size_args() {
+    case "$1" in
+        trace) echo "" ;; # a trace brings its own sizes
+        fixed) echo "--sizes 100" ;;
+        mixed) echo "--sizes lognormal" ;;
+        *) echo "bench.sh: unknown size mix $1 (fixed mixed)" >&2; return 1 ;;
+    esac
+}
+
+# hr_cell CELL MEM T CURVE WORKLOAD SIZES: one fresh server of each kind, same stream.
+hr_cell() {
+    local cell=$1 mem=$2 t=$3 curve=$4 wl=$5 sz=$6 i wargs sargs curve_args=()
+    wargs=$(hr_workload_args "$wl") || exit 2
+    [ "$wl" != trace ] || sz=trace
+    sargs=$(hr_size_args "$sz") || exit 2
+    [ -z "$curve" ] || curve_args=(--curve "$curve")
+    THREADS=$t
+    for i in 0 1; do
+        start_server "${NAMES[$i]}" "${BINS[$i]}" "$mem"
+        # shellcheck disable=SC2086 # word splitting of the option strings is intended
+        if ! "${PIN_CLIENT[@]}" "$LOADGEN" hitratio --server "127.0.0.1:$SERVER_PORT" \
+            --server-pid "$SERVER_PID" --label "${NAMES[$i]}" --cell "$cell" --mem-mb "$mem" \
+            --server-threads "$t" --keys "$HR_KEYS" --requests "$HR_REQUESTS" --seed "$HR_SEED" \
+            --results "$RESULTS" "${curve_args[@]}" $wargs $sargs; then
+            echo "bench.sh: hit-ratio cell failed on ${NAMES[$i]}: $cell" >&2
+            echo "- cell failed on ${NAMES[$i]}: \`$cell\`" >>"$OUT/preamble.md"
+        fi
+        stop_server "$SERVER_PID"
+    done
+    "$LOADGEN" hitratio-report --results "$RESULTS" --baseline memcached --last || true
+}
+
+if [ "$HR_MODE" -eq 1 ]; then
+    if [ "$QUICK" -eq 1 ]; then
+        # memcached keeps at least a 1 MB page per slab class in use whatever -m says, so
+        # the tiny run still needs a few MB of data to evict anything.
+        HR_KEYS=${HR_KEYS:-50000}; HR_REQUESTS=${HR_REQUESTS:-100000}
+        HR_MEMS=${HR_MEMS:-"8"}; HR_WORKLOADS=${HR_WORKLOADS:-"zipf99 scan"}
+        HR_SIZES=${HR_SIZES:-"mixed"}; HR_THREADS=${HR_THREADS:-"1"}
+        MRC_MEMS=${MRC_MEMS:-"8 16 32"}
+    fi
+    HR_KEYS=${HR_KEYS:-2000000}; HR_REQUESTS=${HR_REQUESTS:-2000000}
+    HR_MEMS=${HR_MEMS:-"16 64 256"}; HR_WORKLOADS=${HR_WORKLOADS:-"zipf99 zipf80 onehit scan shift"}
+    HR_SIZES=${HR_SIZES:-"fixed mixed"}; HR_THREADS=${HR_THREADS:-"1 4"}
+    MRC_MEMS=${MRC_MEMS:-"8 16 32 64 128 256 512 1024"}
+    HR_SEED=${HR_SEED:-1}
+    read -r MRC_THREADS _ <<<"$HR_THREADS"
+    mkdir -p "$OUT"
+    RESULTS=$OUT/results.tsv
+    : >"$RESULTS"
+    : >"$OUT/memcached.log"
+    : >"$OUT/larder.log"
+    {
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), host: $(uname -srm), $NCPU CPU(s): $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+        echo "- memcached: \`$MEMCACHED\` ($("$MEMCACHED" -V 2>/dev/null | head -n 1 || echo '?'))"
+        echo "- larder: \`$LARDER\` ($("$LARDER" -V 2>/dev/null | head -n 1 || echo '?'))"
+        echo "- server flags: \`-t T -m M -c $MAX_CONNS -U 0\`, T and M as in each cell; a fresh server per cell and server"
+        echo "- $PINNING"
+        echo "- cache-aside client: get every request, set on a miss; $HR_KEYS keys, $HR_REQUESTS requests per run, seed $HR_SEED, 4 connections (keys split by hash), up to 64 gets per pipelined round"
+        echo "- workloads: zipf99 = zipf 0.99; zipf80 = zipf 0.8; onehit = zipf 0.99 + 30% of requests to fresh keys; scan = zipf 0.99 + 20 scans over 1% of the keys (cold half); shift = zipf 0.99, popular set moves half way; sizes: fixed = 100 B, mixed = log-normal (median 300 B, sigma 1, 32 B..16 KiB)"
+        [ "$QUICK" -eq 1 ] && echo "- --quick: a tiny run (checks the kit, the numbers mean little)"
+    } >"$OUT/preamble.md"
+    log "hit-ratio setup"
+    cat "$OUT/preamble.md" >&2
+    if [ "$HITRATIO" -eq 1 ]; then
+        log "hit-ratio matrix: -m {$HR_MEMS} x {$HR_WORKLOADS} x {$HR_SIZES} x -t {$HR_THREADS}"
+        for t in $HR_THREADS; do
+            for mem in $HR_MEMS; do
+                for wl in $HR_WORKLOADS; do
+                    sizes=$HR_SIZES
+                    [ "$wl" != trace ] || sizes=trace # once: the trace has its own sizes
+                    for sz in $sizes; do
+                        name="$wl $sz"; [ "$sz" != trace ] || name=$wl
+                        hr_cell "$name -m $mem -t $t" "$mem" "$t" "" "$wl" "$sz"
+                    done
+                done
+            done
+        done
+    fi
+    if [ "$MRC" -eq 1 ]; then
+        curve="$MRC_WORKLOAD $MRC_SIZES -t $MRC_THREADS"
+        [ "$MRC_WORKLOAD" != trace ] || { MRC_SIZES=trace; curve="trace -t $MRC_THREADS"; }
+        log "miss-ratio curve: $curve, -m {$MRC_MEMS}"
+        for mem in $MRC_MEMS; do
+            hr_cell "curve $curve -m $mem" "$mem" "$MRC_THREADS" "$curve" "$MRC_WORKLOAD" \
+                "$MRC_SIZES"
+        done
+    fi
+    log "hit-ratio report"
+    "$LOADGEN" hitratio-report --results "$RESULTS" --out "$OUT" --preamble "$OUT/preamble.md" \
+        --baseline memcached --font "$FONT"
+    exit 0
+fi
 
 # --- preamble of the report ----------------------------------------------------------------
 {

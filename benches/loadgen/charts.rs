@@ -219,3 +219,75 @@ pub fn short(v: f64) -> String {
         format!("{v:.3}")
     }
 }
+
+/// Draws miss-ratio curves into one PNG at `path`: one panel per curve, miss ratio against the
+/// memory limit (log2 axis, MB), one line per server.
+pub fn miss_ratio_curves(curves: &crate::hitreport::Curves, path: &Path) -> Result<(), String> {
+    let name = path.display().to_string();
+    let err = |e: &dyn std::fmt::Display| format!("drawing {name}: {e}");
+    let panels = curves.len().max(1) as u32;
+    let root = BitMapBackend::new(path, (1000 * panels, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let areas = root.split_evenly((1, panels as usize));
+    for (area, (title, series)) in areas.iter().zip(curves) {
+        let pts = series.iter().flat_map(|(_, p)| p.iter());
+        let (mut xmin, mut xmax, mut ymax) = (f64::MAX, 0.0f64, 0.0f64);
+        for &(x, y) in pts {
+            xmin = xmin.min(x);
+            xmax = xmax.max(x);
+            ymax = ymax.max(y);
+        }
+        if xmax <= 0.0 {
+            continue;
+        }
+        let xmin = xmin.max(0.5) / 1.2;
+        let xmax = xmax * 1.2;
+        let ymax = if ymax > 0.0 {
+            (ymax * 1.15).min(1.0)
+        } else {
+            1.0
+        };
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("miss ratio vs -m: {title}"), ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d((xmin..xmax).log_scale().base(2.0), 0.0..ymax)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("-m (MB, log scale)")
+            .y_desc("miss ratio (second half)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.2}"))
+            .label_style(("sans-serif", 15))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (j, (label, points)) in series.iter().enumerate() {
+            let color = PALETTE[j % PALETTE.len()];
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    points.clone(),
+                    color.stroke_width(3),
+                )))
+                .map_err(|e| err(&e))?
+                .label(label.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 3), (x + 18, y + 3)], color.filled())
+                });
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 5, color.filled())))
+                .map_err(|e| err(&e))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 16))
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}

@@ -10,6 +10,10 @@
 //! - `wait`: retries connecting until a server accepts (used by `scripts/bench.sh`).
 //! - `report`: turns a results file into a markdown report with ratios and PNG charts.
 //! - `ratio`: prints the ratio line of the last cell of a results file (bench.sh, per cell).
+//! - `hitratio`: the cache-aside hit-ratio benchmark (get, set on a miss) over a synthetic
+//!   workload or a trace; reports hits and the server's memory figures.
+//! - `hitratio-report`: per-cell hit-ratio tables, miss-ratio ratios and the miss-ratio curve
+//!   chart from a results file.
 //!
 //! `cargo bench -- --test` (and a bare `cargo bench`) runs a quick self-check instead; with
 //! `LOADGEN_SERVER=host:port` set it also makes a one-second run against that server.
@@ -17,11 +21,14 @@
 //! Module map: `workload` (keys, values, ratio), `proto` (wire encoding and reply parsing),
 //! `driver` (threads, connections, closed/open loop, histograms), `procstat` (/proc counters),
 //! `fill` (blocking prefill, stats, memory fill), `results` (the results file), `report`
-//! (markdown), `charts` (PNGs), `selfcheck` (the `--test` mode).
+//! (markdown), `charts` (PNGs), `selfcheck` (the `--test` mode), `cacheaside` (hit-ratio
+//! workloads and engine), `hitreport` (hit-ratio tables and the miss-ratio curve).
 
+mod cacheaside;
 mod charts;
 mod driver;
 mod fill;
+mod hitreport;
 mod procstat;
 mod proto;
 mod report;
@@ -61,6 +68,93 @@ enum Cmd {
     Report(report::ReportArgs),
     /// Print the ratio line of the last cell in a results file (other server / baseline).
     Ratio(RatioArgs),
+    /// Cache-aside hit-ratio run: get every key, set it on a miss.
+    Hitratio(HitRatioArgs),
+    /// Hit-ratio tables (and the miss-ratio curve chart) from a results file.
+    HitratioReport(hitreport::HitReportArgs),
+}
+
+/// Options of `loadgen hitratio`.
+#[derive(Args, Debug, Clone)]
+pub struct HitRatioArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:11211")]
+    server: String,
+    /// Server pid, for its RSS (VmRSS) after the run.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Keys in the zipfian key space.
+    #[arg(long, default_value_t = 2_000_000)]
+    keys: u64,
+    /// Requests in the stream [default: 2000000; with --trace: every line].
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Zipf exponent (alpha) of key popularity.
+    #[arg(long, default_value_t = 0.99)]
+    zipf: f64,
+    /// Fraction of requests that go to a fresh key never requested again (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    one_hit: f64,
+    /// After every this many requests, a scan (0: no scans).
+    #[arg(long, default_value_t = 0)]
+    scan_every: u64,
+    /// Requests per scan (consecutive ranks from the cold half of the key space).
+    #[arg(long, default_value_t = 10_000)]
+    scan_len: u64,
+    /// Move the popular set (rank r gets the key of rank r + keys/2) at this fraction of the
+    /// run, e.g. 0.5.
+    #[arg(long)]
+    shift_at: Option<f64>,
+    /// Value sizes: N, fixed:N, lognormal (median 300 B, sigma 1, clamped to 32 B..16 KiB) or
+    /// lognormal:MEDIAN:SIGMA.
+    #[arg(long, default_value = "100")]
+    sizes: String,
+    /// Fraction of keys whose sets carry an exptime of --ttl seconds.
+    #[arg(long, default_value_t = 0.0)]
+    ttl_frac: f64,
+    /// The exptime of those sets, in seconds.
+    #[arg(long, default_value_t = 30)]
+    ttl: u32,
+    /// Replay this trace (`key size [ttl]` per line) instead of a synthetic workload.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Write the request stream to this file in the trace format and exit without running.
+    #[arg(long)]
+    dump_trace: Option<PathBuf>,
+    /// Seed of the synthetic workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Connections (keys are split over them by hash).
+    #[arg(long, short = 'c', default_value_t = 4)]
+    connections: usize,
+    /// Most gets per pipelined round on one connection.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Requests of the global stream between lockstep barriers of the connections.
+    #[arg(long, default_value_t = 20_000)]
+    epoch: usize,
+    /// Never pipeline two gets of one key (slower: a round trip per request of a hot key);
+    /// by default a later get of a key whose earlier get in the round missed is re-sent.
+    #[arg(long)]
+    strict: bool,
+    /// The server's -m in MB (recorded only).
+    #[arg(long)]
+    mem_mb: Option<u64>,
+    /// The server's -t (recorded only).
+    #[arg(long)]
+    server_threads: Option<u32>,
+    /// Name of the miss-ratio curve this run is a point of (its x is --mem-mb).
+    #[arg(long)]
+    curve: Option<String>,
+    /// Server name for the results file.
+    #[arg(long, default_value = "server")]
+    label: String,
+    /// Cell name for the results file (default: from the workload, -m and -t).
+    #[arg(long)]
+    cell: Option<String>,
+    /// Append one result record to this file.
+    #[arg(long)]
+    results: Option<PathBuf>,
 }
 
 /// Options of `loadgen ratio`.
@@ -201,6 +295,8 @@ fn main() -> ExitCode {
         (false, Some(Cmd::Fill(a))) => cmd_fill(&a),
         (false, Some(Cmd::Wait(a))) => cmd_wait(&a),
         (false, Some(Cmd::Report(a))) => report::write(&a),
+        (false, Some(Cmd::Hitratio(a))) => cmd_hitratio(&a),
+        (false, Some(Cmd::HitratioReport(a))) => hitreport::write(&a),
         (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
             .map_err(|e| format!("reading {}: {e}", a.results.display()))
             .and_then(|t| results::parse(&t))
@@ -330,6 +426,100 @@ fn cmd_fill(a: &FillArgs) -> Result<(), String> {
     let r = fill::fill_until_evicting(addr, a.server_pid, a.value_size, budget, a.max_items)?;
     let rec = results::fill_record(&a.label, a.mem_mb, a.value_size, &r);
     println!("{}", results::describe(&rec));
+    if let Some(path) = &a.results {
+        results::append(path, &rec)?;
+    }
+    Ok(())
+}
+
+/// The stream a `hitratio` run replays: the trace, or the synthetic workload of its options.
+pub fn hitratio_stream(a: &HitRatioArgs) -> Result<cacheaside::Stream, String> {
+    if let Some(path) = &a.trace {
+        return cacheaside::load_trace(path, a.requests);
+    }
+    let frac = |name: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("--{name} {v}: must be between 0 and 1"))
+        }
+    };
+    if !(a.zipf > 0.0 && a.zipf.is_finite()) {
+        return Err(format!("--zipf {}: must be a positive number", a.zipf));
+    }
+    if a.keys == 0 || a.keys > 1 << 40 {
+        return Err(format!("--keys {}: between 1 and 2^40", a.keys));
+    }
+    let requests = a.requests.unwrap_or(2_000_000);
+    if requests == 0 || requests > u64::from(u32::MAX) {
+        return Err(format!("--requests {requests}: between 1 and 2^32-1"));
+    }
+    let w = cacheaside::Synthetic {
+        keys: a.keys,
+        zipf: a.zipf,
+        one_hit: frac("one-hit", a.one_hit)?,
+        scan_every: a.scan_every,
+        scan_len: a.scan_len,
+        shift_at: a.shift_at.map(|s| frac("shift-at", s)).transpose()?,
+        sizes: cacheaside::Sizes::parse(&a.sizes)?,
+        ttl_frac: frac("ttl-frac", a.ttl_frac)?,
+        ttl: a.ttl,
+        requests,
+        seed: a.seed,
+    };
+    Ok(cacheaside::generate(&w))
+}
+
+fn cmd_hitratio(a: &HitRatioArgs) -> Result<(), String> {
+    let stream = hitratio_stream(a)?;
+    if let Some(path) = &a.dump_trace {
+        let f =
+            std::fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+        let mut w = std::io::BufWriter::new(f);
+        stream
+            .write_trace(&mut w)
+            .and_then(|()| std::io::Write::flush(&mut w))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("wrote {} requests to {}", stream.reqs.len(), path.display());
+        return Ok(());
+    }
+    let addr = resolve(&a.server)?;
+    let cfg = cacheaside::EngineConfig {
+        connections: a.connections,
+        batch: a.batch,
+        epoch: a.epoch,
+        strict: a.strict,
+    };
+    let (counts, secs) = cacheaside::run(addr, &stream, cfg)?;
+    let state = cacheaside::server_state(addr, a.server_pid)?;
+    let cell = a.cell.clone().unwrap_or_else(|| {
+        let mut c = stream.describe.clone();
+        if let Some(m) = a.mem_mb {
+            c += &format!(" -m {m}");
+        }
+        if let Some(t) = a.server_threads {
+            c += &format!(" -t {t}");
+        }
+        c
+    });
+    let rec = hitreport::record(&hitreport::RunInfo {
+        label: &a.label,
+        cell: &cell,
+        workload: &stream.describe,
+        mem_mb: a.mem_mb,
+        server_threads: a.server_threads,
+        curve: a.curve.as_deref(),
+        counts: &counts,
+        secs,
+        state: &state,
+    });
+    println!("{}", hitreport::describe(&rec));
+    if counts.get_errors > 0 || counts.set_errors > 0 {
+        eprintln!(
+            "loadgen: {} get errors, {} refused or failed sets",
+            counts.get_errors, counts.set_errors
+        );
+    }
     if let Some(path) = &a.results {
         results::append(path, &rec)?;
     }

@@ -4,16 +4,19 @@
 //! It checks the workload generators, the wire encoders and reply parsers of all three dialects
 //! on exact bytes, the `/proc` parsers, the results file round trip and the report (markdown and
 //! charts) on synthetic data, then drives the real engine (closed and open loop) against a tiny
-//! in-process text-protocol server. With `LOADGEN_SERVER=host:port` it also makes a one-second
+//! in-process text-protocol server, and checks the cache-aside (hit-ratio) workload generator and
+//! engine. With `LOADGEN_SERVER=host:port` it also makes a one-second
 //! run per dialect against that server.
 
+use crate::cacheaside::{self, Perm, Req, Sizes, Synthetic, LOGNORMAL_MAX, LOGNORMAL_MIN};
 use crate::driver::{self, RunConfig, Stop};
 use crate::proto::{encode_get, encode_set, parse_reply, Op, Parsed, Protocol, Reply};
 use crate::workload::{key_bytes, KeyDist, KeyGen, Mix, Rng, ValueSize, Zipf};
-use crate::{charts, fill, procstat, report, results};
+use crate::{charts, fill, hitreport, procstat, report, results};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -32,6 +35,7 @@ pub fn run() -> Result<(), String> {
     let t = Instant::now();
     arguments()?;
     workload()?;
+    hitratio_workload()?;
     protocol()?;
     proc_parsing()?;
     report_on_synthetic_data()?;
@@ -441,7 +445,8 @@ fn config(addr: SocketAddr, protocol: Protocol) -> RunConfig {
     }
 }
 
-fn engine_against_fake_server() -> Result<(), String> {
+/// Starts the in-process server (an empty store) on a free port.
+fn spawn_fake_server() -> Result<SocketAddr, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     thread::spawn(move || {
@@ -451,6 +456,11 @@ fn engine_against_fake_server() -> Result<(), String> {
             thread::spawn(move || fake_conn(s, &store));
         }
     });
+    Ok(addr)
+}
+
+fn engine_against_fake_server() -> Result<(), String> {
+    let addr = spawn_fake_server()?;
     let mut cfg = config(addr, Protocol::Text);
     let pre = fill::prefill(addr, Protocol::Text, cfg.keys, 100)?;
     check!(pre.ok == 500 && pre.errors == 0, "prefill stored {pre:?}");
@@ -467,6 +477,7 @@ fn engine_against_fake_server() -> Result<(), String> {
         "closed loop hits {s:?}"
     );
     check!(res.server.is_some(), "proc sampling");
+    hitratio_engine()?;
     cfg.rate = Some(2000.0);
     cfg.stop = Stop::Duration(Duration::from_millis(500));
     let res = driver::run(&cfg, None, false)?;
@@ -485,6 +496,9 @@ fn engine_against_fake_server() -> Result<(), String> {
 
 /// A minimal text-protocol server (get/set only) for exercising the engine.
 fn fake_conn(s: TcpStream, store: &Mutex<HashMap<Vec<u8>, Vec<u8>>>) {
+    // Replies go out one small write per request: without TCP_NODELAY, Nagle's algorithm and
+    // delayed ACKs stall pipelined clients for 40 ms per round.
+    let _ = s.set_nodelay(true);
     let Ok(mut w) = s.try_clone() else { return };
     let mut r = BufReader::new(s);
     let mut line = String::new();
@@ -504,6 +518,10 @@ fn fake_conn(s: TcpStream, store: &Mutex<HashMap<Vec<u8>, Vec<u8>>>) {
                     out.extend_from_slice(b"\r\n");
                 }
                 out.extend_from_slice(b"END\r\n");
+            }
+            ["stats"] => {
+                let n = store.lock().unwrap_or_else(|e| e.into_inner()).len();
+                out.extend_from_slice(format!("STAT curr_items {n}\r\nEND\r\n").as_bytes());
             }
             ["set", k, _, _, n] => {
                 let mut v = vec![0; n.parse::<usize>().unwrap_or(0) + 2];
@@ -538,6 +556,355 @@ fn engine_against(server: &str) -> Result<(), String> {
             res.stats.errors == 0 && res.stats.completed() > 0,
             "{} run against {server}",
             p.name()
+        );
+    }
+    Ok(())
+}
+
+/// Expected probability of rank 1 under zipf `s` over `n` ranks.
+fn zipf_p1(n: u64, s: f64) -> f64 {
+    1.0 / (1..=n).map(|k| (k as f64).powf(-s)).sum::<f64>()
+}
+
+/// The cache-aside workload generator: determinism, rank skew, one-hit keys, scans, the
+/// popularity shift, size and TTL functions, trace parsing and the trace round trip.
+fn hitratio_workload() -> Result<(), String> {
+    let base = Synthetic {
+        keys: 1000,
+        zipf: 0.99,
+        one_hit: 0.0,
+        scan_every: 0,
+        scan_len: 0,
+        shift_at: None,
+        sizes: Sizes::Fixed(100),
+        ttl_frac: 0.0,
+        ttl: 0,
+        requests: 200_000,
+        seed: 5,
+    };
+    let a = cacheaside::generate(&base);
+    check!(a.reqs.len() == 200_000, "stream length {}", a.reqs.len());
+    check!(
+        a.reqs == cacheaside::generate(&base).reqs,
+        "same seed, same stream"
+    );
+    let other = cacheaside::generate(&Synthetic {
+        seed: 6,
+        ..base.clone()
+    });
+    check!(a.reqs != other.reqs, "another seed, another stream");
+
+    // Rank skew: the hottest key of zipf 0.99 over 1000 keys gets 1/H(1000, 0.99) of the
+    // requests, and the hottest is perm(rank 0).
+    let counts = |reqs: &[Req]| {
+        let mut m: HashMap<u64, u64> = HashMap::new();
+        for r in reqs {
+            *m.entry(r.key).or_default() += 1;
+        }
+        m
+    };
+    let perm = Perm::new(1000, 5);
+    let c = counts(&a.reqs);
+    let top = c.iter().max_by_key(|(_, n)| **n).map(|(k, n)| (*k, *n));
+    let want = zipf_p1(1000, 0.99);
+    let Some((top_key, top_n)) = top else {
+        return Err("no keys".to_string());
+    };
+    let p1 = top_n as f64 / 200_000.0;
+    check!(top_key == perm.apply(0), "hottest key is rank 1's");
+    check!(
+        (p1 - want).abs() < 0.1 * want,
+        "zipf 0.99 P(rank 1) = {p1}, expected {want}"
+    );
+    let flat = cacheaside::generate(&Synthetic {
+        zipf: 0.8,
+        ..base.clone()
+    });
+    let c8 = counts(&flat.reqs);
+    let top8 = c8.values().max().copied().unwrap_or(0) as f64 / 200_000.0;
+    let want8 = zipf_p1(1000, 0.8);
+    check!(
+        (top8 - want8).abs() < 0.1 * want8 && top8 < p1,
+        "zipf 0.8 P(rank 1) = {top8}, expected {want8}"
+    );
+    // The rank -> key map is a bijection, also for odd and prime sizes.
+    for n in [1u64, 2, 7, 1000, 1024, 999_983] {
+        let p = Perm::new(n, 3);
+        let mut seen = vec![false; n as usize];
+        for x in 0..n {
+            let k = p.apply(x) as usize;
+            check!(k < n as usize && !seen[k], "perm over {n} repeats {k}");
+            seen[k] = true;
+        }
+    }
+
+    // One-hit keys: about 30 % of requests, each key used once.
+    let oh = cacheaside::generate(&Synthetic {
+        one_hit: 0.3,
+        ..base.clone()
+    });
+    let mut key = Vec::new();
+    let mut fresh = std::collections::HashSet::new();
+    for r in &oh.reqs {
+        key.clear();
+        oh.key(r.key, &mut key);
+        if key.starts_with(b"oh:") {
+            check!(fresh.insert(r.key), "one-hit key repeated");
+        }
+    }
+    let share = fresh.len() as f64 / oh.reqs.len() as f64;
+    check!((share - 0.3).abs() < 0.01, "one-hit share {share}");
+
+    // Scans: after every 1000 requests, 100 consecutive ranks of the cold half.
+    let sc = cacheaside::generate(&Synthetic {
+        scan_every: 1000,
+        scan_len: 100,
+        requests: 2300,
+        ..base.clone()
+    });
+    let want: Vec<u64> = (500..600).map(|r| perm.apply(r)).collect();
+    let got: Vec<u64> = sc.reqs[1000..1100].iter().map(|r| r.key).collect();
+    check!(got == want, "first scan covers ranks 500..600");
+    let want: Vec<u64> = (600..700).map(|r| perm.apply(r)).collect();
+    let got: Vec<u64> = sc.reqs[2100..2200].iter().map(|r| r.key).collect();
+    check!(got == want, "second scan covers ranks 600..700");
+
+    // Popularity shift: the hottest key of the second half is the old rank 501.
+    let sh = cacheaside::generate(&Synthetic {
+        shift_at: Some(0.5),
+        ..base.clone()
+    });
+    let hot = |reqs: &[Req]| {
+        counts(reqs)
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(k, _)| k)
+    };
+    check!(
+        hot(&sh.reqs[..100_000]) == Some(perm.apply(0))
+            && hot(&sh.reqs[100_000..]) == Some(perm.apply(500)),
+        "popularity shift moves the hottest key"
+    );
+
+    // Sizes: log-normal, clamped, median near 300, a fixed function of the key; TTL mix.
+    let ln = cacheaside::generate(&Synthetic {
+        keys: 100_000,
+        sizes: Sizes::LogNormal {
+            median: 300.0,
+            sigma: 1.0,
+        },
+        ttl_frac: 0.25,
+        ttl: 7,
+        ..base.clone()
+    });
+    let mut by_key: HashMap<u64, (u32, u32)> = HashMap::new();
+    for r in &ln.reqs {
+        let prev = *by_key.entry(r.key).or_insert((r.size, r.ttl));
+        check!(
+            prev == (r.size, r.ttl),
+            "size and ttl are functions of the key"
+        );
+        check!(
+            (LOGNORMAL_MIN..=LOGNORMAL_MAX).contains(&r.size),
+            "size {} out of bounds",
+            r.size
+        );
+        check!(r.ttl == 0 || r.ttl == 7, "ttl {}", r.ttl);
+    }
+    let mut sizes: Vec<u32> = by_key.values().map(|v| v.0).collect();
+    sizes.sort_unstable();
+    let median = sizes[sizes.len() / 2];
+    check!((270..=330).contains(&median), "log-normal median {median}");
+    check!(
+        sizes[0] == LOGNORMAL_MIN && sizes[sizes.len() - 1] > 4000,
+        "log-normal spread {}..{}",
+        sizes[0],
+        sizes[sizes.len() - 1]
+    );
+    let with_ttl = by_key.values().filter(|v| v.1 > 0).count() as f64 / by_key.len() as f64;
+    check!((with_ttl - 0.25).abs() < 0.02, "ttl share {with_ttl}");
+    check!(
+        Sizes::parse("100") == Ok(Sizes::Fixed(100))
+            && Sizes::parse("fixed:64") == Ok(Sizes::Fixed(64))
+            && Sizes::parse("lognormal:500:0.5")
+                == Ok(Sizes::LogNormal {
+                    median: 500.0,
+                    sigma: 0.5
+                })
+            && Sizes::parse("0").is_err()
+            && Sizes::parse("lognormal:x:1").is_err(),
+        "sizes parse"
+    );
+
+    // Traces: parse, intern keys, reject malformed lines, round-trip a generated stream.
+    let t = cacheaside::parse_trace(
+        "# comment\nuser:1 100\n\nuser:2 2000 30\nuser:1 100\n",
+        None,
+    )?;
+    check!(t.reqs.len() == 3, "trace requests");
+    check!(
+        t.reqs[0].key == t.reqs[2].key && t.reqs[0].key != t.reqs[1].key,
+        "trace keys interned"
+    );
+    check!(
+        t.reqs[1].size == 2000 && t.reqs[1].ttl == 30 && t.reqs[0].ttl == 0,
+        "trace size and ttl"
+    );
+    key.clear();
+    t.key(t.reqs[1].key, &mut key);
+    check!(key == b"user:2", "trace key text");
+    check!(
+        cacheaside::parse_trace("a 1\nb 2\nc 3\n", Some(2))?
+            .reqs
+            .len()
+            == 2,
+        "trace limit"
+    );
+    for bad in ["k", "k x", "k 1 2 3", "k 2000000", "k 1 -1", "", "# only\n"] {
+        check!(
+            cacheaside::parse_trace(bad, None).is_err(),
+            "bad trace {bad:?} rejected"
+        );
+    }
+    let long = format!("{} 1\n", "k".repeat(251));
+    check!(
+        cacheaside::parse_trace(&long, None).is_err(),
+        "long key rejected"
+    );
+    let mut text = Vec::new();
+    ln.write_trace(&mut text).map_err(|e| e.to_string())?;
+    let back = cacheaside::parse_trace(&String::from_utf8_lossy(&text), None)?;
+    check!(back.reqs.len() == ln.reqs.len(), "round trip length");
+    let (mut k1, mut k2) = (Vec::new(), Vec::new());
+    for (x, y) in ln.reqs.iter().zip(&back.reqs).take(5000) {
+        k1.clear();
+        k2.clear();
+        ln.key(x.key, &mut k1);
+        back.key(y.key, &mut k2);
+        check!(
+            k1 == k2 && x.size == y.size && x.ttl == y.ttl,
+            "round trip of {:?}",
+            String::from_utf8_lossy(&k1)
+        );
+    }
+    Ok(())
+}
+
+/// The cache-aside engine against the in-process server (which never evicts): every key misses
+/// exactly once, so hits = gets - distinct keys holds only if every get after a miss sees its
+/// set, across connections, rounds and epochs. Then the hit-ratio report on its records.
+fn hitratio_engine() -> Result<(), String> {
+    let w = Synthetic {
+        keys: 3000,
+        zipf: 0.99,
+        one_hit: 0.1,
+        scan_every: 2000,
+        scan_len: 200,
+        shift_at: Some(0.5),
+        sizes: Sizes::LogNormal {
+            median: 300.0,
+            sigma: 1.0,
+        },
+        ttl_frac: 0.1,
+        ttl: 1000,
+        requests: 20_000,
+        seed: 9,
+    };
+    let mut last = None;
+    for strict in [false, true] {
+        let cfg = cacheaside::EngineConfig {
+            connections: 3,
+            batch: 16,
+            epoch: 3000,
+            strict,
+        };
+        // A fresh server per pass (it keeps everything).
+        let addr = spawn_fake_server()?;
+        let stream = cacheaside::generate(&w);
+        let distinct = stream
+            .reqs
+            .iter()
+            .map(|r| r.key)
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64;
+        let (c, _) = cacheaside::run(addr, &stream, cfg)?;
+        check!(c.gets == 20_000, "gets {c:?}");
+        check!(
+            c.hits == c.gets - distinct && c.sets == distinct,
+            "each key misses once (strict {strict}): {c:?}, {distinct} keys"
+        );
+        check!(
+            c.gets2 == 10_000 && c.set_errors == 0 && c.get_errors == 0,
+            "second half and errors {c:?}"
+        );
+        check!(strict == (c.resent == 0), "resent {c:?} (strict {strict})");
+        last = Some((addr, c));
+    }
+    let (addr, counts) = last.ok_or("no pass")?;
+    let state = cacheaside::server_state(addr, Some(std::process::id()))?;
+    check!(
+        state.stats.contains_key("curr_items") && state.rss.is_some_and(|r| r > 0),
+        "server state {state:?}"
+    );
+
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let path = dir.path().join("results.tsv");
+    for (label, scale) in [("memcached", 1.0), ("larder", 0.5)] {
+        for mem in [8u64, 16] {
+            let mut c = counts;
+            c.hits2 = c.gets2 - ((c.gets2 - c.hits2) as f64 * scale) as u64;
+            let mut st = state.clone();
+            st.stats.insert("bytes".into(), (mem * 1000).to_string());
+            let info = hitreport::RunInfo {
+                label,
+                cell: &format!("curve x -m {mem}"),
+                workload: "w",
+                mem_mb: Some(mem),
+                server_threads: Some(1),
+                curve: Some("x"),
+                counts: &c,
+                secs: 1.0,
+                state: &st,
+            };
+            results::append(&path, &hitreport::record(&info))?;
+        }
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    let recs = results::parse(&text)?;
+    let cells = hitreport::Cells::new(&recs, "memcached");
+    check!(
+        cells.labels == ["memcached", "larder"] && cells.cells.len() == 2,
+        "cells"
+    );
+    let g = hitreport::geomean(&cells.cells, 1, "miss2_pct");
+    check!(
+        g.is_some_and(|(g, n)| (g - 0.5).abs() < 0.01 && n == 2),
+        "geomean of miss-ratio ratios {g:?}"
+    );
+    let table = hitreport::table(&cells, &cells.cells[..1]);
+    check!(
+        table.contains("| curve x -m 8 | **larder/memcached** |") && table.contains("**0.500x**"),
+        "ratio row in\n{table}"
+    );
+    let curves = hitreport::curves(&cells);
+    check!(
+        curves.len() == 1 && curves[0].1.len() == 2 && curves[0].1[1].1.len() == 2,
+        "curves {curves:?}"
+    );
+    let font = PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+    if font.exists() {
+        let out = dir.path().join("hr");
+        hitreport::write_quietly(&hitreport::HitReportArgs {
+            results: path,
+            out: Some(out.clone()),
+            baseline: "memcached".into(),
+            last: false,
+            preamble: None,
+            font,
+        })?;
+        check!(
+            out.join("mrc.png").exists() && out.join("hitratio.md").exists(),
+            "mrc.png and hitratio.md written"
         );
     }
     Ok(())

@@ -1,0 +1,783 @@
+//! Hit-ratio benchmark: a cache-aside client. Every request is `get key`; on a miss the client
+//! does `set key` with a value whose size (and TTL) is a fixed function of the key, as an
+//! application filling its cache from a database would. What is measured is how many gets hit
+//! for a given memory budget (`-m`), not how fast the server answers.
+//!
+//! The request stream is generated up front, deterministically from a seed (or read from a
+//! trace file), as a list of [`Req`]. Synthetic workloads combine:
+//! - zipfian popularity over `keys` keys (rank 1 hottest), ranks mapped to keys by a seeded
+//!   affine permutation so key numbers say nothing about popularity;
+//! - a fraction of one-hit requests, each to a fresh key never requested again;
+//! - periodic scans: after every `scan_every` requests, `scan_len` requests to consecutive ranks
+//!   from the cold half of the key space (the next range each time);
+//! - a popularity shift: from a point in the run on (half way by default) rank `r` maps to the
+//!   key rank `r + keys/2` had before, so the hot set moves to keys that were cold;
+//! - value sizes fixed, or log-normal (median 300 B, σ 1) clamped to 32 B..16 KiB;
+//! - a TTL on a fraction of the keys.
+//!
+//! The engine keeps the get → set-on-miss order of every key: requests are split over
+//! connections by a hash of the key (so all requests for one key go over one connection, in
+//! stream order), and each connection sends pipelined rounds of `[sets for the previous
+//! round's misses] + [gets]`. A key may appear twice in a round (a hot key would otherwise cost
+//! a round trip per request): if its first get misses, the later gets of that key in the round
+//! are not counted and are sent again in the next round, after the set, so every counted get
+//! sees the effect of every earlier request (the server sees one extra miss per such get;
+//! `resent` counts them). With `strict` a round stops before a repeated key instead.
+//! Connections move through the stream in lockstep epochs (a barrier every `epoch` requests of
+//! the global stream), so the server sees the requests in nearly the global order.
+
+use crate::driver::connect_retry;
+use crate::fill::Blocking;
+use crate::procstat::rss_bytes;
+use crate::proto::{self, Op, Parsed, Protocol, Reply};
+use crate::workload::{Rng, Zipf};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::Instant;
+
+/// Smallest and largest log-normal value sizes.
+pub const LOGNORMAL_MIN: u32 = 32;
+/// See [`LOGNORMAL_MIN`].
+pub const LOGNORMAL_MAX: u32 = 16 * 1024;
+/// Largest value a trace may ask for (memcached's default item size limit is 1 MB).
+pub const TRACE_MAX_SIZE: u32 = 1 << 20;
+
+/// Rounds up to this many bytes are written by the reading thread itself (see `send_round`).
+const DIRECT_WRITE_MAX: usize = 32 * 1024;
+
+/// Key-id namespaces (top two bits of a key id).
+const NS_SHIFT: u32 = 62;
+const NS_MAIN: u64 = 0;
+const NS_ONE_HIT: u64 = 1;
+const NS_TRACE: u64 = 2;
+const ID_MASK: u64 = (1 << NS_SHIFT) - 1;
+
+/// One request of the stream: get `key`, and on a miss set it to `size` bytes with exptime
+/// `ttl` (0: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Req {
+    /// Key id; its text comes from [`Stream::key`].
+    pub key: u64,
+    /// Value size in bytes for the set after a miss.
+    pub size: u32,
+    /// Exptime of that set in seconds (0: never expires).
+    pub ttl: u32,
+}
+
+/// How value sizes are chosen (as a function of the key).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sizes {
+    /// Every value has this many bytes.
+    Fixed(u32),
+    /// Log-normal with this median and σ, clamped to [`LOGNORMAL_MIN`]..[`LOGNORMAL_MAX`].
+    LogNormal {
+        /// Median size in bytes.
+        median: f64,
+        /// σ of the underlying normal distribution.
+        sigma: f64,
+    },
+}
+
+impl Sizes {
+    /// Parses `N`, `fixed:N`, `lognormal` (median 300, σ 1) or `lognormal:MEDIAN:SIGMA`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let num = |t: &str| {
+            t.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| format!("sizes {s:?}: {t:?} is not a positive number"))
+        };
+        if s == "lognormal" || s == "mixed" {
+            return Ok(Sizes::LogNormal {
+                median: 300.0,
+                sigma: 1.0,
+            });
+        }
+        if let Some(rest) = s.strip_prefix("lognormal:") {
+            let (m, sg) = rest
+                .split_once(':')
+                .ok_or_else(|| format!("sizes {s:?}: expected lognormal:MEDIAN:SIGMA"))?;
+            return Ok(Sizes::LogNormal {
+                median: num(m)?,
+                sigma: num(sg)?,
+            });
+        }
+        let n = s.strip_prefix("fixed:").unwrap_or(s);
+        let v: u32 = n
+            .parse()
+            .map_err(|e| format!("sizes {s:?}: expected N, fixed:N or lognormal[:M:S]: {e}"))?;
+        if v == 0 || v > TRACE_MAX_SIZE {
+            return Err(format!("sizes {s:?}: between 1 and {TRACE_MAX_SIZE} bytes"));
+        }
+        Ok(Sizes::Fixed(v))
+    }
+
+    /// The size of the value of key `id` (a fixed function of the key and `seed`).
+    pub fn of(&self, id: u64, seed: u64) -> u32 {
+        match *self {
+            Sizes::Fixed(n) => n,
+            Sizes::LogNormal { median, sigma } => {
+                let h = mix64(id ^ mix64(seed ^ 0x5151));
+                // Box-Muller from two 32-bit halves; u1 in (0, 1] so ln is finite.
+                let u1 = ((h >> 32) as f64 + 1.0) / 4_294_967_296.0;
+                let u2 = (h & 0xffff_ffff) as f64 / 4_294_967_296.0;
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let v = (median * (sigma * z).exp()).round();
+                v.clamp(f64::from(LOGNORMAL_MIN), f64::from(LOGNORMAL_MAX)) as u32
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Sizes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sizes::Fixed(n) => write!(f, "{n}B"),
+            Sizes::LogNormal { median, sigma } => write!(f, "lognormal:{median}:{sigma}"),
+        }
+    }
+}
+
+/// A synthetic workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Synthetic {
+    /// Keys in the zipfian key space.
+    pub keys: u64,
+    /// Zipf exponent α.
+    pub zipf: f64,
+    /// Fraction of requests that go to a fresh key, never requested again.
+    pub one_hit: f64,
+    /// Insert a scan after every this many other requests (0: no scans).
+    pub scan_every: u64,
+    /// Requests per scan.
+    pub scan_len: u64,
+    /// Where the popularity shift happens, as a fraction of the run (None: no shift).
+    pub shift_at: Option<f64>,
+    /// Value sizes.
+    pub sizes: Sizes,
+    /// Fraction of keys whose sets carry a TTL.
+    pub ttl_frac: f64,
+    /// That TTL in seconds.
+    pub ttl: u32,
+    /// Length of the stream.
+    pub requests: u64,
+    /// Seed of everything random.
+    pub seed: u64,
+}
+
+impl Synthetic {
+    /// A short description for cell names and records, e.g. `zipf0.99 onehit0.3 lognormal`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("zipf{}", self.zipf);
+        if self.one_hit > 0.0 {
+            s += &format!(" onehit{}", self.one_hit);
+        }
+        if self.scan_every > 0 {
+            s += &format!(" scan{}/{}", self.scan_len, self.scan_every);
+        }
+        if let Some(at) = self.shift_at {
+            s += &format!(" shift@{at}");
+        }
+        if self.ttl_frac > 0.0 {
+            s += &format!(" ttl{}x{}s", self.ttl_frac, self.ttl);
+        }
+        s += &format!(" {}", self.sizes);
+        s
+    }
+}
+
+/// A request stream and the text of its keys.
+pub struct Stream {
+    /// The requests, in order.
+    pub reqs: Vec<Req>,
+    /// Keys of a replayed trace, by id (empty for synthetic streams).
+    trace_keys: Vec<Box<[u8]>>,
+    /// One line describing where the stream came from.
+    pub describe: String,
+}
+
+/// SplitMix64's finaliser: a good 64-bit mixing function.
+pub fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The bijection rank → key id over `0..n` (`x * a + b mod n`, `a` coprime to `n`).
+#[derive(Clone, Copy, Debug)]
+pub struct Perm {
+    n: u64,
+    a: u64,
+    b: u64,
+}
+
+impl Perm {
+    /// A seeded permutation of `0..n` (`n >= 1`).
+    pub fn new(n: u64, seed: u64) -> Self {
+        let n = n.max(1);
+        let mut a = (mix64(seed ^ 0xa11e) % n) | 1;
+        while gcd(a, n) != 1 {
+            a = (a + 2) % n.max(2);
+            if a == 0 {
+                a = 1;
+            }
+        }
+        Perm {
+            n,
+            a,
+            b: mix64(seed ^ 0xb0b) % n,
+        }
+    }
+
+    /// The key id of zero-based rank `x`.
+    pub fn apply(&self, x: u64) -> u64 {
+        ((u128::from(x % self.n) * u128::from(self.a) + u128::from(self.b)) % u128::from(self.n))
+            as u64
+    }
+}
+
+/// Generates the request stream of `w`.
+pub fn generate(w: &Synthetic) -> Stream {
+    let n = w.keys.max(1);
+    let zipf = Zipf::new(n, w.zipf);
+    let perm = Perm::new(n, w.seed);
+    let mut rng = Rng::new(w.seed);
+    let shift_at = w
+        .shift_at
+        .map(|f| (f.clamp(0.0, 1.0) * w.requests as f64) as u64);
+    let size_seed = w.seed;
+    let ttl_of = |id: u64| -> u32 {
+        if w.ttl_frac > 0.0 {
+            let u = (mix64(id ^ mix64(w.seed ^ 0x77)) >> 11) as f64 / (1u64 << 53) as f64;
+            if u < w.ttl_frac {
+                return w.ttl;
+            }
+        }
+        0
+    };
+    let req = |id: u64| Req {
+        key: id,
+        size: w.sizes.of(id, size_seed),
+        ttl: ttl_of(id),
+    };
+    let mut reqs = Vec::with_capacity(w.requests as usize);
+    let mut one_hits = 0u64;
+    let mut since_scan = 0u64;
+    let mut scans = 0u64;
+    let cold = n / 2; // first rank of the cold half
+    while (reqs.len() as u64) < w.requests {
+        let i = reqs.len() as u64;
+        let rotate = match shift_at {
+            Some(at) if i >= at => n / 2,
+            _ => 0,
+        };
+        if w.scan_every > 0 && since_scan >= w.scan_every {
+            since_scan = 0;
+            let span = (n - cold).max(1);
+            let start = cold + (scans * w.scan_len) % span;
+            scans += 1;
+            for j in 0..w.scan_len {
+                if reqs.len() as u64 >= w.requests {
+                    break;
+                }
+                let rank = cold + (start - cold + j) % span;
+                reqs.push(req(NS_MAIN << NS_SHIFT | perm.apply(rank + rotate)));
+            }
+            continue;
+        }
+        since_scan += 1;
+        if w.one_hit > 0.0 && rng.next_f64() < w.one_hit {
+            reqs.push(req(NS_ONE_HIT << NS_SHIFT | one_hits));
+            one_hits += 1;
+            continue;
+        }
+        let rank = zipf.sample(&mut rng) - 1;
+        reqs.push(req(NS_MAIN << NS_SHIFT | perm.apply(rank + rotate)));
+    }
+    Stream {
+        reqs,
+        trace_keys: Vec::new(),
+        describe: w.describe(),
+    }
+}
+
+/// Parses a trace: one request per line, `key size [ttl]`, whitespace-separated; blank lines
+/// and lines starting with `#` are skipped. Keys are 1..=250 bytes without control characters
+/// (memcached's text-protocol limit). At most `limit` requests are kept.
+pub fn parse_trace(text: &str, limit: Option<u64>) -> Result<Stream, String> {
+    let mut ids: HashMap<&str, u64> = HashMap::new();
+    let mut keys: Vec<Box<[u8]>> = Vec::new();
+    let mut reqs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if limit.is_some_and(|l| reqs.len() as u64 >= l) {
+            break;
+        }
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |what: &str| format!("trace line {}: {what}: {line:?}", n + 1);
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(size)) = (f.next(), f.next()) else {
+            return Err(bad("expected `key size [ttl]`"));
+        };
+        let ttl = f.next();
+        if f.next().is_some() {
+            return Err(bad("more than three fields"));
+        }
+        if key.len() > 250 || key.bytes().any(|b| b.is_ascii_control()) {
+            return Err(bad("key longer than 250 bytes or with control characters"));
+        }
+        let size: u32 = size.parse().map_err(|_| bad("size is not a number"))?;
+        if size > TRACE_MAX_SIZE {
+            return Err(bad("size above 1 MiB"));
+        }
+        let ttl: u32 = match ttl {
+            Some(t) => t.parse().map_err(|_| bad("ttl is not a number"))?,
+            None => 0,
+        };
+        let next = keys.len() as u64;
+        let id = *ids.entry(key).or_insert_with(|| {
+            keys.push(key.as_bytes().into());
+            next
+        });
+        reqs.push(Req {
+            key: NS_TRACE << NS_SHIFT | id,
+            size,
+            ttl,
+        });
+    }
+    if reqs.is_empty() {
+        return Err("trace has no requests".to_string());
+    }
+    let describe = format!("trace ({} requests, {} keys)", reqs.len(), keys.len());
+    Ok(Stream {
+        reqs,
+        trace_keys: keys,
+        describe,
+    })
+}
+
+impl Stream {
+    /// Appends the text of key `id` to `out`.
+    pub fn key(&self, id: u64, out: &mut Vec<u8>) {
+        let (ns, n) = (id >> NS_SHIFT, id & ID_MASK);
+        let prefix: &[u8] = match ns {
+            NS_MAIN => b"ca:",
+            NS_ONE_HIT => b"oh:",
+            _ => {
+                out.extend_from_slice(&self.trace_keys[n as usize]);
+                return;
+            }
+        };
+        out.extend_from_slice(prefix);
+        let mut digits = [b'0'; 12];
+        let mut v = n;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend_from_slice(&digits);
+    }
+
+    /// Writes the stream in the trace format (`key size [ttl]` per line).
+    pub fn write_trace(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(300);
+        for r in &self.reqs {
+            line.clear();
+            self.key(r.key, &mut line);
+            let _ = write!(line, " {}", r.size);
+            if r.ttl > 0 {
+                let _ = write!(line, " {}", r.ttl);
+            }
+            line.push(b'\n');
+            out.write_all(&line)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts of one run (or one connection's part of it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Gets sent (= requests of the stream).
+    pub gets: u64,
+    /// Gets that hit.
+    pub hits: u64,
+    /// Gets in the second half of the stream.
+    pub gets2: u64,
+    /// Hits among those.
+    pub hits2: u64,
+    /// Sets sent (one per miss).
+    pub sets: u64,
+    /// Sets answered with an error or NOT_STORED.
+    pub set_errors: u64,
+    /// Gets answered with an error.
+    pub get_errors: u64,
+    /// Pipelined rounds (one write, then the replies to all of it).
+    pub rounds: u64,
+    /// Gets sent again because an earlier get of the same key in their round missed (their
+    /// first answer is not counted; the server saw one extra miss each).
+    pub resent: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.gets += o.gets;
+        self.hits += o.hits;
+        self.gets2 += o.gets2;
+        self.hits2 += o.hits2;
+        self.sets += o.sets;
+        self.set_errors += o.set_errors;
+        self.get_errors += o.get_errors;
+        self.rounds += o.rounds;
+        self.resent += o.resent;
+    }
+}
+
+/// How the stream is driven.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// Connections (each owns the keys hashing to it).
+    pub connections: usize,
+    /// Most gets per pipelined round on one connection.
+    pub batch: usize,
+    /// Requests of the global stream between barriers.
+    pub epoch: usize,
+    /// Never pipeline two gets of one key in a round (one round trip per request of a hot
+    /// key) instead of re-sending the later get after the set when the first one missed.
+    pub strict: bool,
+}
+
+/// Runs the stream against `addr` cache-aside; returns the counts and the seconds it took.
+pub fn run(addr: SocketAddr, stream: &Stream, cfg: EngineConfig) -> Result<(Counts, f64), String> {
+    let conns = cfg.connections.max(1);
+    let total = stream.reqs.len();
+    if total > u32::MAX as usize {
+        return Err(format!("{total} requests: at most {} per run", u32::MAX));
+    }
+    let half = total / 2;
+    // Per connection, the indexes of its requests, in stream order.
+    let mut parts: Vec<Vec<u32>> = vec![Vec::with_capacity(total / conns + 16); conns];
+    for (i, r) in stream.reqs.iter().enumerate() {
+        parts[(mix64(r.key) % conns as u64) as usize].push(i as u32);
+    }
+    let socks = (0..conns)
+        .map(|_| {
+            let s = connect_retry(addr, std::time::Duration::from_secs(5))?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+                .map_err(|e| format!("read timeout: {e}"))?;
+            Ok(s)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let barrier = Arc::new(Barrier::new(conns));
+    let epoch = cfg.epoch.max(1);
+    let started = Instant::now();
+    let results: Vec<Result<Counts, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = socks
+            .into_iter()
+            .zip(&parts)
+            .map(|(sock, part)| {
+                let barrier = barrier.clone();
+                s.spawn(move || {
+                    let (mut c, mut failed) =
+                        match ConnRunner::new(sock, stream, cfg.batch.max(1), half, cfg.strict) {
+                            Ok(c) => (Some(c), None),
+                            Err(e) => (None, Some(e)),
+                        };
+                    let mut pos = 0;
+                    let mut end = 0u64;
+                    // Every connection passes the same number of barriers, even after an error,
+                    // so that none waits forever.
+                    while end < total as u64 {
+                        end += epoch as u64;
+                        let stop = part[pos..].partition_point(|&i| u64::from(i) < end) + pos;
+                        if let (Some(c), None) = (c.as_mut(), &failed) {
+                            if let Err(e) = c.drive(&part[pos..stop]) {
+                                failed = Some(e);
+                            }
+                        }
+                        pos = stop;
+                        barrier.wait();
+                    }
+                    match (failed, c) {
+                        (None, Some(c)) => Ok(c.counts),
+                        (Some(e), _) => Err(e),
+                        (None, None) => Err("no connection".to_string()),
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("connection thread panicked".into()))
+            })
+            .collect()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let mut total_counts = Counts::default();
+    for r in results {
+        total_counts.add(&r?);
+    }
+    Ok((total_counts, secs))
+}
+
+/// One connection: a writer thread sends each round's bytes while this thread reads the
+/// replies, so a round larger than the socket buffers cannot deadlock.
+struct ConnRunner<'a> {
+    stream: &'a Stream,
+    sock: std::net::TcpStream,
+    to_writer: Option<mpsc::SyncSender<Vec<u8>>>,
+    from_writer: mpsc::Receiver<Vec<u8>>,
+    writer: Option<std::thread::JoinHandle<Result<(), String>>>,
+    spare: Option<Vec<u8>>,
+    batch: usize,
+    half: usize,
+    rbuf: Vec<u8>,
+    rlen: usize,
+    ops: Vec<(Op, u32)>,
+    pending_sets: Vec<u32>,
+    reissue: Vec<u32>,
+    missed: Vec<u64>,
+    strict: bool,
+    round: Vec<u32>,
+    counts: Counts,
+    value: Vec<u8>,
+}
+
+impl<'a> ConnRunner<'a> {
+    fn new(
+        sock: std::net::TcpStream,
+        stream: &'a Stream,
+        batch: usize,
+        half: usize,
+        strict: bool,
+    ) -> Result<Self, String> {
+        let mut w = sock.try_clone().map_err(|e| format!("socket clone: {e}"))?;
+        let (to_writer, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (back, from_writer) = mpsc::channel::<Vec<u8>>();
+        let writer = std::thread::spawn(move || {
+            for buf in rx {
+                w.write_all(&buf)
+                    .map_err(|e| format!("sending requests: {e}"))?;
+                let _ = back.send(buf);
+            }
+            Ok(())
+        });
+        let max_value = stream.reqs.iter().map(|r| r.size).max().unwrap_or(0) as usize;
+        Ok(ConnRunner {
+            stream,
+            sock,
+            to_writer: Some(to_writer),
+            from_writer,
+            writer: Some(writer),
+            spare: None,
+            batch,
+            half,
+            rbuf: vec![0; 1 << 16],
+            rlen: 0,
+            ops: Vec::new(),
+            pending_sets: Vec::new(),
+            reissue: Vec::new(),
+            missed: Vec::new(),
+            strict,
+            round: Vec::new(),
+            counts: Counts::default(),
+            value: vec![b'v'; max_value],
+        })
+    }
+
+    /// Runs requests `idx` (indexes into the stream, ascending), then the sets for the last
+    /// round's misses (and the gets re-sent after them).
+    fn drive(&mut self, idx: &[u32]) -> Result<(), String> {
+        let reqs = &self.stream.reqs;
+        let mut pos = 0;
+        while pos < idx.len() || !self.reissue.is_empty() || !self.pending_sets.is_empty() {
+            self.round.clear();
+            self.round.append(&mut self.reissue);
+            while pos < idx.len() && self.round.len() < self.batch {
+                if self.strict {
+                    let key = reqs[idx[pos] as usize].key;
+                    if self.round.iter().any(|&j| reqs[j as usize].key == key) {
+                        break;
+                    }
+                }
+                self.round.push(idx[pos]);
+                pos += 1;
+            }
+            self.send_round()?;
+            self.read_round()?;
+        }
+        Ok(())
+    }
+
+    fn send_round(&mut self) -> Result<(), String> {
+        let mut buf = match self.spare.take() {
+            Some(b) => b,
+            None => self.from_writer.try_recv().unwrap_or_default(),
+        };
+        buf.clear();
+        self.ops.clear();
+        let reqs = &self.stream.reqs;
+        for &i in &self.pending_sets {
+            let r = reqs[i as usize];
+            buf.extend_from_slice(b"set ");
+            self.stream.key(r.key, &mut buf);
+            let _ = write!(buf, " 0 {} {}\r\n", r.ttl, r.size);
+            buf.extend_from_slice(&self.value[..r.size as usize]);
+            buf.extend_from_slice(b"\r\n");
+            self.ops.push((Op::Set, i));
+        }
+        self.pending_sets.clear();
+        for &i in &self.round {
+            buf.extend_from_slice(b"get ");
+            self.stream.key(reqs[i as usize].key, &mut buf);
+            buf.extend_from_slice(b"\r\n");
+            self.ops.push((Op::Get, i));
+        }
+        self.counts.rounds += 1;
+        // A round that fits in the server's receive buffer is written here: every earlier reply
+        // has been read, so the server can take all of it without first sending anything.
+        // Larger rounds go through the writer thread so this one can read replies meanwhile.
+        if buf.len() <= DIRECT_WRITE_MAX {
+            let r = self.sock.write_all(&buf);
+            self.spare = Some(buf);
+            return r.map_err(|e| format!("sending requests: {e}"));
+        }
+        self.to_writer
+            .as_ref()
+            .ok_or("writer gone")?
+            .send(buf)
+            .map_err(|_| self.writer_error())
+    }
+
+    fn writer_error(&mut self) -> String {
+        self.to_writer = None;
+        match self.writer.take().map(|h| h.join()) {
+            Some(Ok(Err(e))) => e,
+            _ => "writer thread stopped".to_string(),
+        }
+    }
+
+    fn read_round(&mut self) -> Result<(), String> {
+        self.missed.clear();
+        let mut start = 0;
+        let mut k = 0;
+        while k < self.ops.len() {
+            let (op, i) = self.ops[k];
+            match proto::parse_reply(Protocol::Text, op, &self.rbuf[start..self.rlen]) {
+                Parsed::Complete(reply, used) => {
+                    start += used;
+                    k += 1;
+                    let second = i as usize >= self.half;
+                    let key = self.stream.reqs[i as usize].key;
+                    let c = &mut self.counts;
+                    if op == Op::Get && self.missed.contains(&key) {
+                        // An earlier get of this key in the round missed: in stream order this
+                        // get comes after the set, so its answer does not count; it is sent
+                        // again after the set.
+                        c.resent += 1;
+                        self.reissue.push(i);
+                        continue;
+                    }
+                    match (op, reply) {
+                        (Op::Get, Reply::Hit) => {
+                            c.gets += 1;
+                            c.hits += 1;
+                            c.gets2 += u64::from(second);
+                            c.hits2 += u64::from(second);
+                        }
+                        (Op::Get, Reply::Miss) => {
+                            c.gets += 1;
+                            c.gets2 += u64::from(second);
+                            self.pending_sets.push(i);
+                            self.missed.push(key);
+                        }
+                        (Op::Get, _) => {
+                            c.gets += 1;
+                            c.gets2 += u64::from(second);
+                            c.get_errors += 1;
+                        }
+                        (Op::Set, Reply::Stored) => c.sets += 1,
+                        (Op::Set, _) => {
+                            c.sets += 1;
+                            c.set_errors += 1;
+                        }
+                    }
+                }
+                Parsed::Incomplete => {
+                    self.rbuf.copy_within(start..self.rlen, 0);
+                    self.rlen -= start;
+                    start = 0;
+                    if self.rlen == self.rbuf.len() {
+                        self.rbuf.resize(self.rbuf.len() * 2, 0);
+                    }
+                    let got = self
+                        .sock
+                        .read(&mut self.rbuf[self.rlen..])
+                        .map_err(|e| format!("reading replies: {e}"))?;
+                    if got == 0 {
+                        return Err(match self.writer.as_ref().map(|h| h.is_finished()) {
+                            Some(true) => self.writer_error(),
+                            _ => "server closed the connection".to_string(),
+                        });
+                    }
+                    self.rlen += got;
+                }
+                Parsed::Invalid(e) => return Err(e),
+            }
+        }
+        self.rbuf.copy_within(start..self.rlen, 0);
+        self.rlen -= start;
+        Ok(())
+    }
+}
+
+impl Drop for ConnRunner<'_> {
+    fn drop(&mut self) {
+        self.to_writer = None;
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The server-side figures read after a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServerState {
+    /// `stats` values by name (`bytes`, `curr_items`, `limit_maxbytes`, `evictions`, ...).
+    pub stats: HashMap<String, String>,
+    /// Resident set size of the server process, if its pid was given.
+    pub rss: Option<u64>,
+}
+
+/// Reads the server's `stats` and, given its pid, its RSS.
+pub fn server_state(addr: SocketAddr, pid: Option<u32>) -> Result<ServerState, String> {
+    let stats = Blocking::connect(addr, Protocol::Text)?.stats()?;
+    let rss = match pid {
+        Some(p) => Some(rss_bytes(p)?),
+        None => None,
+    };
+    Ok(ServerState { stats, rss })
+}
+
+/// Loads a trace file.
+pub fn load_trace(path: &Path, limit: Option<u64>) -> Result<Stream, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("reading trace {}: {e}", path.display()))?;
+    parse_trace(&text, limit)
+}
