@@ -13,7 +13,8 @@
 //! - [`server`]: listeners, the control thread, workers and connections.
 //! - [`protocol`]: sans-IO parsing of requests and encoding of replies.
 //! - [`command`]: executes requests against the store; the only bridge between them.
-//! - [`store`]: the cache itself: stripes, slab pages, items, eviction, expiry.
+//! - [`store`]: the cache itself: stripes, segments (a log per stripe), items, S3-FIFO
+//!   eviction, expiry.
 //! - [`clock`]: the coarse process clock and memcached's expiry rules.
 //! - [`stats`]: per-worker counters and their aggregation.
 //!

@@ -4,7 +4,7 @@
 //! Every command runs inside one [`Store::entry`](crate::store::Store::entry) call, so its
 //! read-decide-write sequence (vivify on miss, hand out a recache token, compare a CAS,
 //! invalidate) is atomic per key. Replies are written with [`crate::protocol::meta`]'s
-//! encoders while the stripe lock is held (a value is copied straight out of slab memory).
+//! encoders while the stripe lock is held (a value is copied straight out of segment memory).
 //!
 //! memcached applies the flags of `mg` and `ma` in the order the client sent them: `T`
 //! (new TTL), `N` (TTL of a vivified item) and `R` (recache check) change or read the expiry

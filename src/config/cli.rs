@@ -426,7 +426,8 @@ accepted for compatibility and have no effect (larder logs each one at startup).
    - maxconns_fast:       immediately close new connections after limit (default: enabled)
    - no_maxconns_fast:    queue new connections over the limit instead
    - track_sizes:         enable dynamic reports for 'stats sizes' command.
-   - slab_page_size:      (larder) bytes per slab page, k/m suffixes (default: 64k)
+   - slab_page_size:      (larder) bytes per segment, k/m suffixes (default: 64k)
+   - eviction:            (larder) s3fifo (default), lru (segmented, as memcached) or lfu
    accepted and validated as memcached does, but without effect [ignored]:
      hashpower, no_hashexpand, tail_repair_time, hash_algorithm, lru_crawler,
      no_lru_crawler, lru_crawler_sleep, lru_crawler_tocrawl, lru_maintainer,

@@ -686,6 +686,18 @@ fn effective_suboptions_set_fields() {
 }
 
 #[test]
+fn eviction_policy_by_name() {
+    use crate::store::Eviction;
+    assert_eq!(run(&[]).eviction, Eviction::S3Fifo);
+    assert_eq!(run(&["-o", "eviction=lru"]).eviction, Eviction::Lru);
+    assert_eq!(run(&["-o", "eviction=lfu"]).eviction, Eviction::Lfu);
+    assert_eq!(run(&["-o", "eviction=s3fifo"]).eviction, Eviction::S3Fifo);
+    assert!(run(&["-o", "eviction=lru"]).ignored.is_empty());
+    let settings = run(&["-o", "eviction=lfu"]).stats_settings();
+    assert!(settings.iter().any(|(k, v)| *k == "eviction" && v == "lfu"));
+}
+
+#[test]
 fn suboptions_repeat_and_later_wins() {
     let c = run(&[
         "-o",
@@ -1006,13 +1018,14 @@ fn stats_settings_defaults_match_memcached() {
         ("idle_timeout", "0"),
         ("track_sizes", "no"),
         ("slab_page_size", "65536"),
+        ("eviction", "s3fifo"),
     ];
     let got_ref: Vec<(&str, &str)> = got.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(got_ref, expected);
     // memcached's names keep memcached's relative order; larder's own come last.
     let mut position = 0;
     for (name, _) in &got {
-        if *name == "slab_page_size" {
+        if *name == "slab_page_size" || *name == "eviction" {
             continue;
         }
         let at = MEMCACHED_STATS_SETTINGS[position..]
@@ -1021,7 +1034,7 @@ fn stats_settings_defaults_match_memcached() {
             .unwrap_or_else(|| panic!("{name} out of memcached's order"));
         position += at + 1;
     }
-    assert_eq!(got.last().map(|(n, _)| *n), Some("slab_page_size"));
+    assert_eq!(got.last().map(|(n, _)| *n), Some("eviction"));
 }
 
 #[test]
