@@ -33,6 +33,8 @@ use super::StoreError;
 
 /// Attempts (segments taken or evicted) one allocation may make before giving up.
 const RESERVE_ROUNDS: usize = 256;
+/// Stripes the last round of taking memory from others waits for (1 ms at most each).
+const PATIENT_TRIES: usize = 4;
 /// Most bytes of a victim segment kept, out of 4 (the rest is freed).
 const KEEP_QUARTERS: usize = 3;
 
@@ -111,7 +113,8 @@ impl Stripe {
 
     /// Moves one segment from another stripe into the pool: the richest first, each only
     /// if its lock is free right now (never waited for: a thread here already holds its own
-    /// stripe's lock), then a second round that waits a millisecond at most for each.
+    /// stripe's lock), then a second round that waits a millisecond at most for each of a
+    /// few.
     /// True if a segment went to the pool.
     pub(super) fn steal(&mut self, ctx: &Ctx) -> bool {
         let Some(stripes) = self.siblings.upgrade() else {
@@ -121,8 +124,10 @@ impl Stripe {
         let n = stripes.len();
         let first = self.pool.richest(me).map(|(i, _)| i);
         for patient in [false, true] {
+            // The patient round asks a few stripes only: it may wait 1 ms on each.
+            let tries = if patient { PATIENT_TRIES } else { n };
             let order = first.into_iter().chain((1..n).map(|k| (me + k) % n));
-            for i in order {
+            for i in order.take(tries) {
                 if i == me || self.pool.held(i) <= 1 {
                     continue;
                 }
