@@ -460,6 +460,21 @@ fn unix_socket_listener() {
     assert_eq!(mode, 0o700);
 }
 
+/// `-a` is the socket file's exact mode, whatever the umask the server was started with
+/// (the mode is set as the file is created, with a umask around bind, as memcached does).
+#[test]
+fn unix_socket_mode_is_exactly_the_mask() {
+    use std::os::unix::fs::PermissionsExt;
+    for mask in ["0777", "0660", "0600"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("larder.sock");
+        let s = Server::start(&["-s", path.to_str().unwrap(), "-a", mask]);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, u32::from_str_radix(mask, 8).unwrap(), "-a {mask}");
+        drop(s);
+    }
+}
+
 #[test]
 fn sigterm_stops_gracefully() {
     let mut s = Server::start(&[]);
