@@ -189,6 +189,64 @@ fn incr_decr_initial_no_create_non_numeric() {
     );
 }
 
+/// memcached's `do_add_delta`: a non-zero CAS that is not the item's fails with "Data
+/// exists for key." and changes nothing; the item's own CAS (or none) applies the delta.
+#[test]
+fn incr_decr_honour_the_request_cas() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let cas = assert_ok(&call(&mut c, &store(op::SET, b"n", b"10", 0, 0)), op::SET);
+    for opcode in [op::INCR, op::DECR, op::INCRQ, op::DECRQ] {
+        let r = call(
+            &mut c,
+            &frame(opcode, &arith_extras(1, 0, 0), b"n", &[], 3, cas + 1000),
+        );
+        assert_eq!(r.opaque, 3);
+        assert_error(&r, opcode, st::EXISTS, "Data exists for key.");
+    }
+    let g = call(&mut c, &simple(op::GET, b"n"));
+    assert_eq!((g.value.as_slice(), g.cas), (&b"10"[..], cas));
+    // The current CAS: applied, and the reply carries the new CAS.
+    let r = call(
+        &mut c,
+        &frame(op::INCR, &arith_extras(5, 0, 0), b"n", &[], 0, cas),
+    );
+    assert_eq!(
+        (r.status, r.value.clone()),
+        (st::OK, 15u64.to_be_bytes().to_vec())
+    );
+    let cas2 = r.cas;
+    assert_ne!(cas2, cas);
+    assert_eq!(call(&mut c, &simple(op::GET, b"n")).cas, cas2);
+    // The old CAS is now stale for decrement too.
+    let r = call(
+        &mut c,
+        &frame(op::DECR, &arith_extras(5, 0, 0), b"n", &[], 0, cas),
+    );
+    assert_error(&r, op::DECR, st::EXISTS, "Data exists for key.");
+    let r = call(
+        &mut c,
+        &frame(op::DECR, &arith_extras(5, 0, 0), b"n", &[], 0, cas2),
+    );
+    assert_eq!(r.value, 10u64.to_be_bytes());
+    // A CAS on a missing key: the counter is created from the initial value.
+    let r = call(
+        &mut c,
+        &frame(op::INCR, &arith_extras(1, 7, 0), b"fresh", &[], 0, 99),
+    );
+    assert_eq!(
+        (r.status, r.value.clone()),
+        (st::OK, 7u64.to_be_bytes().to_vec())
+    );
+    // A stale CAS on a non-numeric value: the CAS is checked first.
+    let t = assert_ok(&call(&mut c, &store(op::SET, b"t", b"text", 0, 0)), op::SET);
+    let r = call(
+        &mut c,
+        &frame(op::INCR, &arith_extras(1, 0, 0), b"t", &[], 0, t + 1),
+    );
+    assert_error(&r, op::INCR, st::EXISTS, "Data exists for key.");
+}
+
 #[test]
 fn touch_and_gat_family() {
     let s = Server::start(&[]);

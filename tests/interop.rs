@@ -2,11 +2,29 @@
 //! libmemcached's `memccapable -a` and `-b` (its whole ascii and binary suites),
 //! python-binary-memcached (binary protocol, SASL PLAIN) and meta-memcache (the meta
 //! protocol: get/set/delete/incr, CAS, stale-while-revalidate, recache and lease cycles).
-//! `scripts/test.sh` installs them; a missing client fails the test rather than skipping it.
+//! `scripts/test.sh` installs them (the Python ones into a virtual environment,
+//! `target/pyenv`); a missing client fails the test rather than skipping it.
 
 mod common;
 use common::Server;
 use std::process::Command;
+
+/// The Python that has the clients: `$LARDER_TEST_PYTHON` (set by `scripts/test.sh`), else
+/// the virtual environment `scripts/test.sh` creates (so that `cargo test --test interop`
+/// works on its own afterwards), else `python3` on PATH.
+fn python() -> Command {
+    if let Some(p) = std::env::var_os("LARDER_TEST_PYTHON") {
+        return Command::new(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let venv = target.join("pyenv/bin/python3");
+    if venv.exists() {
+        return Command::new(venv);
+    }
+    Command::new("python3")
+}
 
 fn run(cmd: &mut Command) {
     let out = cmd
@@ -28,7 +46,7 @@ fn pymemcache_every_text_command() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/pymemcache_check.py"
     );
-    run(Command::new("python3")
+    run(python()
         .arg(script)
         .arg("127.0.0.1")
         .arg(s.addr.port().to_string()));
@@ -41,7 +59,7 @@ fn meta_memcache_meta_protocol_client() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/meta_memcache_check.py"
     );
-    run(Command::new("python3")
+    run(python()
         .arg(script)
         .arg("127.0.0.1")
         .arg(s.addr.port().to_string()));
@@ -84,7 +102,7 @@ fn bmemcached_script() -> &'static str {
 #[test]
 fn python_binary_memcached_get_set_cas_incr_multiget() {
     let s = Server::start(&[]);
-    run(Command::new("python3")
+    run(python()
         .arg(bmemcached_script())
         .arg("127.0.0.1")
         .arg(s.addr.port().to_string()));
@@ -99,7 +117,7 @@ fn python_binary_memcached_sasl_plain_login() {
     let file = dir.path().join("users");
     std::fs::write(&file, "alice:s3cret\nbob:other\n").expect("write auth file");
     let s = Server::start(&["-S", "-B", "auto", "-Y", file.to_str().expect("utf-8 path")]);
-    run(Command::new("python3")
+    run(python()
         .arg(bmemcached_script())
         .arg("127.0.0.1")
         .arg(s.addr.port().to_string())

@@ -460,6 +460,103 @@ fn unix_socket_listener() {
     assert_eq!(mode, 0o700);
 }
 
+/// `-a` is the socket file's exact mode, whatever the umask the server was started with
+/// (the mode is set as the file is created, with a umask around bind, as memcached does).
+#[test]
+fn unix_socket_mode_is_exactly_the_mask() {
+    use std::os::unix::fs::PermissionsExt;
+    for mask in ["0777", "0660", "0600"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("larder.sock");
+        let s = Server::start(&["-s", path.to_str().unwrap(), "-a", mask]);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, u32::from_str_radix(mask, 8).unwrap(), "-a {mask}");
+        drop(s);
+    }
+}
+
+/// incr reads a stored value with memcached's `safe_strtoull` rules: leading whitespace, a
+/// sign, leading zeros, and anything after a whitespace or NUL byte are accepted; a number
+/// past u64::MAX or a negative one is not. Every case is memcached 1.6.18's answer (and the
+/// value it leaves, padded in place).
+#[test]
+fn incr_reads_stored_values_as_memcached_does() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    // (stored value, Some((incr 1's reply, the value afterwards)) or None: non-numeric)
+    type Case = (&'static [u8], Option<(&'static [u8], &'static [u8])>);
+    let cases: &[Case] = &[
+        (b"5", Some((b"6", b"6"))),
+        (b" 5", Some((b"6", b"6 "))),
+        (b"  5", Some((b"6", b"6  "))),
+        (b"\t5", Some((b"6", b"6 "))),
+        (b"+5", Some((b"6", b"6 "))),
+        (b"-5", None),
+        (b"-0", Some((b"1", b"1 "))),
+        (b"5 ", Some((b"6", b"6 "))),
+        (b"5 x", Some((b"6", b"6  "))),
+        (b"5x", None),
+        (b"5\r", Some((b"6", b"6 "))),
+        (b"5\n", Some((b"6", b"6 "))),
+        (b"5\t", Some((b"6", b"6 "))),
+        (b"0x10", None),
+        (b"010", Some((b"11", b"11 "))),
+        (b"", None),
+        (b" ", None),
+        (
+            b"000000000000000000001",
+            Some((b"2", b"2                    ")),
+        ),
+        (
+            b"18446744073709551615",
+            Some((b"0", b"0                   ")),
+        ),
+        (b"18446744073709551616", None),
+        (b"-1", None),
+        (
+            b"-18446744073709551615",
+            Some((b"2", b"2                    ")),
+        ),
+        (b"5  ", Some((b"6", b"6  "))),
+        (b"\n5", Some((b"6", b"6 "))),
+        (b"\r5", Some((b"6", b"6 "))),
+        (b"\x0b5", Some((b"6", b"6 "))),
+        (b"\x0c5", Some((b"6", b"6 "))),
+        (b"5\x0b", Some((b"6", b"6 "))),
+        (b"5\x00", Some((b"6", b"6 "))),
+        (b"5 5", Some((b"6", b"6  "))),
+        (b"+", None),
+        (b"-", None),
+        (b"00", Some((b"1", b"1 "))),
+        (b"99999999999999999999999", None),
+    ];
+    for (value, want) in cases {
+        let mut set = format!("set n 0 0 {}\r\n", value.len()).into_bytes();
+        set.extend_from_slice(value);
+        set.extend_from_slice(b"\r\n");
+        c.roundtrip(&set, b"STORED\r\n");
+        c.send(b"incr n 1\r\n");
+        let reply = c.read_line();
+        let after = match want {
+            Some((n, after)) => {
+                assert_eq!(reply, [*n, b"\r\n"].concat(), "incr on {value:?}");
+                *after
+            }
+            None => {
+                assert_eq!(
+                    reply, b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+                    "incr on {value:?}"
+                );
+                *value
+            }
+        };
+        let mut get = format!("VALUE n 0 {}\r\n", after.len()).into_bytes();
+        get.extend_from_slice(after);
+        get.extend_from_slice(b"\r\nEND\r\n");
+        c.roundtrip(b"get n\r\n", &get);
+    }
+}
+
 #[test]
 fn sigterm_stops_gracefully() {
     let mut s = Server::start(&[]);

@@ -391,8 +391,12 @@ fn arith(
     // A miss creates the counter with `add`, as memcached does; should another client
     // create it in between, the add fails and the operation applies to its value.
     for _ in 0..2 {
-        let outcome = match ctx.store.arith(key, d) {
-            Ok(o) => o,
+        let outcome = match arith_checked(ctx, key, d, req.header.cas) {
+            Ok(Some(o)) => o,
+            Ok(None) => {
+                err(out, req, Status::KeyExists);
+                return;
+            }
             Err(_) => {
                 err(out, req, Status::OutOfMemory);
                 return;
@@ -434,6 +438,54 @@ fn arith(
         }
     }
     err(out, req, Status::KeyNotFound);
+}
+
+/// `Store::arith` honouring the request's CAS as memcached's `do_add_delta` does: with a
+/// non-zero CAS that is not the item's, nothing changes and the answer is `None` ("Data
+/// exists for key."). The check comes after the empty-value check and before the number
+/// is parsed, in memcached's order. A miss is a miss whatever the CAS (the caller may then
+/// create the counter).
+///
+/// # Errors
+/// As `Store::arith`: no memory for a longer number (the old item stays).
+fn arith_checked(
+    ctx: &Ctx<'_>,
+    key: &[u8],
+    d: Delta,
+    cas: u64,
+) -> Result<Option<ArithOutcome>, StoreError> {
+    if cas == 0 {
+        return ctx.store.arith(key, d).map(Some);
+    }
+    ctx.store.entry(key, |e| {
+        let o = match e {
+            Entry::Vacant(_) => return Ok(Some(ArithOutcome::NotFound)),
+            Entry::Occupied(o) => o,
+        };
+        if o.item().value_len() == 0 {
+            return Ok(Some(ArithOutcome::NonNumeric));
+        }
+        if o.item().cas() != cas {
+            return Ok(None);
+        }
+        let Some(n) = o.number() else {
+            return Ok(Some(ArithOutcome::NonNumeric));
+        };
+        let value = match d {
+            Delta::Incr(d) => n.wrapping_add(d),
+            Delta::Decr(d) => n.saturating_sub(d),
+        };
+        let mut o = o.write_number(value)?;
+        // The LRU touch `Store::arith` gives (accessed, last access), leaving the
+        // fetched bit as it was.
+        let fetched = o.item().fetched();
+        o.bump();
+        o.set_fetched(fetched);
+        Ok(Some(ArithOutcome::Value {
+            value,
+            cas: o.item().cas(),
+        }))
+    })
 }
 
 fn store_error(ctx: &Ctx<'_>, e: StoreError) -> Status {

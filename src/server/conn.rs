@@ -13,6 +13,18 @@
 //! later arrival), so an unpipelined request costs one `read` and one `write`; a
 //! pipelined batch costs one `read` and one `write` for the whole batch.
 //!
+//! The one exception is the end of the stream. An end (FIN or reset) that arrives
+//! together with the last bytes is reported in the same edge as those bytes, as
+//! read-closed readiness (`EPOLLRDHUP`/`EPOLLHUP`), and no later edge will repeat it; so
+//! once the poll has reported read-closed, a short read no longer ends reading, and the
+//! connection reads on until `read` returns 0 (or an error). Only connections whose peer
+//! has closed pay that extra `read`.
+//!
+//! End of stream: the requests already received are still executed and their replies
+//! written (a slow reader is waited for, as on any connection); a partial request left
+//! at the end is dropped; the connection closes as soon as nothing is left to write, as
+//! memcached does. A socket error (a reset) closes it at once.
+//!
 //! Bounds: `rbuf` grows only as far as one request needs (a value of `-I` bytes, or a
 //! long multiget line) up to [`Conn::read_cap`]; `wbuf` stops growing at
 //! [`WBUF_HIGH`]: past it the connection stops parsing (a multiget pauses between
@@ -50,6 +62,16 @@ pub enum Status {
     Shutdown,
 }
 
+/// What one read brought.
+enum Filled {
+    /// Bytes arrived.
+    Data,
+    /// Nothing to read now.
+    Drained,
+    /// End of stream: the peer closed its sending side.
+    End,
+}
+
 enum Progress {
     NeedInput,
     OutputFull,
@@ -72,6 +94,11 @@ pub struct Conn {
     resume: usize,
     readable: bool,
     writable: bool,
+    /// The poll reported read-closed readiness: the peer has sent its FIN (or reset), so
+    /// a short read does not mean drained; read on until end of stream.
+    read_closed: bool,
+    /// `read` returned end of stream: nothing more will arrive.
+    eof: bool,
     read_cap: usize,
     /// Chosen from the first byte received (or forced by `-B`).
     dialect: Option<Dialect>,
@@ -101,6 +128,8 @@ impl Conn {
             resume: 0,
             readable: false,
             writable: true,
+            read_closed: false,
+            eof: false,
             read_cap: Self::read_cap(settings.item_size_max),
             dialect: settings.forced_dialect,
             session: Session {
@@ -147,10 +176,15 @@ impl Conn {
     }
 
     /// Remembers readiness reported by the poll (edges are not repeated, so a
-    /// readiness left unused must be remembered until used).
-    pub fn note(&mut self, readable: bool, writable: bool) {
-        self.readable |= readable;
+    /// readiness left unused must be remembered until used). `read_closed`: the poll
+    /// reported that the peer closed its sending side (mio's `is_read_closed`, or an
+    /// error); it implies `readable`.
+    pub fn note(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        // After end of stream there is nothing left to read (a later edge for writing
+        // repeats the read-closed bits).
+        self.readable |= (readable || read_closed) && !self.eof;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// Does all the work the connection's readiness allows: read, parse, execute and
@@ -188,8 +222,15 @@ impl Conn {
                 break;
             }
             match self.fill(ctx) {
-                Ok(true) => continue,
-                Ok(false) => break,
+                Ok(Filled::Data) => continue,
+                Ok(Filled::Drained) => break,
+                Ok(Filled::End) => {
+                    // Every complete request received has been executed (`fill` is only
+                    // reached once `process` needs input); what is left is a partial
+                    // request that can never complete.
+                    self.end_of_input();
+                    break;
+                }
                 Err(_) => {
                     let _ = self.flush(ctx);
                     return Status::Close;
@@ -197,9 +238,23 @@ impl Conn {
             }
         }
         match self.flush(ctx) {
+            // The peer is gone and owed nothing more: close, as memcached does.
+            Ok(()) if self.eof && self.pending_output() == 0 => Status::Close,
             Ok(()) => Status::Open,
             Err(_) => Status::Close,
         }
+    }
+
+    /// End of stream: no more input will come, so the input buffer (and any partial
+    /// request or data block in it) is freed now; the output still owed is kept.
+    fn end_of_input(&mut self) {
+        self.eof = true;
+        self.readable = false;
+        self.rbuf = Vec::new();
+        self.rstart = 0;
+        self.rend = 0;
+        self.swallow = 0;
+        self.resume = 0;
     }
 
     /// Writes what it can of the pending output before a shutdown closes the
@@ -281,29 +336,31 @@ impl Conn {
         }
     }
 
-    /// One read into `rbuf`. `Ok(true)`: bytes arrived; `Ok(false)`: nothing to read now.
+    /// One read into `rbuf`.
     ///
     /// # Errors
-    /// End of stream, a socket error, or input that outgrew [`Conn::read_cap`].
-    fn fill(&mut self, ctx: &Ctx<'_>) -> io::Result<bool> {
+    /// A socket error, or input that outgrew [`Conn::read_cap`].
+    fn fill(&mut self, ctx: &Ctx<'_>) -> io::Result<Filled> {
         self.make_room()?;
         let space = self.rbuf.len() - self.rend;
         loop {
             match self.stream.read(&mut self.rbuf[self.rend..]) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(0) => return Ok(Filled::End),
                 Ok(n) => {
                     self.rend += n;
                     ctx.stats.bytes_read.add(n as u64);
-                    if n < space {
-                        // Drained: the kernel raises a new edge for anything later.
+                    if n < space && !self.read_closed {
+                        // Drained: the kernel raises a new edge for anything later. Not
+                        // so once the peer has closed: its end of stream came with the
+                        // edge already reported, so the next read must see it.
                         self.readable = false;
                     }
-                    return Ok(true);
+                    return Ok(Filled::Data);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
-                    return Ok(false);
+                    return Ok(Filled::Drained);
                 }
                 Err(e) => return Err(e),
             }

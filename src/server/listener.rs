@@ -8,7 +8,6 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// A bound, listening socket.
@@ -89,13 +88,21 @@ impl Listener {
                 std::fs::remove_file(path)?;
             }
         }
-        let listener = UnixListener::bind(path).map_err(|e| {
+        // The socket file gets its mode as it is created, as memcached does (umask around
+        // bind): a chmod after bind would leave a window in which the socket is
+        // reachable with the default mode. The umask is process-wide; listeners are
+        // bound at start-up, before any thread that creates files.
+        // SAFETY: umask(2) only swaps the process's file mode creation mask.
+        let old = unsafe { libc::umask((0o777 & !mask) as libc::mode_t) };
+        let bound = UnixListener::bind(path);
+        // SAFETY: as above; restores the previous mask.
+        unsafe { libc::umask(old) };
+        let listener = bound.map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("failed to listen on {}: {e}", path.display()),
             )
         })?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mask & 0o777))?;
         Ok(Listener::Unix(listener, path.to_path_buf()))
     }
 

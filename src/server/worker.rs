@@ -81,10 +81,12 @@ impl Worker {
                     self.adopt_new();
                     continue;
                 }
-                let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                // Read-closed (the peer's FIN, or a hang-up) and errors both mean the
+                // input ends here: the connection reads until `read` says so.
+                let read_closed = ev.is_read_closed() || ev.is_error();
                 let writable = ev.is_writable() || ev.is_write_closed();
                 if let Some((conn, _)) = self.conns.get_mut(token.0) {
-                    conn.note(readable, writable);
+                    conn.note(ev.is_readable(), writable, read_closed);
                 }
                 self.drive(token);
             }
@@ -228,7 +230,7 @@ impl Worker {
             if self.poll.poll(&mut events, Some(wait)).is_ok() {
                 for ev in events.iter() {
                     if let Some((conn, _)) = self.conns.get_mut(ev.token().0) {
-                        conn.note(false, ev.is_writable() || ev.is_write_closed());
+                        conn.note(false, ev.is_writable() || ev.is_write_closed(), false);
                     }
                 }
             }

@@ -21,18 +21,40 @@ const SCRATCH_KEEP: usize = 64 << 10;
 /// Longest decimal u64 ("18446744073709551615").
 pub(crate) const MAX_DIGITS: usize = 20;
 
-/// Parses a stored counter: ASCII digits with optional trailing spaces (memcached's
-/// `safe_strtoull` rule for values it wrote itself); None if not a decimal u64.
+/// Parses a stored counter as memcached's `safe_strtoull` reads an item's data (which
+/// memcached keeps followed by "\r\n"): optional leading whitespace (space, \t, \n, \v, \f,
+/// \r), an optional `+` or `-`, at least one decimal digit (leading zeros allowed, any
+/// number of them), then the end of the value or a whitespace or NUL byte (whatever
+/// follows it is ignored: "5 x" is 5). More than u64::MAX is refused (strtoull's ERANGE).
+/// A `-` negates modulo 2^64, as strtoull does, and the result is refused only when it
+/// is 2^63 or more (memcached's sign check): "-0" is 0, "-5" is refused,
+/// "-18446744073709551615" is 1. None: not a number by these rules.
 pub(crate) fn parse_number(v: &[u8]) -> Option<u64> {
-    let end = v.iter().rposition(|&b| b != b' ')? + 1;
-    let digits = &v[..end];
-    if digits.len() > MAX_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let mut i = v.iter().position(|&b| !is_space(b))?;
+    let negative = v[i] == b'-';
+    if negative || v[i] == b'+' {
+        i += 1;
+    }
+    let start = i;
+    let mut n = 0u64;
+    while let Some(&b) = v.get(i).filter(|b| b.is_ascii_digit()) {
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        i += 1;
+    }
+    if i == start {
         return None;
     }
-    let n = digits
-        .iter()
-        .fold(0u128, |n, &d| n * 10 + u128::from(d - b'0'));
-    u64::try_from(n).ok()
+    match v.get(i) {
+        None | Some(0) => {}
+        Some(&b) if is_space(b) => {}
+        Some(_) => return None,
+    }
+    if !negative {
+        return Some(n);
+    }
+    let n = n.wrapping_neg();
+    (n <= i64::MAX as u64).then_some(n)
 }
 
 /// Formats `n` in decimal into `buf`, returning the used tail.
@@ -242,20 +264,55 @@ impl Stripe {
 mod tests {
     use super::*;
 
+    /// Each case as memcached 1.6.18 answered `incr` on a value stored with `set`.
     #[test]
     fn numbers_parse_like_memcached() {
-        assert_eq!(parse_number(b"0"), Some(0));
-        assert_eq!(parse_number(b"42"), Some(42));
-        assert_eq!(parse_number(b"9 "), Some(9));
-        assert_eq!(parse_number(b"9   "), Some(9));
-        assert_eq!(parse_number(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_number(b"18446744073709551616"), None);
-        assert_eq!(parse_number(b"000000000000000000001"), None);
-        assert_eq!(parse_number(b""), None);
-        assert_eq!(parse_number(b"   "), None);
-        assert_eq!(parse_number(b" 1"), None);
-        assert_eq!(parse_number(b"1a"), None);
-        assert_eq!(parse_number(b"-1"), None);
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (b"0", Some(0)),
+            (b"42", Some(42)),
+            (b"9 ", Some(9)),
+            (b"9   ", Some(9)),
+            (b"18446744073709551615", Some(u64::MAX)),
+            (b"18446744073709551616", None),
+            (b"99999999999999999999999", None),
+            (b"000000000000000000001", Some(1)),
+            (b"010", Some(10)),
+            (b"00", Some(0)),
+            (b"", None),
+            (b" ", None),
+            (b"   ", None),
+            (b" 1", Some(1)),
+            (b"  5", Some(5)),
+            (b"\t5", Some(5)),
+            (b"\n5", Some(5)),
+            (b"\r5", Some(5)),
+            (b"\x0b5", Some(5)),
+            (b"\x0c5", Some(5)),
+            (b"+5", Some(5)),
+            (b"+", None),
+            (b"-", None),
+            (b"+-5", None),
+            (b"-0", Some(0)),
+            (b"-1", None),
+            (b"-5", None),
+            (b"-18446744073709551615", Some(1)),
+            (b"-9223372036854775809", Some(9_223_372_036_854_775_807)),
+            (b"-9223372036854775808", None),
+            (b"5\r", Some(5)),
+            (b"5\n", Some(5)),
+            (b"5\t", Some(5)),
+            (b"5\x0b", Some(5)),
+            (b"5\x00", Some(5)),
+            (b"5 x", Some(5)),
+            (b"5 5", Some(5)),
+            (b"1a", None),
+            (b"5x", None),
+            (b"0x10", None),
+            (b"\x005", None),
+        ];
+        for (v, want) in cases {
+            assert_eq!(parse_number(v), *want, "{:?}", String::from_utf8_lossy(v));
+        }
     }
 
     #[test]
