@@ -15,7 +15,8 @@ pub enum Eviction {
     /// there move to the main queue, the others leave and are remembered in the ghost; a key
     /// that comes back while remembered goes straight to the main queue. The main queue
     /// reinserts items used since they were last passed over (up to 3 times), evicts the rest.
-    /// Resists scans and one-hit keys, adapts as fast as the small queue turns over.
+    /// Resists scans and one-hit keys, adapts as fast as the small queue turns over. Items
+    /// more than twice the average size need two uses to stay (eight times: three).
     #[default]
     S3Fifo,
     /// memcached's segmented LRU, approximated: new items are on probation (the small queue,
@@ -46,18 +47,21 @@ impl Eviction {
                 ghost: true,
                 promote_at: 1,
                 freq_cap: 3,
+                size_aware: true,
             },
             Eviction::Lru => Params {
                 small_percent: 50,
                 ghost: false,
                 promote_at: 1,
                 freq_cap: 1,
+                size_aware: false,
             },
             Eviction::Lfu => Params {
                 small_percent: 0,
                 ghost: false,
                 promote_at: 1,
                 freq_cap: 3,
+                size_aware: false,
             },
         }
     }
@@ -95,6 +99,8 @@ pub(crate) struct Params {
     pub promote_at: u8,
     /// Highest use count an item keeps.
     pub freq_cap: u8,
+    /// Items much larger than the average need more uses to be kept (`evict.rs`).
+    pub size_aware: bool,
 }
 
 #[cfg(test)]
