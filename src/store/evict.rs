@@ -15,10 +15,10 @@
 //! is kept or evicted by the policy: from the small queue, an item used at least
 //! `promote_at` times moves to the main queue and the others are evicted (remembered by the
 //! ghost); from the main queue, an item used since it was last passed over is reinserted with
-//! one use less, the others are evicted. Kept items are copied to the end of the main queue's
+//! its use count halved, the others are evicted. Kept items are copied to the end of the main queue's
 //! open segment, and once that is full they are compacted toward the start of the victim
-//! itself, which then becomes the main queue's open segment. At most 3/4 of a segment is
-//! kept, so every eviction frees at least a quarter of one. Segments that became at least
+//! itself, which then becomes the main queue's open segment. At most 7/8 of a segment is
+//! kept, so every eviction frees at least an eighth of one. Segments that became at least
 //! half dead (expired items found by the crawler or a lookup, deleted or overwritten items)
 //! are taken first, before the oldest, and only compacted: their live items all stay, in
 //! their queue. So expired memory goes before any live item is evicted.
@@ -39,8 +39,8 @@ const PATIENT_TRIES: usize = 4;
 const BIG_ITEM: usize = 2;
 /// Items this many times the average size need three uses to be kept.
 const HUGE_ITEM: usize = 8;
-/// Most bytes of a victim segment kept, out of 4 (the rest is freed).
-const KEEP_QUARTERS: usize = 3;
+/// Most bytes of a victim segment kept, out of 8 (the rest is freed).
+const KEEP_EIGHTHS: usize = 7;
 
 impl Stripe {
     /// Room for a record of `n` bytes (at most a segment) at the end of queue `q`'s open
@@ -224,7 +224,7 @@ impl Stripe {
         self.mem.detach(v);
         let page_size = self.mem.geo.page_size;
         let budget = if self.mem.geo.evict && !compact {
-            page_size / 4 * KEEP_QUARTERS
+            page_size / 8 * KEEP_EIGHTHS
         } else {
             usize::MAX
         };
@@ -301,7 +301,7 @@ impl Stripe {
             }
             false
         } else if f >= need {
-            head::set_freq(c, f - 1);
+            head::set_freq(c, f / 2);
             true
         } else {
             false
