@@ -25,13 +25,14 @@ fn counts(ring: &Ring, n: usize) -> Vec<usize> {
 
 #[test]
 fn balance_stays_within_ketama_bounds() {
-    for (distribution, n) in [
-        (Distribution::KetamaWeighted, 5),
-        (Distribution::KetamaWeighted, 10),
-        (Distribution::Ketama, 10),
+    for (distribution, weighted, n) in [
+        (Distribution::Ketama, true, 5),
+        (Distribution::Ketama, true, 10),
+        (Distribution::Ketama, false, 10),
     ] {
         let config = RingConfig {
             distribution,
+            weighted,
             ..RingConfig::default()
         };
         let ring = Ring::new(&config, &nodes(n));
