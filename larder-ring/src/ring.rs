@@ -632,6 +632,10 @@ mod tests {
         let w5: [u32; 5] = [7, 12, 12, 12, 7];
         let counts: Vec<u32> = w5.iter().map(|w| weighted_point_count(*w, 50, 5)).collect();
         assert_eq!(counts, [112, 188, 188, 188, 112]);
+        // 100 equal nodes: 39.999996 in f32, so 156 points each; 99 and 101 give 160.
+        assert_eq!(weighted_point_count(1, 100, 100), 156);
+        assert_eq!(weighted_point_count(1, 99, 99), 160);
+        assert_eq!(weighted_point_count(1, 101, 101), 160);
     }
 
     #[test]

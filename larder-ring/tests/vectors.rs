@@ -363,3 +363,42 @@ fn spymemcached_every_row_and_sequence() {
     assert_eq!(configs, 14);
     assert_eq!(rows, 14 * 150);
 }
+
+/// Rows of one configuration of a vector file: key id -> node index.
+fn rows_of(file: &str, config: &str) -> HashMap<u32, usize> {
+    file.lines()
+        .filter(|l| l.starts_with(config) && l.as_bytes().get(config.len()) == Some(&b'\t'))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect()
+}
+
+/// Two facts the README states, from the real libraries' rows: libmemcached's KETAMA_SPY
+/// does not place keys as spymemcached 2.12.3 does (the leading `/` of its point names),
+/// and spymemcached's LIBMEMCACHED format, weighted, places them as libmemcached's weighted
+/// ketama does (same servers, weights 1, 2, 3, 5).
+#[test]
+fn ketama_spy_is_not_spymemcached_but_libmemcached_format_is_ketama() {
+    const SPY: &str = include_str!("data/spymemcached_vectors.tsv");
+    const MORE: &str = include_str!("data/libmemcached_more.tsv");
+    let java = rows_of(SPY, "spy_spyfmt_weighted_ketama_W4");
+    let lm_spy = rows_of(MORE, "lmm_spy_weighted_md5_W4");
+    let differ = java.iter().filter(|(k, v)| lm_spy[*k] != **v).count();
+    assert!(
+        differ > java.len() / 3,
+        "only {differ} of {} differ",
+        java.len()
+    );
+
+    let java_lib = rows_of(SPY, "spy_libfmt_weighted_ketama_W4");
+    let ring = Ring::new(
+        &RingConfig::default(),
+        &servers("10.0.0.1:11211:1,10.0.0.2:11211:2,10.0.0.3:11212:3,10.0.0.4:22122:5"),
+    );
+    let keys = keys();
+    for (id, want) in &java_lib {
+        assert_eq!(ring.route(&keys[id]), Some(*want), "key {id}");
+    }
+}
