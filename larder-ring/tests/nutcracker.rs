@@ -6,8 +6,8 @@
 //! to the nodes larder-ring predicts for the pool without it.
 //!
 //! Skipped, with a message, when `nutcracker` or the server binary is missing
-//! (`scripts/test.sh` installs nutcracker). The configuration written here is the one
-//! the README documents for larder.
+//! (`scripts/test.sh` installs nutcracker). The pool is the README's `nutcracker.yml`,
+//! read from the README itself.
 
 mod common;
 
@@ -42,15 +42,21 @@ fn nutcracker() -> Option<String> {
     Some(bin)
 }
 
-/// The pool configuration (as in the README), for backends on `ports`.
+/// The README's `nutcracker.yml` for larder, pointed at this test's ports: its listen
+/// address becomes `127.0.0.1:<listen>` and its servers `10.0.0.N:11211` the backends.
 fn config_yaml(listen: u16, ports: &[u16]) -> String {
-    let mut yml = format!(
-        "larder:\n  listen: 127.0.0.1:{listen}\n  hash: md5\n  distribution: ketama\n  \
-         timeout: 400\n  auto_eject_hosts: true\n  server_retry_timeout: 60000\n  \
-         server_failure_limit: 1\n  server_connections: 1\n  servers:\n"
-    );
-    for (port, name) in ports.iter().zip(NAMES) {
-        yml.push_str(&format!("   - 127.0.0.1:{port}:1 {name}\n"));
+    const README: &str = include_str!("../README.md");
+    let start = README
+        .find("```yaml\nlarder:")
+        .expect("README has the pool")
+        + 8;
+    let len = README[start..].find("```").expect("end of the yaml block");
+    let mut yml =
+        README[start..start + len].replace("127.0.0.1:22121", &format!("127.0.0.1:{listen}"));
+    for (i, port) in ports.iter().enumerate() {
+        let from = format!("10.0.0.{}:11211:1 {}", i + 1, NAMES[i]);
+        assert!(yml.contains(&from), "README pool lists {from}");
+        yml = yml.replace(&from, &format!("127.0.0.1:{port}:1 {}", NAMES[i]));
     }
     yml
 }
