@@ -230,7 +230,8 @@ impl Ring {
     }
 
     /// The index of the node holding `key`, or `None` when no node is live.
-    /// Allocation-free: one hash and one search.
+    /// Allocation-free (one hash and one search), except for spymemcached's FNV hashes of
+    /// non-ASCII keys, which are decoded to UTF-16 first.
     #[inline]
     pub fn route(&self, key: &[u8]) -> Option<usize> {
         self.route_hash(self.key_hash(key))
