@@ -355,8 +355,9 @@ impl Ring {
 
     /// spymemcached's `getSequence(key)`: the nodes its `Redistribute` failure mode tries,
     /// in order, when the primary is down. Seven entries, the first being the primary;
-    /// entry `n + 1` is the node for `hash(key) + hash("<n><key>")` (32-bit wrapping
-    /// sums, as `KetamaIterator.nextHash` computes them), so nodes can repeat. Returns how
+    /// each next one is the node for the previous hash plus `hash("<n><key>")`, n counting
+    /// from 0 (a running 32-bit sum, as `KetamaIterator.nextHash` computes it), so nodes
+    /// can repeat. Returns how
     /// many entries were written (0 when no node is live). Meaningful for every
     /// distribution, but only [`Distribution::Spymemcached`] rings equal spymemcached's.
     pub fn spy_sequence(&self, key: &[u8], out: &mut [usize; SPY_SEQUENCE_LEN]) -> usize {
