@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test larder has, after installing what the tests need:
 # memcached (the reference server the suites can be pointed at), libmemcached-tools
-# (memccapable), and the Python clients used by the interop tests.
+# (memccapable), nutcracker (twemproxy, in front of larder in larder-ring's proxy test),
+# and the Python clients used by the interop tests.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,8 @@ have_clients() {
 need_apt=()
 command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 command -v memccapable >/dev/null 2>&1 || need_apt+=(libmemcached-tools)
+# twemproxy, for larder-ring's proxy test (tests/nutcracker.rs); Debian puts it in /usr/sbin.
+command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ] || need_apt+=(nutcracker)
 if ! have_clients; then
   rm -rf "$PYENV"
   mkdir -p "$(dirname "$PYENV")"

@@ -8,12 +8,14 @@
 
 use std::process::ExitCode;
 
-use larder_ring::{Distribution, Hash, NodeSpec, Ring, RingConfig};
+use larder_ring::{Distribution, Hash, NodeSpec, Ring, RingConfig, SpyFormat};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: route -s host:port[:weight][,...] [--hash NAME] [--unweighted] [--hash-tag XY] KEY...\n\
-         hashes: md5 one_at_a_time fnv1_32 fnv1a_32 fnv1_64 fnv1a_64 crc32 crc32a crc16 murmur jenkins"
+        "usage: route -s host:port[:weight][,...] [--hash NAME] [--unweighted] [--hash-tag XY]\n\
+         \x20            [--distribution ketama|ketama_spy|spymemcached|modula|jump|rendezvous] KEY...\n\
+         hashes: md5 one_at_a_time fnv1_32 fnv1a_32 fnv1_64 fnv1a_64 crc32 crc32a crc16 murmur\n\
+         \x20       jenkins hsieh murmur3"
     );
     ExitCode::from(2)
 }
@@ -30,7 +32,18 @@ fn main() -> ExitCode {
                 Some(h) => config.hash = h,
                 None => return usage(),
             },
-            "--unweighted" => config.distribution = Distribution::Ketama,
+            "--unweighted" => config.weighted = false,
+            "--distribution" => match args.next().as_deref() {
+                Some("ketama") => config.distribution = Distribution::Ketama,
+                Some("ketama_spy") => config.distribution = Distribution::KetamaSpy,
+                Some("spymemcached") => {
+                    config.distribution = Distribution::Spymemcached(SpyFormat::Spymemcached)
+                }
+                Some("modula") => config.distribution = Distribution::Modula,
+                Some("jump") => config.distribution = Distribution::Jump,
+                Some("rendezvous") => config.distribution = Distribution::Rendezvous,
+                _ => return usage(),
+            },
             "--hash-tag" => match args.next().map(String::into_bytes).as_deref() {
                 Some(&[open, close]) => config.hash_tag = Some([open, close]),
                 _ => return usage(),

@@ -42,11 +42,18 @@ pub enum Hash {
     Murmur,
     /// `jenkins`: Bob Jenkins' lookup3 `hashlittle` with initial value 13.
     Jenkins,
+    /// twemproxy `hsieh`: Paul Hsieh's SuperFastHash as twemproxy writes it (state
+    /// starts at 0, not at the length; the third byte of a 3-byte tail is a signed
+    /// `char`). libhashkit has it only when built with it, and Debian's is not.
+    Hsieh,
+    /// libhashkit `MEMCACHED_HASH_MURMUR3`: MurmurHash3 x86_32 with seed
+    /// `0xdeadbeef * len`. twemproxy has no murmur3.
+    Murmur3,
 }
 
 impl Hash {
     /// Every hash, in a stable order (handy for tests and tooling).
-    pub const ALL: [Hash; 11] = [
+    pub const ALL: [Hash; 13] = [
         Hash::Md5,
         Hash::OneAtATime,
         Hash::Fnv1_32,
@@ -58,6 +65,8 @@ impl Hash {
         Hash::Crc16,
         Hash::Murmur,
         Hash::Jenkins,
+        Hash::Hsieh,
+        Hash::Murmur3,
     ];
 
     /// Hashes `key` exactly as the C clients do.
@@ -74,6 +83,44 @@ impl Hash {
             Hash::Crc16 => crc16(key),
             Hash::Murmur => murmur(key),
             Hash::Jenkins => jenkins(key),
+            Hash::Hsieh => hsieh(key),
+            Hash::Murmur3 => murmur3(key),
+        }
+    }
+
+    /// Hashes `key` as spymemcached's `DefaultHashAlgorithm` does, the key being the
+    /// UTF-8 encoding of a Java `String` (as spymemcached sends it).
+    ///
+    /// `Md5` is `KETAMA_HASH` and `Crc32` is `CRC_HASH`: both read the UTF-8 bytes, so
+    /// they equal [`Hash::hash`]. The four FNV variants (`FNV1_64_HASH`, `FNV1A_64_HASH`,
+    /// `FNV1_32_HASH`, `FNV1A_32_HASH`) read the string's UTF-16 code units
+    /// (`charAt`), unsigned, and keep the low 32 bits: equal to the C hashes for ASCII
+    /// keys, different for any other character. Bytes that are not UTF-8 are decoded as
+    /// Java's decoder does (U+FFFD). spymemcached has none of the other hashes; they
+    /// fall back to [`Hash::hash`].
+    pub fn hash_java(self, key: &[u8]) -> u32 {
+        let fnv = matches!(
+            self,
+            Hash::Fnv1_32 | Hash::Fnv1a_32 | Hash::Fnv1_64 | Hash::Fnv1a_64
+        );
+        if !fnv || key.is_ascii() {
+            return self.hash(key);
+        }
+        let text = String::from_utf8_lossy(key);
+        let units = text.encode_utf16();
+        match self {
+            Hash::Fnv1_32 => units.fold(FNV_32_INIT, |h, c| {
+                h.wrapping_mul(FNV_32_PRIME) ^ u32::from(c)
+            }),
+            Hash::Fnv1a_32 => units.fold(FNV_32_INIT, |h, c| {
+                (h ^ u32::from(c)).wrapping_mul(FNV_32_PRIME)
+            }),
+            Hash::Fnv1_64 => units.fold(FNV_64_INIT, |h, c| {
+                h.wrapping_mul(FNV_64_PRIME) ^ u64::from(c)
+            }) as u32,
+            _ => units.fold(FNV_64_INIT, |h, c| {
+                (h ^ u64::from(c)).wrapping_mul(FNV_64_PRIME)
+            }) as u32,
         }
     }
 
@@ -91,6 +138,8 @@ impl Hash {
             Hash::Crc16 => "crc16",
             Hash::Murmur => "murmur",
             Hash::Jenkins => "jenkins",
+            Hash::Hsieh => "hsieh",
+            Hash::Murmur3 => "murmur3",
         }
     }
 
@@ -294,6 +343,78 @@ fn jenkins(key: &[u8]) -> u32 {
     c.wrapping_sub(b.rotate_left(24))
 }
 
+fn hsieh(key: &[u8]) -> u32 {
+    // twemproxy's nc_hsieh.c. get16bits reads two bytes little-endian, unsigned.
+    if key.is_empty() {
+        return 0;
+    }
+    let get16 = |s: &[u8]| u32::from(s[0]) | (u32::from(s[1]) << 8);
+    let mut hash: u32 = 0;
+    let mut chunks = key.chunks_exact(4);
+    for c in &mut chunks {
+        hash = hash.wrapping_add(get16(&c[0..2]));
+        let tmp = (get16(&c[2..4]) << 11) ^ hash;
+        hash = (hash << 16) ^ tmp;
+        hash = hash.wrapping_add(hash >> 11);
+    }
+    let tail = chunks.remainder();
+    match tail.len() {
+        3 => {
+            hash = hash.wrapping_add(get16(tail));
+            hash ^= hash << 16;
+            // (uint32_t)key[2]: a signed char, sign-extended before the shift.
+            hash ^= signed(tail[2]) << 18;
+            hash = hash.wrapping_add(hash >> 11);
+        }
+        2 => {
+            hash = hash.wrapping_add(get16(tail));
+            hash ^= hash << 11;
+            hash = hash.wrapping_add(hash >> 17);
+        }
+        1 => {
+            hash = hash.wrapping_add(u32::from(tail[0]));
+            hash ^= hash << 10;
+            hash = hash.wrapping_add(hash >> 1);
+        }
+        _ => {}
+    }
+    hash ^= hash << 3;
+    hash = hash.wrapping_add(hash >> 5);
+    hash ^= hash << 4;
+    hash = hash.wrapping_add(hash >> 17);
+    hash ^= hash << 25;
+    hash.wrapping_add(hash >> 6)
+}
+
+fn murmur3(key: &[u8]) -> u32 {
+    // libhashkit's murmur3.cc: MurmurHash3_x86_32(key, len, 0xdeadbeef * len).
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let len = key.len() as u32;
+    let mut h = 0xdead_beef_u32.wrapping_mul(len);
+    let mut chunks = key.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        let mut k: u32 = 0;
+        for (i, b) in tail.iter().enumerate() {
+            k ^= u32::from(*b) << (8 * i);
+        }
+        h ^= k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+    }
+    h ^= len;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +427,30 @@ mod tests {
         assert_eq!(Hash::from_name("DEFAULT"), Some(Hash::OneAtATime));
         assert_eq!(Hash::from_name("crc"), Some(Hash::Crc32));
         assert_eq!(Hash::from_name("sha1"), None);
+    }
+
+    #[test]
+    fn murmur3_matches_libhashkit() {
+        // libhashkit_murmur3() from Debian's libhashkit2 1.1.4.
+        assert_eq!(Hash::Murmur3.hash(b"abc"), 634_628_250);
+        assert_eq!(Hash::Murmur3.hash(b"a"), 2_289_228_744);
+    }
+
+    #[test]
+    fn java_fnv_reads_utf16_units() {
+        // ASCII: the same as the C hashes.
+        assert_eq!(
+            Hash::Fnv1a_64.hash_java(b"key"),
+            Hash::Fnv1a_64.hash(b"key")
+        );
+        // "é" is one UTF-16 unit 0xe9; the C code sees two sign-extended bytes.
+        let want = (FNV_64_INIT ^ 0xe9).wrapping_mul(FNV_64_PRIME) as u32;
+        assert_eq!(Hash::Fnv1a_64.hash_java("é".as_bytes()), want);
+        assert_ne!(Hash::Fnv1a_64.hash("é".as_bytes()), want);
+        assert_eq!(
+            Hash::Md5.hash_java("é".as_bytes()),
+            Hash::Md5.hash("é".as_bytes())
+        );
     }
 
     #[test]

@@ -29,9 +29,11 @@
 //! assert!((ring.share(1) - 0.5).abs() < 0.1);
 //! ```
 //!
-//! [`RingConfig`] selects libmemcached's unweighted ketama ([`Distribution::Ketama`], 100
-//! points per node hashed with the key hash) instead, another key [`Hash`], a twemproxy
-//! hash tag, and how unix-socket nodes are named ([`Compat`]).
+//! [`RingConfig`] selects the [`Distribution`] (ketama, libmemcached's `KETAMA_SPY`,
+//! spymemcached's `KetamaNodeLocator`, modula, and the larder-ring-only jump and
+//! rendezvous), whether weights count ([`RingConfig::weighted`], set by each client's own
+//! rule), the key [`Hash`], a twemproxy hash tag, and how unix-socket nodes are named
+//! ([`Compat`]).
 //!
 //! ## Failure policy
 //!
@@ -98,6 +100,6 @@ pub use conn::Timeouts;
 pub use error::{Cause, Error};
 pub use hash::Hash;
 pub use multi::{MultiGet, NodeReply};
-pub use node::{Address, Compat, NodeSpec, SpecError};
+pub use node::{Address, Compat, NodeSpec, SpecError, SpyFormat};
 pub use ops::Item;
 pub use ring::{Distribution, Ring, RingConfig};

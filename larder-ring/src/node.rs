@@ -199,6 +199,82 @@ impl NodeSpec {
     }
 }
 
+/// spymemcached's `DefaultKetamaNodeKeyFormatter` formats, the point names of
+/// `KetamaNodeLocator`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SpyFormat {
+    /// `Format.SPYMEMCACHED` (the default): `String.valueOf(InetSocketAddress)` without
+    /// a leading `/`: `ip:port` for an address given as an IP literal, `host/ip:port` for
+    /// a resolved host name.
+    #[default]
+    Spymemcached,
+    /// `Format.LIBMEMCACHED`: `getHostName()` as given, then `:port` unless the port is
+    /// 11211 (libmemcached's ketama point names).
+    Libmemcached,
+}
+
+impl NodeSpec {
+    /// The string spymemcached's `KetamaNodeLocator` hashes into this node's points
+    /// (`<point name>-N`), in `format`.
+    ///
+    /// A node name, when set, is used as is: that is how to give the `host/ip` form
+    /// of a host name, which spymemcached takes from the JVM's resolver
+    /// (`cache-a:11211 cache-a/10.0.0.1:11211`). Without a name, a host name that is
+    /// not an IP literal is written the way Java 14+ writes an unresolved address
+    /// (`host/<unresolved>:port`). IPv6 literals are written as Java does, in full and
+    /// in brackets (`[0:0:0:0:0:0:0:1]:11211`). Unix sockets have no spymemcached form
+    /// and are named by their path.
+    pub fn spy_point_name(&self, format: SpyFormat) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let (host, port) = match &self.address {
+            Address::Tcp { host, port } => (host, *port),
+            Address::Unix(path) => return path.display().to_string(),
+        };
+        match format {
+            SpyFormat::Libmemcached if port == DEFAULT_PORT => host.clone(),
+            SpyFormat::Libmemcached => format!("{host}:{port}"),
+            SpyFormat::Spymemcached => {
+                if let Ok(v4) = host.parse::<std::net::Ipv4Addr>() {
+                    format!("{v4}:{port}")
+                } else if let Ok(v6) = host.parse::<std::net::Ipv6Addr>() {
+                    let groups: Vec<String> =
+                        v6.segments().iter().map(|g| format!("{g:x}")).collect();
+                    format!("[{}]:{port}", groups.join(":"))
+                } else {
+                    format!("{host}/<unresolved>:{port}")
+                }
+            }
+        }
+    }
+
+    /// The name twemproxy sorts its servers by (conf.c sorts them, by length first and then
+    /// bytewise, when it checks for duplicates): the server's name, else the address as
+    /// configured with its weight (`host:port:weight`, `/path:weight`).
+    pub fn twemproxy_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        match &self.address {
+            Address::Tcp { host, port } => format!("{host}:{port}:{}", self.weight),
+            Address::Unix(path) => format!("{}:{}", path.display(), self.weight),
+        }
+    }
+
+    /// The point name of libmemcached's `MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA_SPY`:
+    /// `/host:port`, the port always written (`/path:0` for a unix socket).
+    pub fn ketama_spy_point_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        match &self.address {
+            Address::Tcp { host, port } => format!("/{host}:{port}"),
+            Address::Unix(path) => format!("/{}:0", path.display()),
+        }
+    }
+}
+
 impl FromStr for NodeSpec {
     type Err = SpecError;
 
@@ -290,6 +366,32 @@ mod tests {
         );
         assert_eq!(n("/tmp/s").point_name(Compat::Libmemcached), "/tmp/s:0");
         assert_eq!(n("/tmp/s").point_name(Compat::Twemproxy), "/tmp/s:");
+    }
+
+    #[test]
+    fn spymemcached_point_names() {
+        let n = |s: &str| NodeSpec::parse(s).unwrap();
+        let spy = SpyFormat::Spymemcached;
+        assert_eq!(n("10.0.0.1:11211").spy_point_name(spy), "10.0.0.1:11211");
+        assert_eq!(
+            n("[::1]:11212").spy_point_name(spy),
+            "[0:0:0:0:0:0:0:1]:11212"
+        );
+        assert_eq!(
+            n("cache-a:11211").spy_point_name(spy),
+            "cache-a/<unresolved>:11211"
+        );
+        assert_eq!(
+            n("cache-a:11211 cache-a/10.0.0.1:11211").spy_point_name(spy),
+            "cache-a/10.0.0.1:11211"
+        );
+        let lib = SpyFormat::Libmemcached;
+        assert_eq!(n("10.0.0.1:11211").spy_point_name(lib), "10.0.0.1");
+        assert_eq!(n("cache-a:11212").spy_point_name(lib), "cache-a:11212");
+        assert_eq!(
+            n("10.0.0.1:11211").ketama_spy_point_name(),
+            "/10.0.0.1:11211"
+        );
     }
 
     #[test]

@@ -35,16 +35,20 @@ fn allocations() -> usize {
 
 #[test]
 fn routing_does_not_allocate() {
-    for (distribution, hash, nodes) in [
-        (Distribution::KetamaWeighted, Hash::Md5, 10u16),
-        (Distribution::KetamaWeighted, Hash::Md5, 1000),
-        (Distribution::Ketama, Hash::Murmur, 100),
+    for (distribution, weighted, hash, nodes) in [
+        (Distribution::Ketama, true, Hash::Md5, 10u16),
+        (Distribution::Ketama, true, Hash::Md5, 1000),
+        (Distribution::Ketama, false, Hash::Murmur, 100),
+        (Distribution::Modula, true, Hash::Fnv1a_64, 10),
+        (Distribution::Jump, false, Hash::Md5, 100),
+        (Distribution::Rendezvous, false, Hash::Md5, 50),
     ] {
         let specs: Vec<NodeSpec> = (0..nodes)
             .map(|i| NodeSpec::tcp("10.0.0.1", 10000 + i))
             .collect();
         let config = RingConfig {
             distribution,
+            weighted,
             hash,
             hash_tag: Some(*b"{}"),
             ..RingConfig::default()

@@ -25,13 +25,14 @@ fn counts(ring: &Ring, n: usize) -> Vec<usize> {
 
 #[test]
 fn balance_stays_within_ketama_bounds() {
-    for (distribution, n) in [
-        (Distribution::KetamaWeighted, 5),
-        (Distribution::KetamaWeighted, 10),
-        (Distribution::Ketama, 10),
+    for (distribution, weighted, n) in [
+        (Distribution::Ketama, true, 5),
+        (Distribution::Ketama, true, 10),
+        (Distribution::Ketama, false, 10),
     ] {
         let config = RingConfig {
             distribution,
+            weighted,
             ..RingConfig::default()
         };
         let ring = Ring::new(&config, &nodes(n));
@@ -157,5 +158,122 @@ fn named_nodes_keep_their_keys_across_address_changes() {
     for i in 0..10_000 {
         let k = key(i);
         assert_eq!(ra.route(k.as_bytes()), rb.route(k.as_bytes()));
+    }
+}
+
+fn config(distribution: Distribution, weighted: bool) -> RingConfig {
+    RingConfig::new(distribution, weighted, Hash::Md5)
+}
+
+#[test]
+fn jump_and_rendezvous_balance_within_a_few_percent() {
+    for distribution in [Distribution::Jump, Distribution::Rendezvous] {
+        let ring = Ring::new(&config(distribution, false), &nodes(10));
+        let c = counts(&ring, 10);
+        let mean = KEYS as f64 / 10.0;
+        let max = *c.iter().max().unwrap() as f64 / mean;
+        let min = *c.iter().min().unwrap() as f64 / mean;
+        // 10 000 keys per node: the sampling noise alone is about 1%.
+        assert!(max < 1.04 && min > 0.96, "{distribution:?}: {c:?}");
+        for i in 0..10 {
+            assert!((ring.share(i) - 0.1).abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn jump_and_rendezvous_move_the_minimum_on_add_and_eject() {
+    for distribution in [Distribution::Jump, Distribution::Rendezvous] {
+        let cfg = config(distribution, false);
+        let (r10, r11) = (Ring::new(&cfg, &nodes(10)), Ring::new(&cfg, &nodes(11)));
+        let ejected = Ring::with_liveness(&cfg, &nodes(10), |i| i != 4);
+        let (mut added, mut ejected_moves) = (0, 0);
+        for i in 0..KEYS {
+            let k = key(i);
+            let (a, b, e) = (
+                r10.route(k.as_bytes()).unwrap(),
+                r11.route(k.as_bytes()).unwrap(),
+                ejected.route(k.as_bytes()).unwrap(),
+            );
+            if a != b {
+                assert_eq!(b, 10, "{distribution:?}: a key moved between old nodes");
+                added += 1;
+            }
+            if a != e {
+                assert_eq!(a, 4, "{distribution:?}: a live node's key moved");
+                ejected_moves += 1;
+            }
+            assert_ne!(e, 4);
+        }
+        let frac = added as f64 / KEYS as f64;
+        assert!(
+            (0.85 / 11.0..1.15 / 11.0).contains(&frac),
+            "{distribution:?} {frac}"
+        );
+        let frac = ejected_moves as f64 / KEYS as f64;
+        assert!(
+            (0.85 / 10.0..1.15 / 10.0).contains(&frac),
+            "{distribution:?} {frac}"
+        );
+    }
+}
+
+#[test]
+fn weighted_jump_and_rendezvous_follow_weights() {
+    let specs: Vec<NodeSpec> = (0..4u16)
+        .map(|i| NodeSpec::tcp("10.4.0.1", 20000 + i).with_weight(u32::from(i) + 1))
+        .collect();
+    for distribution in [
+        Distribution::Jump,
+        Distribution::Rendezvous,
+        Distribution::Modula,
+    ] {
+        let ring = Ring::new(&config(distribution, true), &specs);
+        let c = counts(&ring, 4);
+        for (i, got) in c.iter().enumerate() {
+            let want = (i + 1) as f64 / 10.0;
+            let share = *got as f64 / KEYS as f64;
+            assert!(
+                (share - want).abs() < 0.01,
+                "{distribution:?} node {i}: {share}"
+            );
+            assert!((ring.share(i) - want).abs() < 1e-6);
+        }
+    }
+}
+
+#[test]
+fn successors_are_distinct_live_nodes_for_every_distribution() {
+    let specs = nodes(6);
+    for distribution in [
+        Distribution::Ketama,
+        Distribution::KetamaSpy,
+        Distribution::Spymemcached(larder_ring::SpyFormat::Spymemcached),
+        Distribution::Modula,
+        Distribution::Jump,
+        Distribution::Rendezvous,
+    ] {
+        let ring = Ring::with_liveness(&config(distribution, false), &specs, |i| i != 2);
+        let mut out = [usize::MAX; 4];
+        let mut all = [0; 8];
+        for i in 0..2_000 {
+            let k = key(i);
+            assert_eq!(
+                ring.successors(k.as_bytes(), &mut out),
+                4,
+                "{distribution:?}"
+            );
+            assert_eq!(Some(out[0]), ring.route(k.as_bytes()), "{distribution:?}");
+            let mut sorted = out.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 4, "{distribution:?}");
+            assert!(!out.contains(&2), "{distribution:?}");
+            assert_eq!(
+                ring.successors(k.as_bytes(), &mut all),
+                5,
+                "{distribution:?}"
+            );
+        }
     }
 }

@@ -44,8 +44,78 @@ static void config(const char *name, int mode, memcached_hash_t hash, struct srv
   memcached_free(m);
 }
 
+/* "more" mode: KETAMA_SPY, MODULA, MURMUR3, and the weighted flag decided by the order of
+ * calls. order 0: distribution (and behaviours) first, servers added after; order 1: servers
+ * first, then the distribution. The flag the library ends with is printed
+ * (memcached_behavior_get(MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED)), and larder-ring must be told
+ * the same. */
+static void config2(const char *name, int weighted_behavior, memcached_server_distribution_t dist, int order,
+                    memcached_hash_t hash, struct srv *s, int n) {
+  memcached_st *m = memcached_create(NULL);
+  /* KETAMA_WEIGHTED also sets the MD5 hash, so the hash comes after it; the distribution
+   * comes last because setting the hash does not rebuild the continuum (libmemcached keeps
+   * the points hashed with whatever hash was set when it last built them). */
+  if (order == 0) {
+    if (weighted_behavior) memcached_behavior_set(m, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_HASH, hash);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_DISTRIBUTION, dist);
+  }
+  for (int i = 0; i < n; i++) {
+    memcached_return_t rc = memcached_server_add_with_weight(m, s[i].host, s[i].port, s[i].weight);
+    if (rc != MEMCACHED_SUCCESS) { fprintf(stderr, "add failed %s\n", memcached_strerror(m, rc)); exit(1); }
+  }
+  if (order == 1) {
+    if (weighted_behavior) memcached_behavior_set(m, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_HASH, hash);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_DISTRIBUTION, dist);
+  }
+  int weighted = (int)memcached_behavior_get(m, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED);
+  int key_hash = (int)memcached_behavior_get(m, MEMCACHED_BEHAVIOR_HASH);
+  printf("#config\t%s\t%d\t%d\t%d\t", name, (int)dist, weighted, key_hash);
+  for (int i = 0; i < n; i++) printf("%s%s:%d:%d", i ? "," : "", s[i].host, s[i].port, s[i].weight);
+  printf("\n");
+  for (int k = 0; k < nkeys; k++) {
+    uint32_t idx = memcached_generate_hash(m, (const char *)keys[k], klen[k]);
+    printf("%s\t%d\t%u\n", name, kid[k], idx);
+  }
+  memcached_free(m);
+}
+
+static int more(void) {
+  const memcached_server_distribution_t SPY = MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA_SPY,
+    MOD = MEMCACHED_DISTRIBUTION_MODULA, KET = MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA;
+  struct srv s4[] = {{"10.0.0.1",11211,1},{"10.0.0.2",11211,1},{"10.0.0.3",11212,1},{"10.0.0.4",22122,1}};
+  struct srv w4[] = {{"10.0.0.1",11211,1},{"10.0.0.2",11211,2},{"10.0.0.3",11212,3},{"10.0.0.4",22122,5}};
+  struct srv w3[] = {{"127.0.0.1",31211,1},{"127.0.0.1",31212,2},{"127.0.0.1",31213,3}};
+  config2("lmm_spy_md5_S4", 0, SPY, 0, MEMCACHED_HASH_MD5, s4, 4);
+  config2("lmm_spy_fnv1a64_S4", 0, SPY, 0, MEMCACHED_HASH_FNV1A_64, s4, 4);
+  config2("lmm_spy_weighted_md5_W4", 1, SPY, 1, MEMCACHED_HASH_MD5, w4, 4);
+  config2("lmm_spy_autoweight_md5_W4", 0, SPY, 0, MEMCACHED_HASH_MD5, w4, 4);
+  config2("lmm_modula_md5_W4", 0, MOD, 0, MEMCACHED_HASH_MD5, w4, 4);
+  config2("lmm_modula_oaat_S4", 0, MOD, 0, MEMCACHED_HASH_DEFAULT, s4, 4);
+  config2("lmm_modula_crc_S4", 0, MOD, 0, MEMCACHED_HASH_CRC, s4, 4);
+  config2("lmm_modula_murmur3_W4", 0, MOD, 1, MEMCACHED_HASH_MURMUR3, w4, 4);
+  config2("lmm_ketama_murmur3_S4", 0, KET, 0, MEMCACHED_HASH_MURMUR3, s4, 4);
+  /* KETAMA_WEIGHTED, then DISTRIBUTION=CONSISTENT_KETAMA: the second call clears the flag */
+  config2("lmm_weighted_then_ketama_murmur3_W4", 1, KET, 1, MEMCACHED_HASH_MURMUR3, w4, 4);
+  config2("lmm_consistent_weighted_murmur3_W4", 0, MEMCACHED_DISTRIBUTION_CONSISTENT_WEIGHTED, 1,
+          MEMCACHED_HASH_MURMUR3, w4, 4);
+  /* weights 1, 2, 3 added first, CONSISTENT_KETAMA set after: an unweighted ring */
+  config2("lmm_ketama_after_weights_W3", 0, KET, 1, MEMCACHED_HASH_MD5, w3, 3);
+  /* the same calls the other way round: adding weight 2 sets the flag */
+  config2("lmm_ketama_before_weights_W3", 0, KET, 0, MEMCACHED_HASH_MD5, w3, 3);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   load(argv[1]);
+  if (argc > 2 && strcmp(argv[2], "more") == 0) return more();
+  if (argc > 2 && strcmp(argv[2], "murmur3") == 0) {
+    printf("key_id\tmurmur3\n");
+    for (int k = 0; k < nkeys; k++)
+      printf("%d\t%u\n", kid[k], memcached_generate_hash_value((const char *)keys[k], klen[k], MEMCACHED_HASH_MURMUR3));
+    return 0;
+  }
   if (argc > 2 && strcmp(argv[2], "hashes") == 0) {
     printf("key_id\tmd5\tone_at_a_time\tfnv1_64\tfnv1a_64\tfnv1_32\tfnv1a_32\tcrc32\tmurmur\tjenkins\n");
     for (int k = 0; k < nkeys; k++) {

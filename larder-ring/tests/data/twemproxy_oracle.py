@@ -8,6 +8,9 @@ directly which keys it holds. Servers are named (or unix sockets with fixed path
 the placements do not depend on the ports chosen here.
 
 usage: twemproxy_oracle.py keys.tsv > twemproxy_extra.tsv   (needs memcached, nutcracker)
+       twemproxy_oracle.py keys.tsv more > twemproxy_more.tsv
+         (distribution: modula under several hashes, and the hsieh hash under ketama and
+          modula; #config lines carry the distribution as a sixth column)
 """
 import os, socket, subprocess, sys, tempfile, time
 
@@ -44,7 +47,7 @@ def load_keys(path):
         keys.append((f"tag{i}", f"user:{{{i % 7}}}:item:{i}".encode()))
     return keys
 
-def run(name, hash_name, hash_tag, servers, keys, tmp):
+def run(name, hash_name, hash_tag, servers, keys, tmp, distribution=None):
     """servers: list of (kind, weight, server_name or None); kind 'tcp' or a unix path."""
     procs, backends, entries = [], [], []
     try:
@@ -64,7 +67,7 @@ def run(name, hash_name, hash_tag, servers, keys, tmp):
         listen = free_port()
         conf = os.path.join(tmp, f"{name}.yml")
         with open(conf, "w") as f:
-            f.write(f"pool:\n  listen: 127.0.0.1:{listen}\n  hash: {hash_name}\n  distribution: ketama\n")
+            f.write(f"pool:\n  listen: 127.0.0.1:{listen}\n  hash: {hash_name}\n  distribution: {distribution or 'ketama'}\n")
             if hash_tag:
                 f.write(f'  hash_tag: "{hash_tag}"\n')
             f.write("  auto_eject_hosts: false\n  servers:\n")
@@ -76,7 +79,8 @@ def run(name, hash_name, hash_tag, servers, keys, tmp):
             reply = request(proxy, b"set " + key + b" 0 0 1\r\nx\r\n", [b"\r\n"])
             assert reply == b"STORED\r\n", (name, key, reply)
         spec_list = ",".join(entries)
-        print(f"#config\t{name}\t{hash_name}\t{hash_tag or '-'}\t{spec_list}")
+        extra = f"\t{distribution}" if distribution else ""
+        print(f"#config\t{name}\t{hash_name}\t{hash_tag or '-'}\t{spec_list}{extra}")
         for kid, key in keys:
             holders = [i for i, b in enumerate(backends)
                        if request(b, b"get " + key + b"\r\n", [b"END\r\n"]) != b"END\r\n"]
@@ -90,6 +94,14 @@ def run(name, hash_name, hash_tag, servers, keys, tmp):
 def main():
     keys = load_keys(sys.argv[1])
     named = [("tcp", 1, "alpha"), ("tcp", 2, "beta"), ("tcp", 1, "gamma"), ("tcp", 3, "delta")]
+    if len(sys.argv) > 2 and sys.argv[2] == "more":
+        with tempfile.TemporaryDirectory() as tmp:
+            for h in ["md5", "fnv1a_64", "crc32a", "murmur", "hsieh"]:
+                run(f"tpm_modula_{h}", h, None, named, keys, tmp, "modula")
+            run("tpm_ketama_hsieh", "hsieh", None, named, keys, tmp, "ketama")
+            unweighted = [("tcp", 1, n) for n in ["n0", "n1", "n2", "n3", "n4"]]
+            run("tpm_modula_md5_S5", "md5", None, unweighted, keys, tmp, "modula")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for h in ["md5", "one_at_a_time", "fnv1_32", "fnv1a_32", "fnv1_64", "fnv1a_64",
                   "crc32", "crc32a", "crc16", "murmur", "jenkins"]:
