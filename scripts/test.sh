@@ -70,6 +70,12 @@ LARDER_RING_SERVER="${CARGO_TARGET_DIR:-$PWD/target}/debug/larder" cargo test --
 log "benches run once (cargo test --bench '*' -- --test)"
 cargo test --workspace --bench '*' -- --test
 
+# The fuzz targets, briefly (15 s each, about 75 s in all plus their build); longer runs:
+# scripts/fuzz.sh SECONDS. Needs nightly and cargo-fuzz: installed here if they can be, and
+# skipped with a "fuzz: skipped: why" line if not (CI does not fail for want of a network).
+log "fuzz targets, 15 s each (scripts/fuzz.sh 15)"
+FUZZ_OPTIONAL=1 scripts/fuzz.sh 15
+
 if [ -x scripts/bench.sh ]; then
   log "benchmark kit, quick mode (reports only; never judged)"
   scripts/bench.sh --quick

@@ -348,6 +348,39 @@ impl Config {
         parsed.into_config(file_ignored)
     }
 
+    /// Splits the text of a configuration file (Debian's `/etc/memcached.conf` format) into
+    /// arguments, plus the lines accepted without effect; what `--config` reads, without the
+    /// file. Public for the fuzz targets (`fuzz/`) and tools that check a file.
+    ///
+    /// # Errors
+    ///
+    /// An unterminated quote, naming the line.
+    pub fn file_words(text: &str) -> Result<(Vec<OsString>, Vec<String>), ConfigError> {
+        file::tokenize(text)
+    }
+
+    /// Parses the text of a configuration file as `larder --config FILE` alone would (no
+    /// command-line options after it), without reading a file.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_args`].
+    pub fn from_file_text(text: &str) -> Result<ConfigOutcome, ConfigError> {
+        let (words, ignored) = file::tokenize(text)?;
+        let mut args = vec![OsString::from("larder")];
+        args.extend(words);
+        let parsed = cli::parse(&args)?;
+        if let Some(outcome) = parsed.early_exit() {
+            return Ok(outcome);
+        }
+        if parsed.config_file.is_some() {
+            return Err(ConfigError::new(
+                "--config cannot be used inside a configuration file",
+            ));
+        }
+        parsed.into_config(ignored)
+    }
+
     /// Checks the option combinations memcached checks, with memcached's messages.
     ///
     /// # Errors

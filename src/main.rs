@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         default_hook(info);
         std::process::abort();
     }));
+    process::return_large_buffers();
     let config = match Config::from_args(std::env::args_os()) {
         Ok(ConfigOutcome::Run(config)) => config,
         Ok(ConfigOutcome::Help(text)) | Ok(ConfigOutcome::Version(text)) => {

@@ -273,6 +273,27 @@ fn set_rlimit(resource: Resource, limit: libc::rlimit) -> io::Result<()> {
     Ok(())
 }
 
+/// Connection buffers of [`LARGE_BUFFER`] bytes or more get memory of their own from the
+/// kernel and give it back when freed, whatever happened before.
+///
+/// glibc's allocator starts that way (its `mmap` threshold is 128 KiB) but raises the
+/// threshold to the size of each such block freed, up to 32 MiB; after a few connections
+/// have grown and shrunk megabyte buffers, every later one comes from the heap, and a freed
+/// heap block in the middle of an arena is kept by the process: RSS then stays at its peak
+/// after a burst of slow readers or large values has gone. Fixing the threshold keeps
+/// buffers' memory returnable. A no-op on other C libraries.
+pub fn return_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts the allocator's tunables; called before other threads
+    // start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, LARGE_BUFFER as libc::c_int);
+    }
+}
+
+/// See [`return_large_buffers`].
+pub const LARGE_BUFFER: usize = 128 * 1024;
+
 /// Makes sure at least `needed` file descriptors may be open (for `-c` connections plus the
 /// daemon's own descriptors); returns the soft limit now in force.
 ///

@@ -104,6 +104,7 @@ worker_counters!(
     bytes_written,
     conn_yields,
     idle_kicks,
+    conn_output_paused,
 );
 
 /// What `stats conns` shows of one open connection.
@@ -129,6 +130,12 @@ pub struct ConnCounters {
     pub rejected_connections: AtomicU64,
     /// Most connection structures ever alive at once (plus the listeners).
     pub connection_structures: AtomicU64,
+    /// Output bytes written into connections' buffers but not yet accepted by their
+    /// sockets, summed over every connection of every worker (slow readers' backlog; a
+    /// connection's share is counted only once a write leaves some of it unsent). Past
+    /// [`crate::server::conn::OUTPUT_HELD_LIMIT`], connections that hold output stop
+    /// parsing until theirs drains.
+    pub output_held: AtomicU64,
 }
 
 /// Every worker's counters plus the server-wide ones: what `stats` reads.

@@ -145,6 +145,8 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     emit(&"listen_disabled_num", &0);
     emit(&"threads", &ctx.settings.threads);
     emit(&"conn_yields", &t.conn_yields);
+    emit(&"conn_output_paused", &t.conn_output_paused);
+    emit(&"conn_output_held", &c.output_held.load(Relaxed));
     emit(&"slabs_moved", &s.slabs_moved);
     emit(&"bytes", &s.bytes);
     emit(&"curr_items", &s.curr_items);

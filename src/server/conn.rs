@@ -29,13 +29,27 @@
 //! long multiget line) up to [`Conn::read_cap`]; `wbuf` stops growing at
 //! [`WBUF_HIGH`]: past it the connection stops parsing (a multiget pauses between
 //! keys and resumes later) until the client has read its replies.
+//!
+//! Output held for slow readers is also bounded in total: every connection counts the
+//! output its socket did not take (after a write) in one shared gauge
+//! (`conn_output_held` in `stats`); while that is over [`OUTPUT_HELD_LIMIT`], a connection
+//! with output pending writes it after each request and stops parsing if any is left,
+//! until its client reads (`conn_output_paused` counts these pauses). Connections whose
+//! client keeps up lose nothing but a write per request while the bound is exceeded; the
+//! gauge is touched only by connections whose writes fall behind.
 
 use super::listener::Stream;
 use crate::command::{self, Action, Ctx, Session, Stepped};
 use crate::protocol::{self, Dialect};
+use crate::stats::Registry;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+
+/// Whether output held for slow readers, all connections together, is over the bound.
+fn output_over_limit(ctx: &Ctx<'_>) -> bool {
+    ctx.registry.conns.output_held.load(Ordering::Relaxed) as usize > OUTPUT_HELD_LIMIT
+}
 
 /// Initial (and idle) size of a connection's read buffer.
 pub const RBUF_INITIAL: usize = 16 * 1024;
@@ -43,6 +57,11 @@ pub const RBUF_INITIAL: usize = 16 * 1024;
 const RBUF_MIN_FREE: usize = 4 * 1024;
 /// Output beyond this many unsent bytes pauses request processing.
 pub const WBUF_HIGH: usize = 1024 * 1024;
+/// Output held for slow readers, all connections together, past which connections with
+/// unsent output stop parsing until it drains. Each of them may still hold the reply it
+/// was building when the bound was crossed (up to one item, or [`WBUF_HIGH`] of a
+/// multiget), so the total stays under this plus one reply per slow connection.
+pub const OUTPUT_HELD_LIMIT: usize = 32 * 1024 * 1024;
 /// Buffers larger than this are shrunk back as soon as they are empty. Smaller ones are kept
 /// while the connection is busy (a pipelining client reuses them batch after batch, where
 /// shrinking after every batch would reallocate and copy them again each time) and shrunk
@@ -75,6 +94,9 @@ enum Filled {
 enum Progress {
     NeedInput,
     OutputFull,
+    /// Output held by all connections is over [`OUTPUT_HELD_LIMIT`] and this one has some
+    /// pending: write it before parsing more.
+    HeldOverLimit,
     BudgetSpent,
     Close,
     Shutdown,
@@ -88,6 +110,9 @@ pub struct Conn {
     rend: usize,
     wbuf: Vec<u8>,
     wstart: usize,
+    /// This connection's share of the shared `output_held` gauge: its pending output as of
+    /// its last write (0 while its writes keep up).
+    held: usize,
     /// Bytes still to drop from the input (the data block of a rejected `set`).
     swallow: usize,
     /// Keys of a paused multiget already answered.
@@ -124,6 +149,7 @@ impl Conn {
             rend: 0,
             wbuf: Vec::with_capacity(RBUF_INITIAL),
             wstart: 0,
+            held: 0,
             swallow: 0,
             resume: 0,
             readable: false,
@@ -203,6 +229,19 @@ impl Conn {
             match self.process(&mut budget, ctx) {
                 Progress::NeedInput => {}
                 Progress::OutputFull => continue,
+                Progress::HeldOverLimit => {
+                    if self.flush(ctx).is_err() {
+                        return Status::Close;
+                    }
+                    if self.held > 0 {
+                        // The client is not reading: wait for it (a writable edge), keeping
+                        // no more memory than the output it is owed.
+                        ctx.stats.conn_output_paused.incr();
+                        self.compact_output();
+                        return Status::Open;
+                    }
+                    continue;
+                }
                 Progress::BudgetSpent => {
                     return match self.flush(ctx) {
                         Ok(()) => Status::Yield,
@@ -286,6 +325,9 @@ impl Conn {
             }
             if *budget == 0 {
                 return Progress::BudgetSpent;
+            }
+            if self.pending_output() > 0 && output_over_limit(ctx) {
+                return Progress::HeldOverLimit;
             }
             if self.wstart > 0 && self.wstart >= self.pending_output() {
                 // Output was partly sent (a slow reader): once the sent prefix is at least
@@ -399,11 +441,56 @@ impl Conn {
         Ok(())
     }
 
-    /// Writes pending output until done or the socket is full.
+    /// Drops the sent prefix of `wbuf` and gives back capacity beyond what is still owed
+    /// (a paused slow reader's buffer may have grown to a megabyte and more while it was
+    /// keeping up). Only when it is worth it: at least half the buffer would be freed.
+    fn compact_output(&mut self) {
+        let keep = self.pending_output().max(RBUF_INITIAL);
+        if self.wbuf.capacity() >= 2 * keep {
+            self.wbuf.drain(..self.wstart);
+            self.wstart = 0;
+            self.wbuf.shrink_to(keep);
+        }
+    }
+
+    /// Takes this connection's share out of the shared `output_held` gauge (it is closing).
+    pub fn release_output(&mut self, registry: &Registry) {
+        if self.held > 0 {
+            registry
+                .conns
+                .output_held
+                .fetch_sub(self.held as u64, Ordering::Relaxed);
+            self.held = 0;
+        }
+    }
+
+    /// Brings this connection's share of the shared `output_held` gauge up to date with its
+    /// pending output: nothing to do (no shared write) while its writes keep up.
+    fn account(&mut self, ctx: &Ctx<'_>) {
+        let now = self.pending_output();
+        if now != self.held {
+            let gauge = &ctx.registry.conns.output_held;
+            if now > self.held {
+                gauge.fetch_add((now - self.held) as u64, Ordering::Relaxed);
+            } else {
+                gauge.fetch_sub((self.held - now) as u64, Ordering::Relaxed);
+            }
+            self.held = now;
+        }
+    }
+
+    /// Writes pending output until done or the socket is full, and accounts for what is
+    /// left.
     ///
     /// # Errors
     /// A socket error (the connection is then closed).
     fn flush(&mut self, ctx: &Ctx<'_>) -> io::Result<()> {
+        let r = self.write_out(ctx);
+        self.account(ctx);
+        r
+    }
+
+    fn write_out(&mut self, ctx: &Ctx<'_>) -> io::Result<()> {
         while self.wstart < self.wbuf.len() {
             if !self.writable {
                 return Ok(());
