@@ -14,6 +14,10 @@ cd "$(dirname "$0")/.."
 exec </dev/null
 
 secs="${1:-300}"
+# FUZZ_SANITIZER=none builds without AddressSanitizer: the targets are safe Rust, so a
+# panic is what they look for, and the uninstrumented build takes a fraction of the time
+# (what scripts/test.sh uses); longer runs keep ASan by default.
+san="${FUZZ_SANITIZER:-address}"
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(text meta binary auth config)
@@ -40,7 +44,7 @@ fi
 
 cd fuzz
 # Build every target once (release, debug assertions on, as cargo fuzz does by default).
-if ! cargo +nightly fuzz build >/tmp/larder-fuzz-build.$$ 2>&1; then
+if ! cargo +nightly fuzz build --sanitizer "$san" >/tmp/larder-fuzz-build.$$ 2>&1; then
   if [ "${FUZZ_OPTIONAL:-0}" = 1 ] && grep -qiE 'failed to (download|get|fetch|load source)|could not resolve|network|spurious' /tmp/larder-fuzz-build.$$; then
     rm -f /tmp/larder-fuzz-build.$$
     skip "the fuzz crate's dependencies (libfuzzer-sys) could not be fetched (offline?)"
@@ -57,7 +61,7 @@ for t in "${targets[@]}"; do
   # -rss_limit_mb: a target that allocates past it is a bug too.
   log="target/fuzz-$t.log"
   mkdir -p target
-  if ! cargo +nightly fuzz run "$t" "corpus/$t" "seeds/$t" -- \
+  if ! cargo +nightly fuzz run --sanitizer "$san" "$t" "corpus/$t" "seeds/$t" -- \
     -max_total_time="$secs" -rss_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "fuzz: $t FAILED (input saved under fuzz/artifacts/$t/, log in fuzz/$log)" >&2
