@@ -8,6 +8,8 @@
 
 use crate::protocol::text::{self, Keys, Request, StoreKind};
 use crate::protocol::{Dialect, Limits, Parsed};
+use crate::stats::classes::ClassCmd;
+use crate::stats::prefix::PrefixOp;
 use crate::stats::{Registry, WorkerStats};
 use crate::store::{ArithOutcome, Delta, ItemRef, Miss, SetMode, SetOutcome, Store, StoreError};
 
@@ -45,6 +47,8 @@ pub struct Settings {
     pub credentials: Option<std::sync::Arc<auth::Credentials>>,
     /// `stats settings` rows, in memcached's order.
     pub stats_settings: Vec<(&'static str, String)>,
+    /// `-X`: `stats cachedump` and `lru_crawler metadump` refused.
+    pub dump_disabled: bool,
 }
 
 /// Everything a request may touch.
@@ -265,16 +269,21 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             };
             let is_cas = matches!(kind, StoreKind::Cas);
             let exp = clock.expiry(*exptime);
+            let class = ctx.store.class_for(key.len(), data.len());
+            stats.classes.incr(class, ClassCmd::Set);
+            ctx.registry.prefixes.record(key, PrefixOp::Set);
             let reply: &[u8] = match ctx.store.store(mode, key, data, *flags, exp) {
                 Ok(SetOutcome::Stored { .. }) => {
                     if is_cas {
                         stats.cas_hits.incr();
+                        stats.classes.incr(class, ClassCmd::CasHit);
                     }
                     text::STORED
                 }
                 Ok(SetOutcome::NotStored) => text::NOT_STORED,
                 Ok(SetOutcome::Exists) => {
                     stats.cas_badval.incr();
+                    stats.classes.incr(class, ClassCmd::CasBadval);
                     text::EXISTS
                 }
                 Ok(SetOutcome::NotFound) => {
@@ -286,8 +295,13 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             answer(out, *noreply, reply)
         }
         Request::Delete { key, noreply } => {
+            ctx.registry.prefixes.record(key, PrefixOp::Delete);
+            let removed = ctx.store.remove(key);
+            if let Some(class) = removed {
+                stats.classes.incr(class, ClassCmd::DeleteHit);
+            }
             let reply = count_hit(
-                ctx.store.delete(key),
+                removed.is_some(),
                 (&stats.delete_hits, text::DELETED),
                 (&stats.delete_misses, text::NOT_FOUND),
             );
@@ -312,6 +326,12 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             let reply: &[u8] = match ctx.store.arith(key, d) {
                 Ok(ArithOutcome::Value { value, .. }) => {
                     hits.incr();
+                    let cmd = if *incr {
+                        ClassCmd::IncrHit
+                    } else {
+                        ClassCmd::DecrHit
+                    };
+                    stats.classes.incr(arith_class(ctx, key, value), cmd);
                     if !noreply {
                         text::encode_number(out, value);
                     }
@@ -336,8 +356,12 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             noreply,
         } => {
             stats.cmd_touch.incr();
+            let touched = ctx.store.touch_item(key, clock.expiry(*exptime));
+            if let Some(class) = touched {
+                stats.classes.incr(class, ClassCmd::TouchHit);
+            }
             let reply = count_hit(
-                ctx.store.touch(key, clock.expiry(*exptime)),
+                touched.is_some(),
                 (&stats.touch_hits, text::TOUCHED),
                 (&stats.touch_misses, text::NOT_FOUND),
             );
@@ -390,6 +414,7 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             answer(out, *noreply, reply)
         }
         Request::Meta(m) => meta::execute(m, ctx, out),
+        Request::Admin(a) => admin::execute(a, resume, ctx, out),
         Request::Stats { args } => {
             crate::command::stats::write(ctx, *args, out);
             Action::Continue
@@ -425,16 +450,24 @@ fn retrieve(
                 out.extend_from_slice(part);
             }
             out.extend_from_slice(b"\r\n");
+            item.class_id()
         };
         let found = match touch {
             None => ctx.store.get(key, write),
             Some(exp) => ctx.store.get_and_touch(key, exp, write),
         };
+        ctx.registry
+            .prefixes
+            .record(key, PrefixOp::Get { hit: found.is_ok() });
         match (found, touch.is_some()) {
-            (Ok(()), false) => stats.get_hits.incr(),
-            (Ok(()), true) => {
+            (Ok(class), false) => {
+                stats.get_hits.incr();
+                stats.classes.incr(class, ClassCmd::GetHit);
+            }
+            (Ok(class), true) => {
                 stats.cmd_touch.incr();
                 stats.touch_hits.incr();
+                stats.classes.incr(class, ClassCmd::TouchHit);
             }
             (Err(miss), touching) => {
                 if touching {
@@ -463,6 +496,12 @@ fn retrieve(
         None => out.extend_from_slice(text::END),
     }
     Action::Continue
+}
+
+/// The class an incr/decr result is counted in: the item holding `value` under `key`.
+pub(crate) fn arith_class(ctx: &Ctx<'_>, key: &[u8], value: u64) -> u8 {
+    let digits = value.checked_ilog10().map_or(1, |d| d as usize + 1);
+    ctx.store.class_for(key.len(), digits)
 }
 
 /// Appends `reply` unless the command carried `noreply`.
@@ -508,7 +547,9 @@ pub fn set_verbosity(level: u32) {
     });
 }
 
+pub mod admin;
 pub mod auth;
 pub mod binary;
+pub mod dump;
 pub mod meta;
 pub mod stats;

@@ -22,6 +22,7 @@
 //! contract where `doc/protocol.txt` is silent); the unit tests in each dialect file are
 //! transcripts taken from a running memcached 1.6.18.
 
+pub mod admin;
 pub mod binary;
 pub mod meta;
 pub mod text;

@@ -120,7 +120,11 @@ impl Server {
         }
         let tcp_addrs = listeners.iter().filter_map(Listener::tcp_addr).collect();
 
-        let registry = Registry::new(config.threads);
+        let registry = Registry::with_prefixes(
+            config.threads,
+            config.prefix_delimiter,
+            config.detail_enabled,
+        );
         for l in &listeners {
             registry.add_listener(l.fd() as u64, l.name());
         }
@@ -353,6 +357,7 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
         auth_required: config.sasl || config.auth_file.is_some(),
         credentials,
         stats_settings: config.stats_settings(),
+        dump_disabled: config.cachedump_disabled,
     })
 }
 

@@ -11,7 +11,8 @@
 //! - `ghost`: fingerprints of keys recently evicted from the small queue;
 //! - `ops`: compound read-modify-write operations (replace, append, incr/decr);
 //! - `entry`: the meta protocol's entry API;
-//! - `stats`: counters summed over stripes.
+//! - `stats`: counters summed over stripes;
+//! - `scan`: bounded, resumable walks over live items (key listings).
 //!
 //! docs/STORE.md describes the memory layout and the policies in full.
 //!
@@ -59,6 +60,7 @@ mod ghost;
 mod item;
 mod ops;
 mod policy;
+mod scan;
 mod segment;
 mod stats;
 mod stripe;
@@ -74,6 +76,7 @@ use crate::clock::{Clock, RelTime};
 pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
 pub use item::{ItemRef, ValueChunks};
 pub use policy::Eviction;
+pub use scan::{ScanCursor, Scanned};
 use segment::{Geometry, Mem, PagePool};
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
@@ -536,37 +539,49 @@ impl Store {
 
     /// Removes `key`; false if there was no live item.
     pub fn delete(&self, key: &[u8]) -> bool {
+        self.remove(key).is_some()
+    }
+
+    /// Removes `key` and returns the reporting class the item was in (for per-class
+    /// counters); `None` if there was no live item.
+    pub fn remove(&self, key: &[u8]) -> Option<u8> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return false;
+            return None;
         }
         let hash = self.hash(key);
         let ctx = self.ctx();
         let mut st = self.lock(hash);
-        match st.lookup(&ctx, hash, key) {
-            Ok(h) => {
-                st.unlink(h, Exit::Removed, &ctx);
-                true
-            }
-            Err(_) => false,
-        }
+        let h = st.lookup(&ctx, hash, key).ok()?;
+        let class = st.mem.class_of(h);
+        st.unlink(h, Exit::Removed, &ctx);
+        Some(class)
     }
 
     /// Sets a live item's exptime (and marks it used); false if there was no live item.
     pub fn touch(&self, key: &[u8], exptime: RelTime) -> bool {
+        self.touch_item(key, exptime).is_some()
+    }
+
+    /// [`Store::touch`], returning the item's reporting class; `None` if there was no
+    /// live item.
+    pub fn touch_item(&self, key: &[u8], exptime: RelTime) -> Option<u8> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return false;
+            return None;
         }
         let hash = self.hash(key);
         let ctx = self.ctx();
         let mut st = self.lock(hash);
-        match st.lookup(&ctx, hash, key) {
-            Ok(h) => {
-                st.set_item_exptime(h, exptime);
-                st.touch_lru(h, ctx.now);
-                true
-            }
-            Err(_) => false,
-        }
+        let h = st.lookup(&ctx, hash, key).ok()?;
+        st.set_item_exptime(h, exptime);
+        st.touch_lru(h, ctx.now);
+        Some(st.mem.class_of(h))
+    }
+
+    /// The reporting class an item with this key and value length falls in (by its total
+    /// size; the largest class for chained items).
+    pub fn class_for(&self, key_len: usize, value_len: usize) -> u8 {
+        let total = self.geo.layout.total(key_len, value_len);
+        self.geo.class_for(total).unwrap_or(self.geo.largest())
     }
 
     /// incr / decr: incr wraps at 2^64, decr floors at 0.

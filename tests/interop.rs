@@ -66,6 +66,43 @@ fn meta_memcache_meta_protocol_client() {
 }
 
 #[test]
+fn pymemcache_cachedump_and_memcached_tool() {
+    let s = Server::start(&[]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/ops_check.py");
+    run(python()
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string()));
+}
+
+#[test]
+fn memcdump_lists_every_key() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    for i in 0..500 {
+        c.roundtrip(format!("set k{i} 0 0 1\r\nx\r\n").as_bytes(), b"STORED\r\n");
+    }
+    let out = Command::new("memcdump")
+        .arg(format!("--servers=127.0.0.1:{}", s.addr.port()))
+        .output()
+        .expect("memcdump (libmemcached-tools) must be installed: scripts/test.sh does it");
+    assert!(out.status.success(), "memcdump failed: {out:?}");
+    let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    keys.sort();
+    let mut want: Vec<String> = (0..500).map(|i| format!("k{i}")).collect();
+    want.sort();
+    // memcached's cachedump lists only its HOT LRU; larder lists every item.
+    if common::larder_only() {
+        assert_eq!(keys, want);
+    } else {
+        assert!(!keys.is_empty() && keys.iter().all(|k| want.contains(k)));
+    }
+}
+
+#[test]
 fn memccapable_ascii_suite() {
     let s = Server::start(&[]);
     let out = Command::new("memccapable")

@@ -1,5 +1,5 @@
 //! The `stats` command and its groups: general, `settings`, `items`, `slabs`,
-//! `sizes`, `conns`, `reset`; names and order as memcached 1.6 prints them, leaving
+//! `sizes`, `conns`, `reset`, `detail on|off|dump`, `cachedump <class> <limit>`; names and order as memcached 1.6 prints them, leaving
 //! out fields that describe machinery larder does not have (see the README).
 //!
 //! Each group is produced as (name, value) pairs through an [`Emit`] callback, so the text
@@ -7,8 +7,11 @@
 //! the same rows.
 
 use super::{Ctx, PROTOCOL_VERSION};
+use crate::protocol::admin::{self, Detail};
 use crate::protocol::text::{self, Keys};
+use crate::stats::classes::NAMES;
 use std::fmt::Display;
+use std::sync::atomic::Ordering;
 
 /// Receives one stat row: its name and its value.
 pub type Emit<'e> = dyn FnMut(&dyn Display, &dyn Display) + 'e;
@@ -35,8 +38,16 @@ pub fn rows(ctx: &Ctx<'_>, group: Group, emit: &mut Emit<'_>) {
     match group {
         Group::General => general(ctx, emit),
         Group::Settings => {
+            let prefixes = &ctx.registry.prefixes;
             for (name, value) in &ctx.settings.stats_settings {
-                emit(name, value);
+                // Settings changed at run time (`stats detail`, `slabs automove`).
+                match *name {
+                    "detail_enabled" => emit(name, &if prefixes.enabled() { "yes" } else { "no" }),
+                    "slab_automove" => {
+                        emit(name, &ctx.registry.slab_automove.load(Ordering::Relaxed))
+                    }
+                    _ => emit(name, value),
+                }
             }
         }
         Group::Items => items(ctx, emit),
@@ -69,6 +80,23 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(text::RESET);
             return;
         }
+        (Some(b"detail"), arg) => {
+            detail(ctx, admin::detail(arg), out);
+            return;
+        }
+        (Some(b"cachedump"), arg) => {
+            let mut all: Vec<&[u8]> = arg.into_iter().collect();
+            all.extend(args.next());
+            if ctx.settings.dump_disabled {
+                out.extend_from_slice(admin::CACHEDUMP_NOT_ALLOWED);
+                return;
+            }
+            match admin::cachedump_args(&all) {
+                Ok((class, limit)) => super::dump::cachedump(ctx, class, limit, out),
+                Err(reply) => out.extend_from_slice(reply),
+            }
+            return;
+        }
         _ => {
             out.extend_from_slice(b"ERROR\r\n");
             return;
@@ -78,6 +106,23 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
         text::encode_stat(out, name, value)
     });
     out.extend_from_slice(text::END);
+}
+
+/// `stats detail on|off|dump` (text): `OK`, or the dump, or the usage error.
+fn detail(ctx: &Ctx<'_>, what: Option<Detail>, out: &mut Vec<u8>) {
+    let prefixes = &ctx.registry.prefixes;
+    match what {
+        Some(Detail::On) => {
+            prefixes.set_enabled(true);
+            out.extend_from_slice(text::OK);
+        }
+        Some(Detail::Off) => {
+            prefixes.set_enabled(false);
+            out.extend_from_slice(text::OK);
+        }
+        Some(Detail::Dump) => prefixes.dump(out),
+        None => out.extend_from_slice(admin::DETAIL_USAGE),
+    }
 }
 
 fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
@@ -188,6 +233,7 @@ fn items(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
 
 fn slabs(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     let s = ctx.store.stats();
+    let cmds = ctx.registry.class_totals();
     let mut active = 0;
     for c in s.classes.iter().filter(|c| c.total_pages > 0) {
         active += 1;
@@ -202,6 +248,9 @@ fn slabs(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
             ("free_chunks_end", 0),
         ];
         for (name, v) in rows {
+            emit(&format_args!("{id}:{name}"), &v);
+        }
+        for (name, v) in NAMES.iter().zip(cmds.class(id)) {
             emit(&format_args!("{id}:{name}"), &v);
         }
     }

@@ -29,6 +29,7 @@
 //! - Every strict prefix of a valid request whose line fits in 2048 bytes is `Incomplete`.
 //! - Nothing here panics or allocates, whatever the input.
 
+use super::admin::{self, Admin};
 use super::meta::{self, MetaRequest};
 use super::{ErrorReply, Limits, ParseError, Parsed, MAX_KEY_LEN};
 use std::fmt;
@@ -462,6 +463,8 @@ pub enum Request<'a> {
     },
     /// A meta command (`mg`, `ms`, `md`, `ma`, `mn`, `me`); see [`super::meta`].
     Meta(MetaRequest<'a>),
+    /// An operator command (`lru_crawler ...`, `slabs ...`); see [`super::admin`].
+    Admin(Admin<'a>),
 }
 
 /// Parses the request at the front of `buf`.
@@ -519,6 +522,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
                 line_len,
             ),
             b"shutdown" => ctx.shutdown(),
+            b"slabs" => ctx.done(Request::Admin(admin::slabs(&toks))),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'a' => match cmd {
@@ -549,9 +553,8 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             b"verbosity" => ctx.verbosity(),
             // Known to memcached but not served here: memcached answers these itself (not
             // with the HTTP check below), and `ERROR` is what it says to most of their misuses.
-            b"lru_crawler" | b"watch" | b"lru" | b"refresh_certs" => {
-                invalid(ErrorReply::Error, line_len, false)
-            }
+            b"lru_crawler" => ctx.done(Request::Admin(admin::lru_crawler(&toks))),
+            b"watch" | b"lru" | b"refresh_certs" => invalid(ErrorReply::Error, line_len, false),
             _ if toks.last().starts_with(b"HTTP/") => {
                 // An HTTP request sent to the cache port: memcached hangs up silently.
                 Parsed::Invalid(ParseError::close(line_len))

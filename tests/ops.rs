@@ -1,0 +1,578 @@
+//! Operator commands, as transcripts: `stats detail`, `stats cachedump`,
+//! `lru_crawler metadump|mgdump`, `slabs automove|reassign`, the per-class command
+//! counters of `stats slabs`, `stats settings`. Every test not marked larder-only passes
+//! against memcached 1.6.18 too (`LARDER_TEST_BIN=/usr/bin/memcached cargo test --test
+//! ops`).
+
+mod common;
+use common::{larder_only, Client, Server};
+use std::collections::HashSet;
+
+/// Reads a metadump listing (lines end in `\n`, the listing in `END\r\n`).
+fn metadump(c: &mut Client, cmd: &str) -> Vec<String> {
+    if !larder_only() {
+        // memcached's crawler thread needs a moment between two requests.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    c.send(format!("{cmd}\r\n").as_bytes());
+    let mut lines = Vec::new();
+    loop {
+        let chunk = String::from_utf8(c.read_line()).unwrap();
+        let mut done = false;
+        for l in chunk.split_inclusive('\n') {
+            if l == "END\r\n" {
+                done = true;
+            } else {
+                assert!(!done, "lines after END: {l:?}");
+                lines.push(l.trim_end().to_string());
+            }
+        }
+        if done {
+            return lines;
+        }
+        // An error line instead of a listing.
+        if lines.last().is_some_and(|l| !l.starts_with("key=")) {
+            return lines;
+        }
+    }
+}
+
+/// `key=... exp=... la=... cas=... fetch=... cls=... size=...` as pairs.
+fn fields(line: &str) -> Vec<(String, String)> {
+    line.split(' ')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').expect("key=value");
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn stats_detail_counts_per_prefix() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set foo:a 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"stats detail dump\r\n", b"END\r\n");
+    c.roundtrip(b"stats detail on\r\n", b"OK\r\n");
+    c.roundtrip(
+        b"get foo:a foo:b bar\r\n",
+        b"VALUE foo:a 0 1\r\nx\r\nEND\r\n",
+    );
+    c.roundtrip(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"delete foo:a\r\n", b"DELETED\r\n");
+    c.roundtrip(b"incr bar:x 1\r\n", b"NOT_FOUND\r\n");
+    c.roundtrip(
+        b"stats detail dump\r\n",
+        b"PREFIX foo get 2 hit 1 set 0 del 1\r\nEND\r\n",
+    );
+    c.roundtrip(b"stats detail off\r\n", b"OK\r\n");
+    c.roundtrip(b"get foo:a\r\n", b"END\r\n");
+    c.roundtrip(
+        b"stats detail dump x\r\n",
+        b"PREFIX foo get 2 hit 1 set 0 del 1\r\nEND\r\n",
+    );
+    let usage = b"CLIENT_ERROR usage: stats detail on|off|dump\r\n";
+    c.roundtrip(b"stats detail\r\n", usage);
+    c.roundtrip(b"stats detail x\r\n", usage);
+    c.roundtrip(b"stats detail on x\r\n", b"OK\r\n");
+    let settings = c.stats("settings");
+    assert!(settings.contains(&("detail_enabled".into(), "yes".into())));
+    assert!(settings.contains(&("stat_key_prefix".into(), ":".into())));
+    // stats reset forgets the prefixes.
+    c.roundtrip(b"stats reset\r\n", b"RESET\r\n");
+    c.roundtrip(b"stats detail dump\r\n", b"END\r\n");
+}
+
+#[test]
+fn dash_d_sets_the_delimiter_and_turns_detail_on() {
+    let s = Server::start(&["-D", "/"]);
+    let mut c = s.connect();
+    c.roundtrip(
+        b"set a/b 0 0 1\r\nx\r\nset c:d 0 0 1\r\nx\r\n",
+        b"STORED\r\nSTORED\r\n",
+    );
+    c.roundtrip(
+        b"stats detail dump\r\n",
+        b"PREFIX a get 0 hit 0 set 1 del 0\r\nEND\r\n",
+    );
+    let settings = c.stats("settings");
+    assert!(settings.contains(&("stat_key_prefix".into(), "/".into())));
+}
+
+#[test]
+fn binary_stat_detail_on_off_dump() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let stat = |key: &[u8]| {
+        let mut f = vec![0x80, 0x10, 0, key.len() as u8, 0, 0, 0, 0];
+        f.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        f.extend_from_slice(&[0; 12]);
+        f.extend_from_slice(key);
+        f
+    };
+    // An empty Stat response ends each answer.
+    let end = |status: u8| {
+        let mut f = vec![0x81, 0x10, 0, 0, 0, 0, 0, status];
+        f.extend_from_slice(&[0; 16]);
+        f
+    };
+    c.send(&stat(b"detail on"));
+    c.expect(&end(0));
+    // A binary set of "p:k" counts under "p".
+    let mut set = vec![0x80, 0x01, 0, 3, 8, 0, 0, 0, 0, 0, 0, 12];
+    set.extend_from_slice(&[0; 12]);
+    set.extend_from_slice(&[0; 8]);
+    set.extend_from_slice(b"p:kv");
+    c.send(&set);
+    let reply = c.read_exact(24);
+    assert_eq!(reply[..2], [0x81, 0x01]);
+    c.send(&stat(b"detail dump"));
+    let dump = b"PREFIX p get 0 hit 0 set 1 del 0\r\nEND\r\n";
+    let mut want = vec![0x81, 0x10, 0, 8, 0, 0, 0, 0];
+    want.extend_from_slice(&((8 + dump.len()) as u32).to_be_bytes());
+    want.extend_from_slice(&[0; 12]);
+    want.extend_from_slice(b"detailed");
+    want.extend_from_slice(dump);
+    c.expect(&want);
+    c.expect(&end(0));
+    c.send(&stat(b"detail off"));
+    c.expect(&end(0));
+    c.send(&stat(b"detail x"));
+    let reply = c.read_exact(24);
+    assert_eq!(reply[..8], [0x81, 0x10, 0, 0, 0, 0, 0, 1]);
+    let n = u32::from_be_bytes([reply[8], reply[9], reply[10], reply[11]]) as usize;
+    c.read_exact(n);
+}
+
+#[test]
+fn stats_cachedump_lists_a_class() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n");
+    for cmd in [
+        "stats cachedump 1 10",
+        "stats cachedump 1 0",
+        "stats cachedump 1 1 1",
+    ] {
+        c.send(format!("{cmd}\r\n").as_bytes());
+        let got = c.read_until_end();
+        // memcached lists only its HOT LRU, which its LRU maintainer may already have
+        // moved the item out of.
+        if larder_only() || got != b"END\r\n" {
+            assert_eq!(got, b"ITEM a [1 b; 0 s]\r\nEND\r\n", "{cmd}");
+        }
+    }
+    c.roundtrip(b"stats cachedump 0 1\r\n", b"END\r\n");
+    c.roundtrip(b"stats cachedump 2 1\r\n", b"END\r\n");
+    c.roundtrip(b"stats cachedump 63 1\r\n", b"END\r\n");
+    c.roundtrip(
+        b"stats cachedump 64 1\r\n",
+        b"CLIENT_ERROR Illegal slab id\r\n",
+    );
+    c.roundtrip(
+        b"stats cachedump 1\r\n",
+        b"CLIENT_ERROR bad command line\r\n",
+    );
+    c.roundtrip(
+        b"stats cachedump x 1\r\n",
+        b"CLIENT_ERROR bad command line format\r\n",
+    );
+    c.roundtrip(
+        b"stats cachedump 1 x\r\n",
+        b"CLIENT_ERROR bad command line format\r\n",
+    );
+    // Absolute expiry times.
+    c.roundtrip(b"set b 0 1000 2\r\nxy\r\n", b"STORED\r\n");
+    let now: u64 = c.stat("time");
+    c.send(b"stats cachedump 1 0\r\n");
+    let text = String::from_utf8(c.read_until_end()).unwrap();
+    let Some(line) = text.lines().find(|l| l.starts_with("ITEM b ")) else {
+        assert!(!larder_only(), "b listed: {text}");
+        return;
+    };
+    let exp: u64 = line
+        .strip_prefix("ITEM b [2 b; ")
+        .and_then(|r| r.strip_suffix(" s]"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((now + 998..=now + 1001).contains(&exp), "{line} at {now}");
+}
+
+#[test]
+fn dumps_are_refused_under_dash_x() {
+    let s = Server::start(&["-X"]);
+    let mut c = s.connect();
+    c.roundtrip(
+        b"stats cachedump 1 1\r\n",
+        b"CLIENT_ERROR stats cachedump not allowed\r\n",
+    );
+    c.roundtrip(
+        b"lru_crawler metadump all\r\n",
+        b"ERROR metadump not allowed\r\n",
+    );
+}
+
+#[test]
+fn lru_crawler_metadump_lines() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    if larder_only() {
+        // Accepted; the maintenance crawl cannot be stopped. (memcached's thread stop
+        // answers with the END of an idle listing first.)
+        c.roundtrip(b"lru_crawler disable\r\n", b"OK\r\n");
+        c.roundtrip(b"lru_crawler enable\r\n", b"OK\r\n");
+    }
+    c.roundtrip(b"set k%x 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"set t 0 1000 3\r\nabc\r\n", b"STORED\r\n");
+    let now: i64 = c.stat("time") as i64;
+    let mut cmds = vec![
+        "lru_crawler metadump all",
+        "lru_crawler metadump 1",
+        "lru_crawler metadump hash",
+    ];
+    if larder_only() {
+        // memcached may end a multi-class listing twice when a class is empty.
+        cmds.push("lru_crawler metadump 1,,2");
+    }
+    for cmd in cmds {
+        let mut lines = metadump(&mut c, cmd);
+        lines.sort();
+        assert_eq!(lines.len(), 2, "{cmd}: {lines:?}");
+        let k = fields(&lines[0]);
+        let names: Vec<&str> = k.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["key", "exp", "la", "cas", "fetch", "cls", "size"]);
+        assert_eq!(k[0].1, "k%25x");
+        assert_eq!(k[1].1, "-1");
+        let la: i64 = k[2].1.parse().unwrap();
+        assert!((now - 2..=now + 1).contains(&la), "{la} at {now}");
+        assert_eq!(k[4].1, "no");
+        assert_eq!(k[5].1, "1");
+        let t = fields(&lines[1]);
+        assert_eq!(t[0].1, "t");
+        let exp: i64 = t[1].1.parse().unwrap();
+        assert!((now + 998..=now + 1001).contains(&exp), "{exp} at {now}");
+    }
+    c.roundtrip(b"get t\r\n", b"VALUE t 0 3\r\nabc\r\nEND\r\n");
+    let lines = metadump(&mut c, "lru_crawler metadump all");
+    let t = lines.iter().find(|l| l.starts_with("key=t ")).unwrap();
+    assert!(t.contains(" fetch=yes "), "{t}");
+    // A class with no items, and the errors.
+    assert!(metadump(&mut c, "lru_crawler metadump 63").is_empty());
+    for (cmd, reply) in [
+        ("lru_crawler metadump", "ERROR\r\n"),
+        ("lru_crawler", "ERROR\r\n"),
+        ("lru_crawler foo", "ERROR\r\n"),
+        ("lru_crawler metadump 0", "BADCLASS invalid class id\r\n"),
+        ("lru_crawler metadump 64", "BADCLASS invalid class id\r\n"),
+        ("lru_crawler metadump x", "BADCLASS invalid class id\r\n"),
+        ("lru_crawler metadump 1,x", "BADCLASS invalid class id\r\n"),
+        (
+            "lru_crawler metadump all,1",
+            "BADCLASS invalid class id\r\n",
+        ),
+        ("lru_crawler metadump ,", "NOTSTARTED no items to crawl\r\n"),
+        ("lru_crawler crawl 0", "BADCLASS invalid class id\r\n"),
+        ("lru_crawler crawl", "ERROR\r\n"),
+        ("lru_crawler sleep 10", "OK\r\n"),
+        (
+            "lru_crawler sleep x",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        (
+            "lru_crawler sleep 2000000",
+            "CLIENT_ERROR sleep must be one second or less\r\n",
+        ),
+        ("lru_crawler tocrawl 10", "OK\r\n"),
+        (
+            "lru_crawler tocrawl -1",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        ("lru_crawler enable x", "ERROR\r\n"),
+        // Last: memcached's crawler is busy for a while after it.
+        ("lru_crawler crawl all", "OK\r\n"),
+    ] {
+        if !larder_only() {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        c.roundtrip(format!("{cmd}\r\n").as_bytes(), reply.as_bytes());
+    }
+}
+
+#[test]
+fn metadump_streams_every_key_of_a_large_cache() {
+    let s = Server::start(&["-m", "256"]);
+    let mut c = s.connect();
+    let n = 60_000;
+    let mut batch = Vec::new();
+    for i in 0..n {
+        batch.extend_from_slice(
+            format!("set key:{i:06} 0 0 10 noreply\r\n0123456789\r\n").as_bytes(),
+        );
+    }
+    c.send(&batch);
+    c.roundtrip(b"mn\r\n", b"MN\r\n");
+    let lines = metadump(&mut c, "lru_crawler metadump all");
+    let keys: HashSet<String> = lines.iter().map(|l| fields(l)[0].1.clone()).collect();
+    assert_eq!(keys.len(), n, "every key listed");
+    assert_eq!(lines.len(), n, "each once");
+}
+
+#[test]
+fn metadump_and_mgdump_with_a_key_prefix_under_concurrent_writes() {
+    if !larder_only() {
+        return; // the key prefix and mgdump (1.6.19+) are not in memcached 1.6.18
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let mut batch = Vec::new();
+    for i in 0..20_000 {
+        batch.extend_from_slice(format!("set a:{i} 0 0 1 noreply\r\nx\r\n").as_bytes());
+        batch.extend_from_slice(format!("set b:{i} 0 0 1 noreply\r\nx\r\n").as_bytes());
+    }
+    c.send(&batch);
+    c.roundtrip(b"mn\r\n", b"MN\r\n");
+    // A writer keeps storing other keys while the listings run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut w = s.connect();
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                w.roundtrip(
+                    format!("set c:{i} 0 0 2\r\nyy\r\n").as_bytes(),
+                    b"STORED\r\n",
+                );
+                i += 1;
+            }
+        })
+    };
+    let lines = metadump(&mut c, "lru_crawler metadump all a:");
+    let keys: HashSet<String> = lines.iter().map(|l| fields(l)[0].1.clone()).collect();
+    assert_eq!(keys.len(), 20_000);
+    assert!(keys.iter().all(|k| k.starts_with("a%3A")), "only a: keys");
+    c.send(b"lru_crawler mgdump all b:1999\r\n");
+    let mut got = Vec::new();
+    loop {
+        let line = c.read_line();
+        if line == b"EN\r\n" {
+            break;
+        }
+        got.push(String::from_utf8(line).unwrap());
+    }
+    got.sort();
+    let mut want: Vec<String> = std::iter::once("b:1999".to_string())
+        .chain((0..10).map(|d| format!("b:1999{d}")))
+        .map(|k| format!("mg {k}\r\n"))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+}
+
+#[test]
+fn slabs_automove_and_reassign_replies() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n");
+    for (cmd, reply) in [
+        ("slabs automove 0", "OK\r\n"),
+        ("slabs automove 1", "OK\r\n"),
+        ("slabs automove 2", "OK\r\n"),
+        ("slabs automove 1 x", "OK\r\n"),
+        ("slabs automove 3", "ERROR\r\n"),
+        ("slabs automove", "ERROR\r\n"),
+        (
+            "slabs automove invalid",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        (
+            "slabs automove -1",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        (
+            "slabs reassign 1 2",
+            "NOSPARE source class has no spare pages\r\n",
+        ),
+        (
+            "slabs reassign 1 1",
+            "SAME src and dst class are identical\r\n",
+        ),
+        (
+            "slabs reassign 99 1",
+            "BADCLASS invalid src or dst class id\r\n",
+        ),
+        (
+            "slabs reassign -1 2",
+            "BADCLASS invalid src or dst class id\r\n",
+        ),
+        (
+            "slabs reassign x 1",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        ("slabs reassign 1", "ERROR\r\n"),
+        ("slabs reassign 1 2 x", "ERROR\r\n"),
+        ("slabs", "ERROR\r\n"),
+        ("slabs foo", "ERROR\r\n"),
+    ] {
+        c.roundtrip(format!("{cmd}\r\n").as_bytes(), reply.as_bytes());
+    }
+    c.roundtrip(b"slabs automove 2\r\n", b"OK\r\n");
+    let settings = c.stats("settings");
+    assert!(settings.contains(&("slab_automove".into(), "2".into())));
+}
+
+#[test]
+fn stats_slabs_has_per_class_command_counters() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n");
+    c.roundtrip(b"set b 0 0 1\r\n1\r\n", b"STORED\r\n");
+    c.roundtrip(
+        b"get a b zz\r\n",
+        b"VALUE a 0 1\r\n1\r\nVALUE b 0 1\r\n1\r\nEND\r\n",
+    );
+    c.roundtrip(b"incr a 1\r\n", b"2\r\n");
+    c.roundtrip(b"decr a 1\r\n", b"1\r\n");
+    c.roundtrip(b"touch a 100\r\n", b"TOUCHED\r\n");
+    c.send(b"gets a\r\n");
+    let line = String::from_utf8(c.read_line()).unwrap();
+    let cas: u64 = line.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+    c.expect(b"1\r\nEND\r\n");
+    c.roundtrip(
+        format!("cas a 0 0 1 {cas}\r\n3\r\n").as_bytes(),
+        b"STORED\r\n",
+    );
+    c.roundtrip(
+        format!("cas a 0 0 1 {cas}\r\n4\r\n").as_bytes(),
+        b"EXISTS\r\n",
+    );
+    c.roundtrip(b"delete b\r\n", b"DELETED\r\n");
+    let slabs = c.stats("slabs");
+    let get = |name: &str| {
+        slabs
+            .iter()
+            .find(|(k, _)| k == name)
+            .unwrap_or_else(|| panic!("no {name} in {slabs:?}"))
+            .1
+            .clone()
+    };
+    for (name, want) in [
+        ("1:get_hits", "3"),
+        ("1:cmd_set", "4"),
+        ("1:delete_hits", "1"),
+        ("1:incr_hits", "1"),
+        ("1:decr_hits", "1"),
+        ("1:cas_hits", "1"),
+        ("1:cas_badval", "1"),
+        ("1:touch_hits", "1"),
+    ] {
+        assert_eq!(get(name), want, "{name}");
+    }
+    let names: Vec<&str> = slabs
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix("1:"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "chunk_size",
+            "chunks_per_page",
+            "total_pages",
+            "total_chunks",
+            "used_chunks",
+            "free_chunks",
+            "free_chunks_end",
+            "get_hits",
+            "cmd_set",
+            "delete_hits",
+            "incr_hits",
+            "decr_hits",
+            "cas_hits",
+            "cas_badval",
+            "touch_hits",
+        ]
+    );
+}
+
+/// memcached 1.6.18's `stats settings` names (Debian's build), without the extstore
+/// (`ext_*`, `slab_automove_freeratio`) and TLS (`ssl_*`) ones: larder has neither, as a
+/// memcached built without them prints none of them.
+const MEMCACHED_SETTINGS: &[&str] = &[
+    "maxbytes",
+    "maxconns",
+    "tcpport",
+    "udpport",
+    "inter",
+    "verbosity",
+    "evictions",
+    "domain_socket",
+    "umask",
+    "shutdown_command",
+    "growth_factor",
+    "chunk_size",
+    "num_threads",
+    "num_threads_per_udp",
+    "stat_key_prefix",
+    "detail_enabled",
+    "reqs_per_event",
+    "cas_enabled",
+    "tcp_backlog",
+    "binding_protocol",
+    "auth_enabled_sasl",
+    "auth_enabled_ascii",
+    "item_size_max",
+    "maxconns_fast",
+    "hashpower_init",
+    "slab_reassign",
+    "slab_automove",
+    "slab_automove_ratio",
+    "slab_automove_window",
+    "slab_chunk_max",
+    "lru_crawler",
+    "lru_crawler_sleep",
+    "lru_crawler_tocrawl",
+    "tail_repair_time",
+    "flush_enabled",
+    "dump_enabled",
+    "hash_algorithm",
+    "lru_maintainer_thread",
+    "lru_segmented",
+    "hot_lru_pct",
+    "warm_lru_pct",
+    "hot_max_factor",
+    "warm_max_factor",
+    "temp_lru",
+    "temporary_ttl",
+    "idle_timeout",
+    "watcher_logbuf_size",
+    "worker_logbuf_size",
+    "read_buf_mem_limit",
+    "track_sizes",
+    "inline_ascii_response",
+    "num_napi_ids",
+    "memory_file",
+];
+
+#[test]
+fn stats_settings_has_every_memcached_field_in_order() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let names: Vec<String> = c.stats("settings").into_iter().map(|(k, _)| k).collect();
+    let mut at = 0;
+    for want in MEMCACHED_SETTINGS {
+        let i = names[at..]
+            .iter()
+            .position(|n| n == want)
+            .unwrap_or_else(|| panic!("{want} missing or out of order in {names:?}"));
+        at += i + 1;
+    }
+    if larder_only() {
+        // stats sizes always answers, so sizes are always tracked.
+        assert!(c
+            .stats("settings")
+            .contains(&("track_sizes".into(), "yes".into())));
+    }
+}
