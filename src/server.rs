@@ -16,6 +16,7 @@
 
 pub mod conn;
 pub mod listener;
+pub mod wirelog;
 pub mod worker;
 
 use crate::clock::Clock;
@@ -28,7 +29,7 @@ use crate::store::{Store, StoreConfig};
 use crossbeam::channel::{self, Sender};
 use listener::{Accepted, Listener};
 use mio::{Events, Poll, Token, Waker};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -110,7 +111,7 @@ impl Server {
             }
         }
         if let Some(path) = &config.unix_socket {
-            listeners.push(Listener::bind_unix(path, config.unix_mask)?);
+            listeners.push(Listener::bind_unix(path, config.unix_mask, config.backlog)?);
         }
         if listeners.is_empty() {
             return Err(io::Error::new(
@@ -167,7 +168,8 @@ impl Server {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), CONTROL)?);
         let _ = shared.control.set(waker);
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        // SIGHUP is caught (and does not stop the server), as memcached ignores it.
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
         for (i, l) in listeners.iter_mut().enumerate() {
@@ -249,6 +251,10 @@ impl Control {
                 match ev.token() {
                     SIGNALS => {
                         for sig in self.signals.pending() {
+                            if sig == SIGHUP {
+                                log::info!("SIGHUP received, ignored");
+                                continue;
+                            }
                             log::info!("signal {sig} received, shutting down");
                             stop = true;
                         }
