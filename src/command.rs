@@ -11,7 +11,9 @@ use crate::protocol::{Dialect, Limits, Parsed};
 use crate::stats::classes::ClassCmd;
 use crate::stats::prefix::PrefixOp;
 use crate::stats::{Registry, WorkerStats};
-use crate::store::{ArithOutcome, Delta, ItemRef, Miss, SetMode, SetOutcome, Store, StoreError};
+use crate::store::{
+    ArithOutcome, Delta, ItemRef, Miss, PrefixDeleteError, SetMode, SetOutcome, Store, StoreError,
+};
 
 /// The version larder reports on the wire. It is the memcached release whose protocol
 /// larder follows, so clients that enable features by version behave as they would
@@ -382,6 +384,10 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             };
             answer(out, *noreply, reply)
         }
+        Request::FlushPrefix { prefix, noreply } => {
+            let reply = flush_prefix(ctx, prefix);
+            answer(out, *noreply, reply)
+        }
         Request::Version => {
             text::encode_version(out, PROTOCOL_VERSION);
             Action::Continue
@@ -496,6 +502,23 @@ fn retrieve(
         None => out.extend_from_slice(text::END),
     }
     Action::Continue
+}
+
+/// `flush_prefix` (and `md <prefix> X`): the reply line.
+pub(crate) fn flush_prefix(ctx: &Ctx<'_>, prefix: &[u8]) -> &'static [u8] {
+    if !ctx.settings.flush_enabled {
+        return b"CLIENT_ERROR flush_prefix not allowed\r\n";
+    }
+    match ctx.store.flush_prefix(prefix) {
+        Ok(()) => {
+            ctx.stats.cmd_flush_prefix.incr();
+            text::OK
+        }
+        Err(PrefixDeleteError::NoCas) => {
+            b"SERVER_ERROR flush_prefix needs CAS (the server runs with -C)\r\n"
+        }
+        Err(PrefixDeleteError::TooMany) => b"SERVER_ERROR too many prefix deletes pending\r\n",
+    }
 }
 
 /// The class an incr/decr result is counted in: the item holding `value` under `key`.

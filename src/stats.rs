@@ -86,6 +86,7 @@ worker_counters!(
     cmd_get,
     cmd_set,
     cmd_flush,
+    cmd_flush_prefix,
     cmd_touch,
     cmd_meta,
     get_hits,

@@ -12,7 +12,8 @@
 //! - `ops`: compound read-modify-write operations (replace, append, incr/decr);
 //! - `entry`: the meta protocol's entry API;
 //! - `stats`: counters summed over stripes;
-//! - `scan`: bounded, resumable walks over live items (key listings).
+//! - `scan`: bounded, resumable walks over live items (key listings);
+//! - `tombstone`: pending prefix deletes (`flush_prefix`).
 //!
 //! docs/STORE.md describes the memory layout and the policies in full.
 //!
@@ -64,6 +65,7 @@ mod scan;
 mod segment;
 mod stats;
 mod stripe;
+mod tombstone;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -80,6 +82,7 @@ pub use scan::{ScanCursor, Scanned};
 use segment::{Geometry, Mem, PagePool};
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
+use tombstone::Tombstones;
 
 /// Longest key the store accepts (memcached's KEY_MAX_LENGTH).
 pub const MAX_KEY_LEN: usize = 250;
@@ -223,6 +226,15 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// Why [`Store::flush_prefix`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixDeleteError {
+    /// The store keeps no CAS (`-C`), which prefix deletes are ordered by.
+    NoCas,
+    /// Too many prefix deletes are still pending (their items not yet reclaimed).
+    TooMany,
+}
+
 /// incr / decr amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delta {
@@ -262,6 +274,8 @@ pub struct Store {
     flush_passed: AtomicU32,
     /// A delayed flush_all: when it comes (0: none).
     flush_pending: AtomicU32,
+    /// Pending prefix deletes (`flush_prefix`).
+    tombstones: Arc<Tombstones>,
 }
 
 fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
@@ -340,11 +354,12 @@ impl Store {
         let hasher = ahash::RandomState::new();
         let n = config.stripes as u64;
         let params = config.eviction.params();
+        let tombstones = Arc::new(Tombstones::default());
         let stripes = Arc::new_cyclic(|weak| {
             Stripes(
                 (0..n)
                     .map(|id| {
-                        CachePadded::new(Mutex::new(Stripe::new(
+                        let mut st = Stripe::new(
                             id,
                             n,
                             Mem::new(geo.clone()),
@@ -352,7 +367,9 @@ impl Store {
                             pool.clone(),
                             weak.clone(),
                             params,
-                        )))
+                        );
+                        st.tombstones = tombstones.clone();
+                        CachePadded::new(Mutex::new(st))
                     })
                     .collect(),
             )
@@ -368,6 +385,7 @@ impl Store {
             geo,
             flush_passed: AtomicU32::new(0),
             flush_pending: AtomicU32::new(0),
+            tombstones,
         })
     }
 
@@ -638,6 +656,37 @@ impl Store {
         }
     }
 
+    /// Delete by prefix: every item whose key starts with `prefix` and that was stored
+    /// before this call stops being returned at once; items stored from now on are kept.
+    /// O(stripes), whatever the number of items: nothing is walked; the hidden items are
+    /// reclaimed lazily and by the crawl (see `store/tombstone.rs`).
+    ///
+    /// # Errors
+    /// [`PrefixDeleteError::NoCas`] without CAS (`-C`), [`PrefixDeleteError::TooMany`]
+    /// when too many prefix deletes are still pending.
+    pub fn flush_prefix(&self, prefix: &[u8]) -> Result<(), PrefixDeleteError> {
+        if !self.config.use_cas {
+            return Err(PrefixDeleteError::NoCas);
+        }
+        let mut floors = Vec::with_capacity(self.stripes.len());
+        let mut laps = Vec::with_capacity(self.stripes.len());
+        for stripe in self.stripes.iter() {
+            let st = stripe.lock();
+            floors.push(st.cas_floor());
+            laps.push(st.crawl_laps);
+        }
+        if self.tombstones.add(prefix, floors, laps) {
+            Ok(())
+        } else {
+            Err(PrefixDeleteError::TooMany)
+        }
+    }
+
+    /// Prefix deletes whose items may not all be reclaimed yet.
+    pub fn pending_prefix_deletes(&self) -> usize {
+        self.tombstones.len()
+    }
+
     /// The meta protocol's door: runs `f` on the key's [`Entry`] with its stripe lock held.
     pub fn entry<R>(&self, key: &[u8], f: impl FnOnce(Entry<'_>) -> R) -> R {
         let hash = self.hash(key);
@@ -682,13 +731,16 @@ impl Store {
             );
         }
         self.pool.trim();
+        let mut laps = Vec::new();
         for stripe in self.stripes.iter() {
             let mut st = stripe.lock();
             st.crawl(&ctx, CRAWL_BUDGET);
             if self.pool.over_limit() {
                 st.release_page(&ctx);
             }
+            laps.push(st.crawl_laps);
         }
+        self.tombstones.retire(&laps);
         self.pool.trim();
     }
 

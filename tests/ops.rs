@@ -576,3 +576,140 @@ fn stats_settings_has_every_memcached_field_in_order() {
             .contains(&("track_sizes".into(), "yes".into())));
     }
 }
+
+#[test]
+fn flush_prefix_hides_older_items_under_the_prefix() {
+    if !larder_only() {
+        return; // larder's command
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    for k in ["user:1:a", "user:1:b", "user:10", "user:2:a"] {
+        c.roundtrip(format!("set {k} 0 0 1\r\nx\r\n").as_bytes(), b"STORED\r\n");
+    }
+    c.roundtrip(b"flush_prefix user:1:\r\n", b"OK\r\n");
+    c.roundtrip(
+        b"get user:1:a user:1:b user:10 user:2:a\r\n",
+        b"VALUE user:10 0 1\r\nx\r\nVALUE user:2:a 0 1\r\nx\r\nEND\r\n",
+    );
+    // Stored after the delete: kept.
+    c.roundtrip(b"set user:1:a 0 0 1\r\ny\r\n", b"STORED\r\n");
+    c.roundtrip(b"get user:1:a\r\n", b"VALUE user:1:a 0 1\r\ny\r\nEND\r\n");
+    // noreply, and the meta form.
+    c.roundtrip(b"flush_prefix user:2 noreply\r\nmn\r\n", b"MN\r\n");
+    c.roundtrip(b"get user:2:a\r\n", b"END\r\n");
+    c.roundtrip(b"set p:q 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"md p: X\r\n", b"HD\r\n");
+    c.roundtrip(b"md p: X q\r\nmn\r\n", b"MN\r\n");
+    c.roundtrip(b"mg p:q v\r\n", b"EN\r\n");
+    // Hidden items are not listed either.
+    let lines = metadump(&mut c, "lru_crawler metadump all");
+    assert!(
+        lines.iter().all(|l| !l.starts_with("key=p%3Aq ")),
+        "{lines:?}"
+    );
+    // Syntax.
+    c.roundtrip(b"flush_prefix\r\n", b"ERROR\r\n");
+    c.roundtrip(b"flush_prefix a b\r\n", b"ERROR\r\n");
+    let long = "k".repeat(251);
+    c.roundtrip(
+        format!("flush_prefix {long}\r\n").as_bytes(),
+        b"CLIENT_ERROR bad command line format\r\n",
+    );
+    assert_eq!(c.stat("cmd_flush_prefix"), 4);
+    assert!(c.stat("get_flushed") >= 3);
+    // The crawl reclaims the hidden items and then drops the tombstones.
+    let start = std::time::Instant::now();
+    while c.stat("prefix_deletes_pending") > 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "never retired"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    c.roundtrip(
+        b"get user:1:a user:1:b\r\n",
+        b"VALUE user:1:a 0 1\r\ny\r\nEND\r\n",
+    );
+    assert_eq!(c.stat("curr_items"), 2, "user:1:a and user:10 are left");
+}
+
+#[test]
+fn flush_prefix_is_refused_without_cas_or_with_dash_f() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&["-C"]);
+    let mut c = s.connect();
+    c.roundtrip(
+        b"flush_prefix a\r\n",
+        b"SERVER_ERROR flush_prefix needs CAS (the server runs with -C)\r\n",
+    );
+    let s = Server::start(&["-F"]);
+    let mut c = s.connect();
+    c.roundtrip(
+        b"flush_prefix a\r\n",
+        b"CLIENT_ERROR flush_prefix not allowed\r\n",
+    );
+}
+
+/// Under concurrent sets to the same prefix: nothing acknowledged before the delete is
+/// returned after it; everything acknowledged after it is.
+#[test]
+fn flush_prefix_under_concurrent_sets() {
+    if !larder_only() {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let s = Server::start(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Each writer sets ns:<w>:<seq> and publishes the last seq acknowledged.
+    let acked: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut c = s.connect();
+            let stop = stop.clone();
+            let acked = acked[w].clone();
+            std::thread::spawn(move || {
+                let mut seq = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    c.roundtrip(
+                        format!("set ns:{w}:{seq} 0 0 1\r\nx\r\n").as_bytes(),
+                        b"STORED\r\n",
+                    );
+                    acked.store(seq, Ordering::SeqCst);
+                    seq += 1;
+                }
+                seq - 1
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut c = s.connect();
+    let before: Vec<u64> = acked.iter().map(|a| a.load(Ordering::SeqCst)).collect();
+    c.roundtrip(b"flush_prefix ns:\r\n", b"OK\r\n");
+    let after: Vec<u64> = acked.iter().map(|a| a.load(Ordering::SeqCst)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let last: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    for w in 0..3 {
+        assert!(
+            before[w] > 0 && last[w] > after[w] + 1,
+            "writer {w} made progress"
+        );
+        // Acknowledged before the delete was sent: gone.
+        for seq in [1, before[w] / 2, before[w]] {
+            c.roundtrip(format!("get ns:{w}:{seq}\r\n").as_bytes(), b"END\r\n");
+        }
+        // Sent after the delete was acknowledged: all there.
+        let mut req = String::from("get");
+        for seq in after[w] + 2..=last[w] {
+            req.push_str(&format!(" ns:{w}:{seq}"));
+        }
+        c.send(format!("{req}\r\n").as_bytes());
+        let reply = String::from_utf8(c.read_until_end()).unwrap();
+        let hits = reply.matches("VALUE ").count() as u64;
+        assert_eq!(hits, last[w] - after[w] - 1, "writer {w}");
+    }
+}

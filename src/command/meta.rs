@@ -243,6 +243,16 @@ fn hit_flags(item: &ItemRef<'_>, now: RelTime) -> ReturnFlags {
 /// `md <key> <flags>*`.
 fn delete(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let f = &req.flags;
+    if f.prefix {
+        // `md <prefix> X`: delete by prefix; HD, or the error line.
+        let line = super::flush_prefix(ctx, req.key.as_bytes());
+        if line == crate::protocol::text::OK {
+            reply(out, req, MetaStatus::Hd, &ReturnFlags::default(), false);
+        } else {
+            out.extend_from_slice(line);
+        }
+        return;
+    }
     let stats = ctx.stats;
     let clock = ctx.store.clock();
     let status = ctx.store.entry(req.key.as_bytes(), |entry| match entry {

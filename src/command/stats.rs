@@ -180,6 +180,12 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     for (name, v) in counters {
         emit(&name, &v);
     }
+    // larder's own: prefix deletes done, and those whose items are not all reclaimed yet.
+    emit(&"cmd_flush_prefix", &t.cmd_flush_prefix);
+    emit(
+        &"prefix_deletes_pending",
+        &ctx.store.pending_prefix_deletes(),
+    );
     if ctx.settings.idle_timeout > 0 {
         emit(&"idle_kicks", &t.idle_kicks);
     }

@@ -432,6 +432,13 @@ pub enum Request<'a> {
         /// Suppress the reply.
         noreply: bool,
     },
+    /// `flush_prefix <prefix> [noreply]` (larder): delete every key starting with `prefix`.
+    FlushPrefix {
+        /// The key prefix (1 to 250 bytes).
+        prefix: &'a [u8],
+        /// Suppress the reply.
+        noreply: bool,
+    },
     /// `version`.
     Version,
     /// `verbosity <level> [noreply]`.
@@ -548,6 +555,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             b"prepend" => ctx.storage(StoreKind::Prepend),
             b"bget" if n >= 2 => ctx.retrieval(false, false),
             b"flush_all" => ctx.flush_all(),
+            b"flush_prefix" => ctx.flush_prefix(),
             b"version" => Parsed::Complete(Request::Version, line_len),
             b"quit" => Parsed::Complete(Request::Quit, line_len),
             b"verbosity" => ctx.verbosity(),
@@ -770,6 +778,22 @@ impl<'a> Ctx<'a, '_> {
             }
         }
         self.done(Request::FlushAll { delay, noreply })
+    }
+
+    fn flush_prefix(&self) -> Parsed<Request<'a>> {
+        let n = self.toks.len();
+        if n != 2 && n != 3 {
+            return self.err(ErrorReply::Error, false);
+        }
+        let noreply = n == 3 && self.noreply();
+        if n == 3 && !noreply {
+            return self.err(ErrorReply::Error, false);
+        }
+        let prefix = self.toks.get(1);
+        if prefix.len() > MAX_KEY_LEN {
+            return self.err(BAD_FORMAT, noreply);
+        }
+        self.done(Request::FlushPrefix { prefix, noreply })
     }
 
     fn verbosity(&self) -> Parsed<Request<'a>> {

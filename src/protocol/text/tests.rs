@@ -82,6 +82,9 @@ fn tag(req: &Request<'_>) -> String {
             noreply,
         } => format!("touch {} {exptime}{}", s(key), nr(*noreply)),
         Request::FlushAll { delay, noreply } => format!("flush_all {delay}{}", nr(*noreply)),
+        Request::FlushPrefix { prefix, noreply } => {
+            format!("flush_prefix {}{}", s(prefix), nr(*noreply))
+        }
         Request::Version => "version".into(),
         Request::Verbosity { level, noreply } => format!("verbosity {level}{}", nr(*noreply)),
         Request::Quit => "quit".into(),
