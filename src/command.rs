@@ -575,4 +575,5 @@ pub mod auth;
 pub mod binary;
 pub mod dump;
 pub mod meta;
+pub mod metrics;
 pub mod stats;

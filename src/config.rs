@@ -184,6 +184,12 @@ pub struct Config {
     pub lock_memory: bool,
     /// `-L, --enable-largepages`: accepted; larder does not use large pages (in `ignored`).
     pub large_pages: bool,
+    /// `-o metrics_port=PORT` (larder): serve Prometheus `/metrics` over HTTP on this port,
+    /// on the first `-l` address (loopback by default). Off when `None`.
+    pub metrics_port: Option<u16>,
+    /// `-o cluster_config=PATH` (larder): the node list `config get cluster` answers,
+    /// reloaded on SIGHUP.
+    pub cluster_config: Option<std::path::PathBuf>,
     /// `-D <char>`: the per-prefix stats delimiter (default `:`); giving it also turns
     /// per-prefix stats on at startup, as in memcached.
     pub prefix_delimiter: u8,
@@ -291,6 +297,8 @@ impl Default for Config {
             enable_coredumps: false,
             lock_memory: false,
             large_pages: false,
+            metrics_port: None,
+            cluster_config: None,
             prefix_delimiter: b':',
             detail_enabled: false,
             ignored: Vec::new(),

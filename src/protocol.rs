@@ -25,6 +25,7 @@
 pub mod admin;
 pub mod binary;
 pub mod meta;
+pub mod prometheus;
 pub mod text;
 
 /// Longest key memcached accepts, in bytes (`KEY_MAX_LENGTH`).

@@ -16,6 +16,7 @@
 
 pub mod conn;
 pub mod listener;
+pub mod metrics;
 pub mod wirelog;
 pub mod worker;
 
@@ -137,6 +138,20 @@ impl Server {
             shutdown_requested: AtomicBool::new(false),
             control: OnceLock::new(),
         });
+
+        if let Some(port) = config.metrics_port {
+            let host = config
+                .listen_addrs()
+                .into_iter()
+                .next()
+                .and_then(|a| a.host);
+            let host = match (&host, config.listen.is_empty()) {
+                (Some(h), _) => Some(h.as_str()),
+                (None, false) => None, // `-l *`: every interface
+                (None, true) => Some("127.0.0.1"),
+            };
+            metrics::start(host, port, Arc::clone(&shared))?;
+        }
 
         let mut inboxes = Vec::new();
         let mut workers = Vec::new();

@@ -430,6 +430,8 @@ accepted for compatibility and have no effect (larder logs each one at startup).
    - track_sizes:         enable dynamic reports for 'stats sizes' command.
    - slab_page_size:      (larder) bytes per segment, k/m suffixes (default: 64k)
    - eviction:            (larder) s3fifo (default), lru (segmented, as memcached) or lfu
+   - metrics_port:        (larder) serve Prometheus /metrics on this port (first -l host)
+   - cluster_config:      (larder) node list file for 'config get cluster' (SIGHUP reloads)
    accepted and validated as memcached does, but without effect [ignored]:
      hashpower, no_hashexpand, tail_repair_time, hash_algorithm, lru_crawler,
      no_lru_crawler, lru_crawler_sleep, lru_crawler_tocrawl, lru_maintainer,
