@@ -51,6 +51,9 @@ pub struct Settings {
     pub stats_settings: Vec<(&'static str, String)>,
     /// `-X`: `stats cachedump` and `lru_crawler metadump` refused.
     pub dump_disabled: bool,
+    /// `-o cluster_config`: the node list `config get cluster` answers (reloaded on
+    /// SIGHUP).
+    pub cluster: Option<std::sync::Arc<cluster::Cluster>>,
 }
 
 /// Everything a request may touch.
@@ -573,6 +576,7 @@ pub fn set_verbosity(level: u32) {
 pub mod admin;
 pub mod auth;
 pub mod binary;
+pub mod cluster;
 pub mod dump;
 pub mod meta;
 pub mod metrics;

@@ -22,7 +22,7 @@ pub mod worker;
 
 use crate::clock::Clock;
 use crate::command::auth::Credentials;
-use crate::command::Settings;
+use crate::command::{self, Settings};
 use crate::config::{Config, ProtocolMode};
 use crate::protocol::Dialect;
 use crate::stats::Registry;
@@ -267,7 +267,7 @@ impl Control {
                     SIGNALS => {
                         for sig in self.signals.pending() {
                             if sig == SIGHUP {
-                                log::info!("SIGHUP received, ignored");
+                                self.reload_cluster();
                                 continue;
                             }
                             log::info!("signal {sig} received, shutting down");
@@ -288,6 +288,17 @@ impl Control {
     }
 
     /// Accepts every pending connection on listener `i`; true if accept must be retried.
+    /// SIGHUP: memcached ignores it; larder reloads `-o cluster_config` if given.
+    fn reload_cluster(&self) {
+        match &self.shared.settings.cluster {
+            Some(cluster) => match cluster.reload() {
+                Ok(version) => log::info!("SIGHUP: cluster config reloaded (version {version})"),
+                Err(e) => log::warn!("SIGHUP: {e}; keeping the previous cluster config"),
+            },
+            None => log::info!("SIGHUP received, ignored"),
+        }
+    }
+
     fn accept_all(&mut self, i: usize) -> bool {
         loop {
             let Some(listener) = self.listeners.get(i) else {
@@ -379,6 +390,13 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
         credentials,
         stats_settings: config.stats_settings(),
         dump_disabled: config.cachedump_disabled,
+        cluster: match &config.cluster_config {
+            Some(path) => Some(Arc::new(
+                command::cluster::Cluster::load(path)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )),
+            None => None,
+        },
     })
 }
 

@@ -713,3 +713,60 @@ fn flush_prefix_under_concurrent_sets() {
         assert_eq!(hits, last[w] - after[w] - 1, "writer {w}");
     }
 }
+
+#[test]
+fn config_get_cluster_answers_the_node_list_and_sighup_reloads_it() {
+    let plain = Server::start(&[]);
+    let mut c = plain.connect();
+    // memcached has no `config` command.
+    c.roundtrip(b"config get cluster\r\n", b"ERROR\r\n");
+    if !larder_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster");
+    std::fs::write(
+        &path,
+        "# nodes\nn1.example|10.0.0.1|11211\nn2.example|10.0.0.2|11211\n",
+    )
+    .unwrap();
+    let opt = format!("cluster_config={}", path.display());
+    let s = Server::start(&["-o", &opt]);
+    let mut c = s.connect();
+    let body = "1\nn1.example|10.0.0.1|11211 n2.example|10.0.0.2|11211\n";
+    c.roundtrip(
+        b"config get cluster\r\n",
+        format!("CONFIG cluster 0 {}\r\n{body}\r\nEND\r\n", body.len()).as_bytes(),
+    );
+    c.roundtrip(b"config get other\r\n", b"ERROR\r\n");
+    c.roundtrip(b"config set cluster\r\n", b"ERROR\r\n");
+    // Binary Config Get (0x60), on a connection of its own (the first byte picks the
+    // dialect).
+    let mut b = s.connect();
+    let mut f = vec![0x80, 0x60, 0, 7, 0, 0, 0, 0, 0, 0, 0, 7];
+    f.extend_from_slice(&[0; 12]);
+    f.extend_from_slice(b"cluster");
+    b.send(&f);
+    let head = b.read_exact(24);
+    assert_eq!(head[..2], [0x81, 0x60]);
+    assert_eq!(head[6..8], [0, 0], "success");
+    let n = u32::from_be_bytes([head[8], head[9], head[10], head[11]]) as usize;
+    assert_eq!(b.read_exact(n), body.as_bytes());
+    // SIGHUP reloads; a changed list gets a new version.
+    std::fs::write(&path, "n3.example||11213\n").unwrap();
+    s.signal(libc::SIGHUP);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let body = "2\nn3.example||11213\n";
+    c.roundtrip(
+        b"config get cluster\r\n",
+        format!("CONFIG cluster 0 {}\r\n{body}\r\nEND\r\n", body.len()).as_bytes(),
+    );
+    // A broken file keeps the previous list.
+    std::fs::write(&path, "garbage\n").unwrap();
+    s.signal(libc::SIGHUP);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    c.roundtrip(
+        b"config get cluster\r\n",
+        format!("CONFIG cluster 0 {}\r\n{body}\r\nEND\r\n", body.len()).as_bytes(),
+    );
+}

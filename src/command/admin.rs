@@ -34,6 +34,14 @@ pub fn execute(req: &Admin<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>)
                 admin::REASSIGN_BADCLASS
             });
         }
+        Admin::ConfigGet(key) => match (&ctx.settings.cluster, key) {
+            (Some(cluster), b"cluster") => {
+                let (version, nodes) = cluster.get();
+                admin::encode_config_cluster(out, version, &nodes);
+            }
+            // Without -o cluster_config larder answers as memcached, which has no config.
+            _ => out.extend_from_slice(b"ERROR\r\n"),
+        },
         Admin::Reply(reply) => out.extend_from_slice(reply),
     }
     Action::Continue

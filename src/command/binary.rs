@@ -240,6 +240,18 @@ pub fn execute(
             stat(req, group, ctx, out);
             Action::Continue
         }
+        Body::ConfigGet { key } => {
+            match (&ctx.settings.cluster, key) {
+                (Some(cluster), b"cluster") => {
+                    let (version, nodes) = cluster.get();
+                    let body = crate::protocol::admin::cluster_body(version, &nodes);
+                    ok(out, req, 0, &body);
+                }
+                // memcached knows no such opcode.
+                _ => err(out, req, Status::UnknownCommand),
+            }
+            Action::Continue
+        }
         Body::Sasl { mechanism, data } => {
             sasl(req, mechanism, data, ctx, session, out);
             Action::Continue

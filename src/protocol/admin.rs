@@ -57,6 +57,8 @@ pub enum Admin<'a> {
         /// Destination class.
         dst: i64,
     },
+    /// `config get <key>` (ElastiCache auto-discovery: `cluster`).
+    ConfigGet(&'a [u8]),
     /// A reply decided by the request alone.
     Reply(&'static [u8]),
 }
@@ -158,6 +160,28 @@ pub fn slabs<'a>(toks: &Tokens<'a>) -> Admin<'a> {
         }
         _ => Admin::Reply(ERROR),
     }
+}
+
+/// Parses `config get <key>` (anything else is `ERROR`, as memcached knows no `config`).
+pub fn config<'a>(toks: &Tokens<'a>) -> Admin<'a> {
+    match (toks.len(), toks.get(1)) {
+        (3, b"get") => Admin::ConfigGet(toks.get(2)),
+        _ => Admin::Reply(ERROR),
+    }
+}
+
+/// The body of a `config get cluster` answer: `<version>\n<nodes>\n`.
+pub fn cluster_body(version: u64, nodes: &str) -> Vec<u8> {
+    format!("{version}\n{nodes}\n").into_bytes()
+}
+
+/// `CONFIG cluster 0 <len>\r\n<version>\n<nodes>\n\r\nEND\r\n`, ElastiCache's
+/// auto-discovery reply.
+pub fn encode_config_cluster(out: &mut Vec<u8>, version: u64, nodes: &str) {
+    let body = cluster_body(version, nodes);
+    let _ = write!(out, "CONFIG cluster 0 {}\r\n", body.len());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(b"\r\nEND\r\n");
 }
 
 /// `safe_strtol` on a 64-bit long.

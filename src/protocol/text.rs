@@ -540,6 +540,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
         b'c' => match cmd {
             b"cas" => ctx.storage(StoreKind::Cas),
             b"cache_memlimit" => ctx.memlimit(),
+            b"config" => ctx.done(Request::Admin(admin::config(&toks))),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'i' if cmd == b"incr" => ctx.arith(true),

@@ -25,6 +25,7 @@ fn settings(creds: bool) -> Settings {
             .then(|| Arc::new(auth::Credentials::parse(b"u:p\n").expect("valid credentials"))),
         stats_settings: Vec::new(),
         dump_disabled: false,
+        cluster: None,
     }
 }
 
