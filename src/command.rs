@@ -447,6 +447,7 @@ fn retrieve(
     let mut keys = keys.enumerate().skip(resume).peekable();
     while let Some((i, key)) = keys.next() {
         stats.cmd_get.incr();
+        stats.hot.lookup(key, || ctx.store.clock().now());
         let write = |item: &ItemRef<'_>| {
             text::encode_value(
                 out,

@@ -11,6 +11,7 @@
 //! it cannot see itself (items, memory, connections' addresses) are handed to it.
 
 pub mod classes;
+pub mod hotkeys;
 pub mod prefix;
 
 use classes::{ClassCounters, ClassTotals};
@@ -59,6 +60,8 @@ macro_rules! worker_counters {
             )*
             /// The per-class command counters of `stats slabs`.
             pub classes: ClassCounters,
+            /// The sampled hot-key sketch (`stats hotkeys`).
+            pub hot: hotkeys::HotKeys,
         }
 
         /// A plain copy of summed [`WorkerStats`].
@@ -197,6 +200,11 @@ impl Registry {
         };
         r.prefixes.set_enabled(enabled);
         r
+    }
+
+    /// `stats hotkeys`: the `n` most requested keys of the last one or two intervals.
+    pub fn hot_keys(&self, n: usize, now: u32) -> Vec<(Box<[u8]>, u64)> {
+        hotkeys::top(self.workers.iter().map(|w| &w.hot), n, now)
     }
 
     /// The per-class command counters summed over workers, since start or the last reset.

@@ -770,3 +770,45 @@ fn config_get_cluster_answers_the_node_list_and_sighup_reloads_it() {
         format!("CONFIG cluster 0 {}\r\n{body}\r\nEND\r\n", body.len()).as_bytes(),
     );
 }
+
+#[test]
+fn stats_hotkeys_reports_the_most_requested_keys() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&["-t", "2"]);
+    let mut c = s.connect();
+    c.roundtrip(b"set hot 0 0 1\r\nx\r\n", b"STORED\r\n");
+    let mut batch = Vec::new();
+    for i in 0..20_000 {
+        batch.extend_from_slice(b"get hot\r\n");
+        if i % 4 == 0 {
+            batch.extend_from_slice(b"mg warm v\r\n");
+        }
+        batch.extend_from_slice(format!("get cold{i}\r\n").as_bytes());
+    }
+    batch.extend_from_slice(b"mn\r\n");
+    c.send(&batch);
+    // Drain the replies.
+    loop {
+        if c.read_line() == b"MN\r\n" {
+            break;
+        }
+    }
+    let rows = c.stats("hotkeys 3");
+    assert_eq!(rows[0], ("hotkeys_sample_every".into(), "64".into()));
+    assert_eq!(rows[1], ("hotkeys_interval".into(), "60".into()));
+    assert_eq!(rows[2].0, "hot:1:hot", "{rows:?}");
+    let hot: f64 = rows[2].1.parse().unwrap();
+    assert!((hot - 20_000.0).abs() < 4_000.0, "{rows:?}");
+    assert_eq!(rows[3].0, "hot:2:warm", "{rows:?}");
+    assert!(rows.len() <= 5);
+    c.roundtrip(
+        b"stats hotkeys x\r\n",
+        b"CLIENT_ERROR usage: stats hotkeys [N]\r\n",
+    );
+    c.roundtrip(
+        b"stats hotkeys 0\r\n",
+        b"CLIENT_ERROR usage: stats hotkeys [N]\r\n",
+    );
+}

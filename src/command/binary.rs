@@ -310,6 +310,7 @@ fn retrieve(req: &Request<'_>, key: &[u8], touch: Option<u32>, ctx: &Ctx<'_>, ou
         }
         item.class_id()
     };
+    stats.hot.lookup(key, || ctx.store.clock().now());
     let found = match touch {
         None => {
             stats.cmd_get.incr();

@@ -160,6 +160,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let f = &req.flags;
     let stats = ctx.stats;
     let now = ctx.store.clock().now();
+    stats.hot.lookup(req.key.as_bytes(), || now);
     let hit = ctx.store.entry(req.key.as_bytes(), |entry| {
         let (mut entry, created) = match entry {
             Entry::Occupied(o) => (o, false),

@@ -290,6 +290,20 @@ fn larder_own(ctx: &Ctx<'_>, g: &dyn Fn(&str) -> String, e: &mut Exposition) {
         "flush_prefix tombstones whose items are not all reclaimed yet.",
         ctx.store.pending_prefix_deletes(),
     );
+    e.family(
+        "larder_hot_key_requests",
+        Kind::Gauge,
+        "Approximate requests of the 10 hottest keys over the last one to two minutes (sampled).",
+    );
+    let hot = ctx.registry.hot_keys(10, ctx.store.clock().now());
+    for (rank, (key, count)) in hot.iter().enumerate() {
+        let key = String::from_utf8_lossy(key);
+        e.sample(
+            "larder_hot_key_requests",
+            &[("rank", &(rank + 1)), ("key", &key)],
+            count,
+        );
+    }
     e.single(
         "larder_flush_prefix_total",
         Kind::Counter,

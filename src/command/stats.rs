@@ -80,6 +80,10 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(text::RESET);
             return;
         }
+        (Some(b"hotkeys"), arg) => {
+            hotkeys(ctx, arg, args.next().is_some(), out);
+            return;
+        }
         (Some(b"detail"), arg) => {
             detail(ctx, admin::detail(arg), out);
             return;
@@ -105,6 +109,34 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
     rows(ctx, group, &mut |name, value| {
         text::encode_stat(out, name, value)
     });
+    out.extend_from_slice(text::END);
+}
+
+/// `stats hotkeys [N]` (larder): the N (default 10, at most 64) most requested keys of
+/// the last one to two minutes, hottest first, with approximate counts:
+/// `STAT hot:<rank>:<key> <count>`, after the sampling rate and the interval.
+fn hotkeys(ctx: &Ctx<'_>, arg: Option<&[u8]>, extra: bool, out: &mut Vec<u8>) {
+    use crate::stats::hotkeys::{CAPACITY, INTERVAL_SECS, SAMPLE_EVERY};
+    let n = match arg {
+        None => 10,
+        Some(a) => match text::parse_u32(a) {
+            Some(n @ 1..) if !extra => (n as usize).min(CAPACITY),
+            _ => {
+                out.extend_from_slice(b"CLIENT_ERROR usage: stats hotkeys [N]\r\n");
+                return;
+            }
+        },
+    };
+    text::encode_stat(&mut *out, "hotkeys_sample_every", SAMPLE_EVERY);
+    text::encode_stat(&mut *out, "hotkeys_interval", INTERVAL_SECS);
+    let now = ctx.store.clock().now();
+    for (rank, (key, count)) in ctx.registry.hot_keys(n, now).iter().enumerate() {
+        text::encode_stat(
+            &mut *out,
+            format_args!("hot:{}:{}", rank + 1, String::from_utf8_lossy(key)),
+            count,
+        );
+    }
     out.extend_from_slice(text::END);
 }
 
