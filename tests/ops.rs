@@ -812,3 +812,26 @@ fn stats_hotkeys_reports_the_most_requested_keys() {
         b"CLIENT_ERROR usage: stats hotkeys [N]\r\n",
     );
 }
+
+#[test]
+fn meta_commands_count_in_the_per_class_counters() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"ms a 1\r\n1\r\n", b"HD\r\n");
+    c.roundtrip(b"mg a v\r\n", b"VA 1\r\n1\r\n");
+    c.roundtrip(b"ma a\r\n", b"HD\r\n");
+    c.roundtrip(b"md a\r\n", b"HD\r\n");
+    let slabs = c.stats("slabs");
+    for (name, want) in [
+        ("1:cmd_set", "1"),
+        ("1:get_hits", "1"),
+        ("1:incr_hits", "1"),
+        ("1:delete_hits", "1"),
+    ] {
+        let got = slabs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        assert_eq!(got, Some(want), "{name} in {slabs:?}");
+    }
+}

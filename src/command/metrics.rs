@@ -125,7 +125,8 @@ pub fn render(ctx: &Ctx<'_>) -> Vec<u8> {
 fn per_class(ctx: &Ctx<'_>, e: &mut Exposition) {
     let s = ctx.store.stats();
     let cmds = ctx.registry.class_totals();
-    let classes: Vec<_> = s.classes.iter().filter(|c| c.total_pages > 0).collect();
+    let listed = super::stats::listed_classes(ctx, &s, &cmds);
+    let classes: Vec<_> = listed.iter().collect();
     type Field = fn(&crate::store::ClassStats) -> u64;
     let slab: [(&str, Kind, &str, Field); 7] = [
         (

@@ -269,11 +269,40 @@ fn items(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     }
 }
 
+/// The classes `stats slabs` lists: those holding pages, and those whose items are gone
+/// but whose command counters are not zero (memcached keeps a class's page, and so its
+/// row, after its items are deleted), in id order.
+pub(crate) fn listed_classes(
+    ctx: &Ctx<'_>,
+    s: &crate::store::StoreStats,
+    cmds: &crate::stats::classes::ClassTotals,
+) -> Vec<crate::store::ClassStats> {
+    let sizes = ctx.store.class_sizes();
+    let page = ctx.store.config().page_size;
+    (1..sizes.len())
+        .filter_map(|id| {
+            let id = id as u8;
+            let counted = cmds.class(id).iter().any(|&n| n > 0);
+            match s.classes.iter().find(|c| c.id == id) {
+                Some(c) if c.total_pages > 0 || counted => Some(c.clone()),
+                None if counted => Some(crate::store::ClassStats {
+                    id,
+                    chunk_size: sizes[usize::from(id)],
+                    chunks_per_page: page / sizes[usize::from(id)].max(1),
+                    ..Default::default()
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 fn slabs(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     let s = ctx.store.stats();
     let cmds = ctx.registry.class_totals();
     let mut active = 0;
-    for c in s.classes.iter().filter(|c| c.total_pages > 0) {
+    for c in listed_classes(ctx, &s, &cmds) {
+        let c = &c;
         active += 1;
         let id = c.id;
         let rows: [(&str, u64); 7] = [
