@@ -17,7 +17,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # and later refuse pip installs into the system Python (externally-managed-environment).
 PYENV="${CARGO_TARGET_DIR:-$PWD/target}/pyenv"
 have_clients() {
-  "$PYENV/bin/python3" -c 'import pymemcache, bmemcached, meta_memcache' >/dev/null 2>&1
+  "$PYENV/bin/python3" -c 'import pymemcache, bmemcached, meta_memcache, prometheus_client' >/dev/null 2>&1
 }
 
 need_apt=()
@@ -43,9 +43,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 if ! have_clients; then
   [ -x "$PYENV/bin/python3" ] || python3 -m venv "$PYENV"
-  log "installing pymemcache, python-binary-memcached and meta-memcache into $PYENV"
+  log "installing pymemcache, python-binary-memcached, meta-memcache and prometheus-client into $PYENV"
   "$PYENV/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    pymemcache python-binary-memcached meta-memcache
+    pymemcache python-binary-memcached meta-memcache prometheus-client
 fi
 # Every Python step and test uses the venv: tests/interop.rs runs $LARDER_TEST_PYTHON (and
 # `python3` on PATH is the venv's for anything else).

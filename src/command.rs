@@ -8,8 +8,12 @@
 
 use crate::protocol::text::{self, Keys, Request, StoreKind};
 use crate::protocol::{Dialect, Limits, Parsed};
+use crate::stats::classes::ClassCmd;
+use crate::stats::prefix::PrefixOp;
 use crate::stats::{Registry, WorkerStats};
-use crate::store::{ArithOutcome, Delta, ItemRef, Miss, SetMode, SetOutcome, Store, StoreError};
+use crate::store::{
+    ArithOutcome, Delta, ItemRef, Miss, PrefixDeleteError, SetMode, SetOutcome, Store, StoreError,
+};
 
 /// The version larder reports on the wire. It is the memcached release whose protocol
 /// larder follows, so clients that enable features by version behave as they would
@@ -45,6 +49,11 @@ pub struct Settings {
     pub credentials: Option<std::sync::Arc<auth::Credentials>>,
     /// `stats settings` rows, in memcached's order.
     pub stats_settings: Vec<(&'static str, String)>,
+    /// `-X`: `stats cachedump` and `lru_crawler metadump` refused.
+    pub dump_disabled: bool,
+    /// `-o cluster_config`: the node list `config get cluster` answers (reloaded on
+    /// SIGHUP).
+    pub cluster: Option<std::sync::Arc<cluster::Cluster>>,
 }
 
 /// Everything a request may touch.
@@ -265,16 +274,21 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             };
             let is_cas = matches!(kind, StoreKind::Cas);
             let exp = clock.expiry(*exptime);
+            let class = ctx.store.class_for(key.len(), data.len());
+            stats.classes.incr(class, ClassCmd::Set);
+            ctx.registry.prefixes.record(key, PrefixOp::Set);
             let reply: &[u8] = match ctx.store.store(mode, key, data, *flags, exp) {
                 Ok(SetOutcome::Stored { .. }) => {
                     if is_cas {
                         stats.cas_hits.incr();
+                        stats.classes.incr(class, ClassCmd::CasHit);
                     }
                     text::STORED
                 }
                 Ok(SetOutcome::NotStored) => text::NOT_STORED,
                 Ok(SetOutcome::Exists) => {
                     stats.cas_badval.incr();
+                    stats.classes.incr(class, ClassCmd::CasBadval);
                     text::EXISTS
                 }
                 Ok(SetOutcome::NotFound) => {
@@ -286,8 +300,13 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             answer(out, *noreply, reply)
         }
         Request::Delete { key, noreply } => {
+            ctx.registry.prefixes.record(key, PrefixOp::Delete);
+            let removed = ctx.store.remove(key);
+            if let Some(class) = removed {
+                stats.classes.incr(class, ClassCmd::DeleteHit);
+            }
             let reply = count_hit(
-                ctx.store.delete(key),
+                removed.is_some(),
                 (&stats.delete_hits, text::DELETED),
                 (&stats.delete_misses, text::NOT_FOUND),
             );
@@ -312,6 +331,12 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             let reply: &[u8] = match ctx.store.arith(key, d) {
                 Ok(ArithOutcome::Value { value, .. }) => {
                     hits.incr();
+                    let cmd = if *incr {
+                        ClassCmd::IncrHit
+                    } else {
+                        ClassCmd::DecrHit
+                    };
+                    stats.classes.incr(arith_class(ctx, key, value), cmd);
                     if !noreply {
                         text::encode_number(out, value);
                     }
@@ -336,8 +361,12 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             noreply,
         } => {
             stats.cmd_touch.incr();
+            let touched = ctx.store.touch_item(key, clock.expiry(*exptime));
+            if let Some(class) = touched {
+                stats.classes.incr(class, ClassCmd::TouchHit);
+            }
             let reply = count_hit(
-                ctx.store.touch(key, clock.expiry(*exptime)),
+                touched.is_some(),
                 (&stats.touch_hits, text::TOUCHED),
                 (&stats.touch_misses, text::NOT_FOUND),
             );
@@ -356,6 +385,10 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             } else {
                 b"CLIENT_ERROR flush_all not allowed\r\n"
             };
+            answer(out, *noreply, reply)
+        }
+        Request::FlushPrefix { prefix, noreply } => {
+            let reply = flush_prefix(ctx, prefix);
             answer(out, *noreply, reply)
         }
         Request::Version => {
@@ -390,6 +423,7 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             answer(out, *noreply, reply)
         }
         Request::Meta(m) => meta::execute(m, ctx, out),
+        Request::Admin(a) => admin::execute(a, resume, ctx, out),
         Request::Stats { args } => {
             crate::command::stats::write(ctx, *args, out);
             Action::Continue
@@ -413,6 +447,7 @@ fn retrieve(
     let mut keys = keys.enumerate().skip(resume).peekable();
     while let Some((i, key)) = keys.next() {
         stats.cmd_get.incr();
+        stats.hot.lookup(key, || ctx.store.clock().now());
         let write = |item: &ItemRef<'_>| {
             text::encode_value(
                 out,
@@ -425,16 +460,24 @@ fn retrieve(
                 out.extend_from_slice(part);
             }
             out.extend_from_slice(b"\r\n");
+            item.class_id()
         };
         let found = match touch {
             None => ctx.store.get(key, write),
             Some(exp) => ctx.store.get_and_touch(key, exp, write),
         };
+        ctx.registry
+            .prefixes
+            .record(key, PrefixOp::Get { hit: found.is_ok() });
         match (found, touch.is_some()) {
-            (Ok(()), false) => stats.get_hits.incr(),
-            (Ok(()), true) => {
+            (Ok(class), false) => {
+                stats.get_hits.incr();
+                stats.classes.incr(class, ClassCmd::GetHit);
+            }
+            (Ok(class), true) => {
                 stats.cmd_touch.incr();
                 stats.touch_hits.incr();
+                stats.classes.incr(class, ClassCmd::TouchHit);
             }
             (Err(miss), touching) => {
                 if touching {
@@ -463,6 +506,29 @@ fn retrieve(
         None => out.extend_from_slice(text::END),
     }
     Action::Continue
+}
+
+/// `flush_prefix` (and `md <prefix> X`): the reply line.
+pub(crate) fn flush_prefix(ctx: &Ctx<'_>, prefix: &[u8]) -> &'static [u8] {
+    if !ctx.settings.flush_enabled {
+        return b"CLIENT_ERROR flush_prefix not allowed\r\n";
+    }
+    match ctx.store.flush_prefix(prefix) {
+        Ok(()) => {
+            ctx.stats.cmd_flush_prefix.incr();
+            text::OK
+        }
+        Err(PrefixDeleteError::NoCas) => {
+            b"SERVER_ERROR flush_prefix needs CAS (the server runs with -C)\r\n"
+        }
+        Err(PrefixDeleteError::TooMany) => b"SERVER_ERROR too many prefix deletes pending\r\n",
+    }
+}
+
+/// The class an incr/decr result is counted in: the item holding `value` under `key`.
+pub(crate) fn arith_class(ctx: &Ctx<'_>, key: &[u8], value: u64) -> u8 {
+    let digits = value.checked_ilog10().map_or(1, |d| d as usize + 1);
+    ctx.store.class_for(key.len(), digits)
 }
 
 /// Appends `reply` unless the command carried `noreply`.
@@ -508,7 +574,11 @@ pub fn set_verbosity(level: u32) {
     });
 }
 
+pub mod admin;
 pub mod auth;
 pub mod binary;
+pub mod cluster;
+pub mod dump;
 pub mod meta;
+pub mod metrics;
 pub mod stats;

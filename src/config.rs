@@ -184,6 +184,17 @@ pub struct Config {
     pub lock_memory: bool,
     /// `-L, --enable-largepages`: accepted; larder does not use large pages (in `ignored`).
     pub large_pages: bool,
+    /// `-o metrics_port=PORT` (larder): serve Prometheus `/metrics` over HTTP on this port,
+    /// on the first `-l` address (loopback by default). Off when `None`.
+    pub metrics_port: Option<u16>,
+    /// `-o cluster_config=PATH` (larder): the node list `config get cluster` answers,
+    /// reloaded on SIGHUP.
+    pub cluster_config: Option<std::path::PathBuf>,
+    /// `-D <char>`: the per-prefix stats delimiter (default `:`); giving it also turns
+    /// per-prefix stats on at startup, as in memcached.
+    pub prefix_delimiter: u8,
+    /// Per-prefix stats on at startup (`-D`); `stats detail on|off` changes it later.
+    pub detail_enabled: bool,
     /// Options accepted for compatibility but without effect in larder, as given (`-k`,
     /// `-o hashpower=20`, `logfile /var/log/memcached.log`, ...); the daemon logs each once.
     pub ignored: Vec<String>,
@@ -286,6 +297,10 @@ impl Default for Config {
             enable_coredumps: false,
             lock_memory: false,
             large_pages: false,
+            metrics_port: None,
+            cluster_config: None,
+            prefix_delimiter: b':',
+            detail_enabled: false,
             ignored: Vec::new(),
             warnings: Vec::new(),
             config_file: None,
@@ -525,7 +540,12 @@ impl Config {
             ("growth_factor", format!("{:.2}", self.factor)),
             ("chunk_size", self.chunk_size_min.to_string()),
             ("num_threads", self.threads.to_string()),
-            ("detail_enabled", yes_no(false)),
+            ("num_threads_per_udp", self.threads.to_string()),
+            (
+                "stat_key_prefix",
+                char::from(self.prefix_delimiter).to_string(),
+            ),
+            ("detail_enabled", yes_no(self.detail_enabled)),
             ("reqs_per_event", self.reqs_per_event.to_string()),
             ("cas_enabled", yes_no(self.use_cas)),
             ("tcp_backlog", self.backlog.to_string()),
@@ -534,10 +554,51 @@ impl Config {
             ("auth_enabled_ascii", yes_no(self.auth_file.is_some())),
             ("item_size_max", self.item_size_max.to_string()),
             ("maxconns_fast", yes_no(self.maxconns_fast)),
+            // The index is a growing hash table per stripe: no initial hash power.
+            ("hashpower_init", "0".to_string()),
+            // `slabs reassign` and `slabs automove` are accepted (memory is never tied to
+            // a class, so there is nothing to move; see the README).
+            ("slab_reassign", yes_no(true)),
+            ("slab_automove", "1".to_string()),
+            ("slab_automove_ratio", "0.80".to_string()),
+            ("slab_automove_window", "30".to_string()),
+            // Records up to a whole segment are stored in one piece; larger ones chain.
+            ("slab_chunk_max", self.slab_page_size.to_string()),
+            // The maintenance thread's crawl: always on, every 100 ms, no sleep between
+            // items, 4096 records per stripe per round.
+            ("lru_crawler", yes_no(true)),
+            ("lru_crawler_sleep", "0".to_string()),
+            ("lru_crawler_tocrawl", "4096".to_string()),
+            ("tail_repair_time", "0".to_string()),
             ("flush_enabled", yes_no(self.flush_enabled)),
             ("dump_enabled", yes_no(!self.cachedump_disabled)),
+            ("hash_algorithm", "ahash".to_string()),
+            ("lru_maintainer_thread", yes_no(true)),
+            // Two queues per stripe (small and main) for every policy but lfu; the small
+            // queue's share of memory is the closest thing to memcached's HOT LRU.
+            (
+                "lru_segmented",
+                yes_no(self.eviction.params().small_percent > 0),
+            ),
+            (
+                "hot_lru_pct",
+                self.eviction.params().small_percent.to_string(),
+            ),
+            ("warm_lru_pct", "0".to_string()),
+            ("hot_max_factor", "0.00".to_string()),
+            ("warm_max_factor", "0.00".to_string()),
+            ("temp_lru", yes_no(false)),
+            ("temporary_ttl", "0".to_string()),
             ("idle_timeout", self.idle_timeout.to_string()),
-            ("track_sizes", yes_no(self.track_sizes)),
+            ("watcher_logbuf_size", "0".to_string()),
+            ("worker_logbuf_size", "0".to_string()),
+            ("read_buf_mem_limit", "0".to_string()),
+            // `stats sizes` is always answered (computed from the items held), so sizes
+            // are always tracked.
+            ("track_sizes", yes_no(true)),
+            ("inline_ascii_response", yes_no(false)),
+            ("num_napi_ids", "(null)".to_string()),
+            ("memory_file", "(null)".to_string()),
             ("slab_page_size", self.slab_page_size.to_string()),
             ("eviction", self.eviction.name().to_string()),
         ]

@@ -32,11 +32,16 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
+    // memcached: "can't run as root without the -u switch", exit status EX_USAGE.
+    if let Err(e) = process::refuse_root_without_user(config.user.as_deref()) {
+        eprintln!("{e}");
+        return ExitCode::from(64);
+    }
     match run(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Once, on stderr (the logger writes to stderr too).
             eprintln!("{e}");
-            log::error!("{e}");
             ExitCode::from(71) // EX_OSERR
         }
     }
@@ -46,7 +51,6 @@ fn run(config: &Config) -> std::io::Result<()> {
     if let Err(e) = process::raise_nofile_limit(config.max_connections as u64 + 64) {
         log::warn!("failed to raise the open-file limit: {e}");
     }
-    process::refuse_root_without_user(config.user.as_deref())?;
     if let Some(user) = &config.user {
         process::drop_privileges(user)?;
     }
@@ -69,16 +73,31 @@ fn run(config: &Config) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `-v`/`-vv`/`-vvv` as memcached's verbosity (warnings, then info, debug, trace);
-/// `RUST_LOG` overrides.
+/// `-v`/`-vv`/`-vvv` as memcached's verbosity (warnings, then info, debug with client
+/// commands and replies, trace); the `verbosity` command changes the level at run time
+/// (`command::set_verbosity`). `RUST_LOG` overrides both.
 fn init_logging(verbosity: u8) {
-    let level = match verbosity {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_timestamp(None)
+    use std::io::Write;
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    // Without RUST_LOG the logger lets everything through and the global maximum level
+    // (which `verbosity` sets) decides.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("trace"))
+        .format(|buf, record| {
+            if record.target() == larder::server::wirelog::TARGET {
+                // memcached's form: "<fd command" / ">fd reply", nothing else.
+                writeln!(buf, "{}", record.args())
+            } else {
+                writeln!(
+                    buf,
+                    "[{:<5} {}] {}",
+                    record.level(),
+                    record.target(),
+                    record.args()
+                )
+            }
+        })
         .init();
+    if !from_env {
+        larder::command::set_verbosity(u32::from(verbosity));
+    }
 }

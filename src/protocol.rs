@@ -22,8 +22,10 @@
 //! contract where `doc/protocol.txt` is silent); the unit tests in each dialect file are
 //! transcripts taken from a running memcached 1.6.18.
 
+pub mod admin;
 pub mod binary;
 pub mod meta;
+pub mod prometheus;
 pub mod text;
 
 /// Longest key memcached accepts, in bytes (`KEY_MAX_LENGTH`).

@@ -16,11 +16,13 @@
 
 pub mod conn;
 pub mod listener;
+pub mod metrics;
+pub mod wirelog;
 pub mod worker;
 
 use crate::clock::Clock;
 use crate::command::auth::Credentials;
-use crate::command::Settings;
+use crate::command::{self, Settings};
 use crate::config::{Config, ProtocolMode};
 use crate::protocol::Dialect;
 use crate::stats::Registry;
@@ -28,7 +30,7 @@ use crate::store::{Store, StoreConfig};
 use crossbeam::channel::{self, Sender};
 use listener::{Accepted, Listener};
 use mio::{Events, Poll, Token, Waker};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -110,7 +112,7 @@ impl Server {
             }
         }
         if let Some(path) = &config.unix_socket {
-            listeners.push(Listener::bind_unix(path, config.unix_mask)?);
+            listeners.push(Listener::bind_unix(path, config.unix_mask, config.backlog)?);
         }
         if listeners.is_empty() {
             return Err(io::Error::new(
@@ -120,7 +122,11 @@ impl Server {
         }
         let tcp_addrs = listeners.iter().filter_map(Listener::tcp_addr).collect();
 
-        let registry = Registry::new(config.threads);
+        let registry = Registry::with_prefixes(
+            config.threads,
+            config.prefix_delimiter,
+            config.detail_enabled,
+        );
         for l in &listeners {
             registry.add_listener(l.fd() as u64, l.name());
         }
@@ -132,6 +138,20 @@ impl Server {
             shutdown_requested: AtomicBool::new(false),
             control: OnceLock::new(),
         });
+
+        if let Some(port) = config.metrics_port {
+            let host = config
+                .listen_addrs()
+                .into_iter()
+                .next()
+                .and_then(|a| a.host);
+            let host = match (&host, config.listen.is_empty()) {
+                (Some(h), _) => Some(h.as_str()),
+                (None, false) => None, // `-l *`: every interface
+                (None, true) => Some("127.0.0.1"),
+            };
+            metrics::start(host, port, Arc::clone(&shared))?;
+        }
 
         let mut inboxes = Vec::new();
         let mut workers = Vec::new();
@@ -163,7 +183,8 @@ impl Server {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), CONTROL)?);
         let _ = shared.control.set(waker);
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        // SIGHUP is caught (and does not stop the server), as memcached ignores it.
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
         for (i, l) in listeners.iter_mut().enumerate() {
@@ -245,6 +266,10 @@ impl Control {
                 match ev.token() {
                     SIGNALS => {
                         for sig in self.signals.pending() {
+                            if sig == SIGHUP {
+                                self.reload_cluster();
+                                continue;
+                            }
                             log::info!("signal {sig} received, shutting down");
                             stop = true;
                         }
@@ -263,6 +288,17 @@ impl Control {
     }
 
     /// Accepts every pending connection on listener `i`; true if accept must be retried.
+    /// SIGHUP: memcached ignores it; larder reloads `-o cluster_config` if given.
+    fn reload_cluster(&self) {
+        match &self.shared.settings.cluster {
+            Some(cluster) => match cluster.reload() {
+                Ok(version) => log::info!("SIGHUP: cluster config reloaded (version {version})"),
+                Err(e) => log::warn!("SIGHUP: {e}; keeping the previous cluster config"),
+            },
+            None => log::info!("SIGHUP received, ignored"),
+        }
+    }
+
     fn accept_all(&mut self, i: usize) -> bool {
         loop {
             let Some(listener) = self.listeners.get(i) else {
@@ -353,6 +389,14 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
         auth_required: config.sasl || config.auth_file.is_some(),
         credentials,
         stats_settings: config.stats_settings(),
+        dump_disabled: config.cachedump_disabled,
+        cluster: match &config.cluster_config {
+            Some(path) => Some(Arc::new(
+                command::cluster::Cluster::load(path)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )),
+            None => None,
+        },
     })
 }
 

@@ -10,7 +10,13 @@
 //! This module knows nothing of the store, the protocols or the server: the numbers
 //! it cannot see itself (items, memory, connections' addresses) are handed to it.
 
+pub mod classes;
+pub mod hotkeys;
+pub mod prefix;
+
+use classes::{ClassCounters, ClassTotals};
 use parking_lot::Mutex;
+use prefix::PrefixStats;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,6 +58,10 @@ macro_rules! worker_counters {
                 #[doc = concat!("memcached's `", stringify!($name), "`.")]
                 pub $name: Counter,
             )*
+            /// The per-class command counters of `stats slabs`.
+            pub classes: ClassCounters,
+            /// The sampled hot-key sketch (`stats hotkeys`).
+            pub hot: hotkeys::HotKeys,
         }
 
         /// A plain copy of summed [`WorkerStats`].
@@ -79,6 +89,7 @@ worker_counters!(
     cmd_get,
     cmd_set,
     cmd_flush,
+    cmd_flush_prefix,
     cmd_touch,
     cmd_meta,
     get_hits,
@@ -143,8 +154,13 @@ pub struct ConnCounters {
 pub struct Registry {
     workers: Vec<Arc<WorkerStats>>,
     baseline: Mutex<Totals>,
+    class_baseline: Mutex<ClassTotals>,
     /// Connection counters.
     pub conns: ConnCounters,
+    /// `stats detail`: per-prefix counters.
+    pub prefixes: PrefixStats,
+    /// `slabs automove` as last set (reported by `stats settings`; no effect here).
+    pub slab_automove: AtomicU32,
     open: Mutex<BTreeMap<u64, ConnInfo>>,
     listeners: Mutex<Vec<(u64, String)>>,
 }
@@ -157,7 +173,10 @@ impl Registry {
                 .map(|_| Arc::new(WorkerStats::default()))
                 .collect(),
             baseline: Mutex::new(Totals::default()),
+            class_baseline: Mutex::new(ClassTotals::default()),
             conns: ConnCounters::default(),
+            prefixes: PrefixStats::new(b':'),
+            slab_automove: AtomicU32::new(1),
             open: Mutex::new(BTreeMap::new()),
             listeners: Mutex::new(Vec::new()),
         }
@@ -180,6 +199,34 @@ impl Registry {
         t.minus(&self.baseline.lock())
     }
 
+    /// A registry whose per-prefix stats use `delimiter` and start `enabled` (`-D`).
+    pub fn with_prefixes(workers: usize, delimiter: u8, enabled: bool) -> Registry {
+        let r = Registry {
+            prefixes: PrefixStats::new(delimiter),
+            ..Registry::new(workers)
+        };
+        r.prefixes.set_enabled(enabled);
+        r
+    }
+
+    /// `stats hotkeys`: the `n` most requested keys of the last one or two intervals.
+    pub fn hot_keys(&self, n: usize, now: u32) -> Vec<(Box<[u8]>, u64)> {
+        hotkeys::top(self.workers.iter().map(|w| &w.hot), n, now)
+    }
+
+    /// The per-class command counters summed over workers, since start or the last reset.
+    pub fn class_totals(&self) -> ClassTotals {
+        self.raw_class_totals().minus(&self.class_baseline.lock())
+    }
+
+    fn raw_class_totals(&self) -> ClassTotals {
+        let mut t = ClassTotals::default();
+        for w in &self.workers {
+            w.classes.add_to(&mut t);
+        }
+        t
+    }
+
     /// `stats reset`: later reads count from now.
     pub fn reset(&self) {
         let mut t = Totals::default();
@@ -187,6 +234,8 @@ impl Registry {
             t.add(w);
         }
         *self.baseline.lock() = t;
+        *self.class_baseline.lock() = self.raw_class_totals();
+        self.prefixes.clear();
         self.conns.total_connections.store(0, Ordering::Relaxed);
         self.conns.rejected_connections.store(0, Ordering::Relaxed);
     }

@@ -11,7 +11,9 @@
 //! - `ghost`: fingerprints of keys recently evicted from the small queue;
 //! - `ops`: compound read-modify-write operations (replace, append, incr/decr);
 //! - `entry`: the meta protocol's entry API;
-//! - `stats`: counters summed over stripes.
+//! - `stats`: counters summed over stripes;
+//! - `scan`: bounded, resumable walks over live items (key listings);
+//! - `tombstone`: pending prefix deletes (`flush_prefix`).
 //!
 //! docs/STORE.md describes the memory layout and the policies in full.
 //!
@@ -59,9 +61,11 @@ mod ghost;
 mod item;
 mod ops;
 mod policy;
+mod scan;
 mod segment;
 mod stats;
 mod stripe;
+mod tombstone;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -74,9 +78,11 @@ use crate::clock::{Clock, RelTime};
 pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
 pub use item::{ItemRef, ValueChunks};
 pub use policy::Eviction;
+pub use scan::{ScanCursor, Scanned};
 use segment::{Geometry, Mem, PagePool};
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
+use tombstone::Tombstones;
 
 /// Longest key the store accepts (memcached's KEY_MAX_LENGTH).
 pub const MAX_KEY_LEN: usize = 250;
@@ -220,6 +226,15 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// Why [`Store::flush_prefix`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixDeleteError {
+    /// The store keeps no CAS (`-C`), which prefix deletes are ordered by.
+    NoCas,
+    /// Too many prefix deletes are still pending (their items not yet reclaimed).
+    TooMany,
+}
+
 /// incr / decr amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delta {
@@ -259,6 +274,8 @@ pub struct Store {
     flush_passed: AtomicU32,
     /// A delayed flush_all: when it comes (0: none).
     flush_pending: AtomicU32,
+    /// Pending prefix deletes (`flush_prefix`).
+    tombstones: Arc<Tombstones>,
 }
 
 fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
@@ -337,11 +354,12 @@ impl Store {
         let hasher = ahash::RandomState::new();
         let n = config.stripes as u64;
         let params = config.eviction.params();
+        let tombstones = Arc::new(Tombstones::default());
         let stripes = Arc::new_cyclic(|weak| {
             Stripes(
                 (0..n)
                     .map(|id| {
-                        CachePadded::new(Mutex::new(Stripe::new(
+                        let mut st = Stripe::new(
                             id,
                             n,
                             Mem::new(geo.clone()),
@@ -349,7 +367,9 @@ impl Store {
                             pool.clone(),
                             weak.clone(),
                             params,
-                        )))
+                        );
+                        st.tombstones = tombstones.clone();
+                        CachePadded::new(Mutex::new(st))
                     })
                     .collect(),
             )
@@ -365,6 +385,7 @@ impl Store {
             geo,
             flush_passed: AtomicU32::new(0),
             flush_pending: AtomicU32::new(0),
+            tombstones,
         })
     }
 
@@ -536,37 +557,49 @@ impl Store {
 
     /// Removes `key`; false if there was no live item.
     pub fn delete(&self, key: &[u8]) -> bool {
+        self.remove(key).is_some()
+    }
+
+    /// Removes `key` and returns the reporting class the item was in (for per-class
+    /// counters); `None` if there was no live item.
+    pub fn remove(&self, key: &[u8]) -> Option<u8> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return false;
+            return None;
         }
         let hash = self.hash(key);
         let ctx = self.ctx();
         let mut st = self.lock(hash);
-        match st.lookup(&ctx, hash, key) {
-            Ok(h) => {
-                st.unlink(h, Exit::Removed, &ctx);
-                true
-            }
-            Err(_) => false,
-        }
+        let h = st.lookup(&ctx, hash, key).ok()?;
+        let class = st.mem.class_of(h);
+        st.unlink(h, Exit::Removed, &ctx);
+        Some(class)
     }
 
     /// Sets a live item's exptime (and marks it used); false if there was no live item.
     pub fn touch(&self, key: &[u8], exptime: RelTime) -> bool {
+        self.touch_item(key, exptime).is_some()
+    }
+
+    /// [`Store::touch`], returning the item's reporting class; `None` if there was no
+    /// live item.
+    pub fn touch_item(&self, key: &[u8], exptime: RelTime) -> Option<u8> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return false;
+            return None;
         }
         let hash = self.hash(key);
         let ctx = self.ctx();
         let mut st = self.lock(hash);
-        match st.lookup(&ctx, hash, key) {
-            Ok(h) => {
-                st.set_item_exptime(h, exptime);
-                st.touch_lru(h, ctx.now);
-                true
-            }
-            Err(_) => false,
-        }
+        let h = st.lookup(&ctx, hash, key).ok()?;
+        st.set_item_exptime(h, exptime);
+        st.touch_lru(h, ctx.now);
+        Some(st.mem.class_of(h))
+    }
+
+    /// The reporting class an item with this key and value length falls in (by its total
+    /// size; the largest class for chained items).
+    pub fn class_for(&self, key_len: usize, value_len: usize) -> u8 {
+        let total = self.geo.layout.total(key_len, value_len);
+        self.geo.class_for(total).unwrap_or(self.geo.largest())
     }
 
     /// incr / decr: incr wraps at 2^64, decr floors at 0.
@@ -623,6 +656,37 @@ impl Store {
         }
     }
 
+    /// Delete by prefix: every item whose key starts with `prefix` and that was stored
+    /// before this call stops being returned at once; items stored from now on are kept.
+    /// O(stripes), whatever the number of items: nothing is walked; the hidden items are
+    /// reclaimed lazily and by the crawl (see `store/tombstone.rs`).
+    ///
+    /// # Errors
+    /// [`PrefixDeleteError::NoCas`] without CAS (`-C`), [`PrefixDeleteError::TooMany`]
+    /// when too many prefix deletes are still pending.
+    pub fn flush_prefix(&self, prefix: &[u8]) -> Result<(), PrefixDeleteError> {
+        if !self.config.use_cas {
+            return Err(PrefixDeleteError::NoCas);
+        }
+        let mut floors = Vec::with_capacity(self.stripes.len());
+        let mut laps = Vec::with_capacity(self.stripes.len());
+        for stripe in self.stripes.iter() {
+            let st = stripe.lock();
+            floors.push(st.cas_floor());
+            laps.push(st.crawl_laps);
+        }
+        if self.tombstones.add(prefix, floors, laps) {
+            Ok(())
+        } else {
+            Err(PrefixDeleteError::TooMany)
+        }
+    }
+
+    /// Prefix deletes whose items may not all be reclaimed yet.
+    pub fn pending_prefix_deletes(&self) -> usize {
+        self.tombstones.len()
+    }
+
     /// The meta protocol's door: runs `f` on the key's [`Entry`] with its stripe lock held.
     pub fn entry<R>(&self, key: &[u8], f: impl FnOnce(Entry<'_>) -> R) -> R {
         let hash = self.hash(key);
@@ -667,13 +731,16 @@ impl Store {
             );
         }
         self.pool.trim();
+        let mut laps = Vec::new();
         for stripe in self.stripes.iter() {
             let mut st = stripe.lock();
             st.crawl(&ctx, CRAWL_BUDGET);
             if self.pool.over_limit() {
                 st.release_page(&ctx);
             }
+            laps.push(st.crawl_laps);
         }
+        self.tombstones.retire(&laps);
         self.pool.trim();
     }
 

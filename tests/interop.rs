@@ -66,6 +66,78 @@ fn meta_memcache_meta_protocol_client() {
 }
 
 #[test]
+fn pymemcache_cachedump_and_memcached_tool() {
+    let s = Server::start(&[]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/ops_check.py");
+    run(python()
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string()));
+}
+
+#[test]
+fn prometheus_scrape_parsed_by_prometheus_client_under_load() {
+    if !common::larder_only() {
+        return;
+    }
+    let mport = common::free_port();
+    let s = Server::start(&["-o", &format!("metrics_port={mport}")]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/metrics_check.py"
+    );
+    run(python()
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string())
+        .arg(mport.to_string()));
+}
+
+#[test]
+fn metrics_endpoint_is_off_by_default_and_answers_404_elsewhere() {
+    if !common::larder_only() {
+        return;
+    }
+    use std::io::{Read, Write};
+    let mport = common::free_port();
+    let _plain = Server::start(&[]);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", mport)).is_err());
+    let _s = Server::start(&["-o", &format!("metrics_port={mport}")]);
+    let mut h = std::net::TcpStream::connect(("127.0.0.1", mport)).unwrap();
+    h.write_all(b"GET /nope HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    h.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.0 404 "), "{reply}");
+}
+
+#[test]
+fn memcdump_lists_every_key() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    for i in 0..500 {
+        c.roundtrip(format!("set k{i} 0 0 1\r\nx\r\n").as_bytes(), b"STORED\r\n");
+    }
+    let out = Command::new("memcdump")
+        .arg(format!("--servers=127.0.0.1:{}", s.addr.port()))
+        .output()
+        .expect("memcdump (libmemcached-tools) must be installed: scripts/test.sh does it");
+    assert!(out.status.success(), "memcdump failed: {out:?}");
+    let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    keys.sort();
+    let mut want: Vec<String> = (0..500).map(|i| format!("k{i}")).collect();
+    want.sort();
+    // memcached's cachedump lists only its HOT LRU; larder lists every item.
+    if common::larder_only() {
+        assert_eq!(keys, want);
+    } else {
+        assert!(!keys.is_empty() && keys.iter().all(|k| want.contains(k)));
+    }
+}
+
+#[test]
 fn memccapable_ascii_suite() {
     let s = Server::start(&[]);
     let out = Command::new("memccapable")

@@ -259,3 +259,136 @@ fn graceful_stop_finishes_replies_in_flight() {
     c.expect(b"\r\nEND\r\n");
     assert!(s.wait_exit(Duration::from_secs(10)).is_some());
 }
+
+/// `-vv` logs client commands and replies as memcached does; `verbosity` changes the level
+/// at run time (both ways).
+#[test]
+fn vv_logs_commands_and_replies_and_verbosity_changes_it() {
+    if !larder_only() {
+        return;
+    }
+    let port = common::free_port();
+    let mut child = larder()
+        .args(["-vv", "-p", &port.to_string(), "-l", "127.0.0.1"])
+        .args(root_flags())
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut c = connect_retry(([127, 0, 0, 1], port).into());
+    c.roundtrip(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n");
+    c.roundtrip(b"get a b\r\n", b"VALUE a 0 1\r\nx\r\nEND\r\n");
+    c.roundtrip(b"verbosity 0\r\n", b"OK\r\n");
+    c.roundtrip(b"get quiet\r\n", b"END\r\n");
+    c.roundtrip(b"verbosity 2\r\n", b"OK\r\n");
+    c.roundtrip(b"get loud\r\n", b"END\r\n");
+    drop(c);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = child.wait();
+    let fd_lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with('<') || l.starts_with('>'))
+        .filter(|l| !l.contains("connection"))
+        .collect();
+    // "<fd set a 0 0 1", ">fd STORED", ... with the connection's descriptor.
+    let strip = |l: &str| {
+        l.split_once(' ')
+            .map(|(fd, rest)| fd[..1].to_string() + " " + rest)
+            .unwrap()
+    };
+    let lines: Vec<String> = fd_lines.iter().map(|l| strip(l)).collect();
+    assert_eq!(
+        lines,
+        [
+            "< set a 0 0 1",
+            "> STORED",
+            "< get a b",
+            "> sending key a",
+            "> END",
+            "< verbosity 0",
+            "> OK",
+            "< get loud",
+            "> END",
+        ],
+        "{err}"
+    );
+}
+
+/// memcached ignores SIGHUP; it used to kill larder.
+#[test]
+fn sighup_is_ignored() {
+    let s = Server::start(&[]);
+    s.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = s.connect();
+    c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+}
+
+/// As root without `-u`: memcached's message, once, and exit status 64 (EX_USAGE).
+#[test]
+fn root_without_user_exits_64_with_one_message() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let out = larder()
+        .args(["-p", "0", "-s", "/tmp/larder-root-test.sock"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("can't run as root without the -u switch")
+            .count(),
+        1,
+        "{err}"
+    );
+}
+
+/// A startup error is printed once.
+#[test]
+fn startup_errors_are_printed_once() {
+    if !larder_only() {
+        return;
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = larder()
+        .args(["-p", &port, "-l", "127.0.0.1"])
+        .args(root_flags())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
+}
+
+/// `-b` sets the unix socket's listen backlog too.
+#[test]
+fn backlog_applies_to_unix_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.sock");
+    let path_s = path.to_str().unwrap();
+    let s = Server::start(&["-s", path_s, "-b", "7"]);
+    let ss = Command::new("ss").args(["-xlnH"]).output();
+    let Ok(ss) = ss else { return }; // no ss on this machine
+    let text = String::from_utf8_lossy(&ss.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains(path_s))
+        .unwrap_or_else(|| panic!("{path_s} not listening: {text}"));
+    // "u_str LISTEN 0 7 /path ...": the fourth column is the backlog.
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[3], "7", "{line}");
+    drop(s);
+}

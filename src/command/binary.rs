@@ -15,6 +15,8 @@ use crate::protocol::binary::{
     ARITH_NO_CREATE, HEADER_LEN, MAX_SASL_MECH_LEN,
 };
 use crate::protocol::{Limits, Parsed};
+use crate::stats::classes::ClassCmd;
+use crate::stats::prefix::PrefixOp;
 use crate::store::{ArithOutcome, Delta, Entry, ItemRef, Miss, SetMode, SetOutcome, StoreError};
 use std::io::Write as _;
 
@@ -139,10 +141,14 @@ pub fn execute(
             };
             let mode = if cas != 0 { SetMode::Cas(cas) } else { base };
             let exp = clock.expiry(i64::from(exptime));
+            let class = ctx.store.class_for(key.len(), value.len());
+            stats.classes.incr(class, ClassCmd::Set);
+            ctx.registry.prefixes.record(key, PrefixOp::Set);
             match ctx.store.store(mode, key, value, flags, exp) {
                 Ok(SetOutcome::Stored { cas: new }) => {
                     if cas != 0 {
                         stats.cas_hits.incr();
+                        stats.classes.incr(class, ClassCmd::CasHit);
                     }
                     ok(out, req, new, &[]);
                 }
@@ -156,6 +162,7 @@ pub fn execute(
                 }
                 Ok(SetOutcome::Exists) => {
                     stats.cas_badval.incr();
+                    stats.classes.incr(class, ClassCmd::CasBadval);
                     err(out, req, Status::KeyExists);
                 }
                 Ok(SetOutcome::NotFound) => {
@@ -168,29 +175,35 @@ pub fn execute(
         }
         Body::Concat { key, value } => {
             stats.cmd_set.incr();
+            let class = ctx.store.class_for(key.len(), value.len());
+            stats.classes.incr(class, ClassCmd::Set);
+            ctx.registry.prefixes.record(key, PrefixOp::Set);
             let prepend = matches!(req.opcode, Opcode::Prepend | Opcode::PrependQ);
             concat(req, key, value, prepend, ctx, out);
             Action::Continue
         }
         Body::Delete { key } => {
             let cas = req.header.cas;
+            ctx.registry.prefixes.record(key, PrefixOp::Delete);
             let found = ctx.store.entry(key, |e| match e {
                 Entry::Occupied(o) => {
                     if cas != 0 && o.item().cas() != cas {
-                        Some(false)
+                        Some(None)
                     } else {
+                        let class = o.item().class_id();
                         o.remove();
-                        Some(true)
+                        Some(Some(class))
                     }
                 }
                 Entry::Vacant(_) => None,
             });
             match found {
-                Some(true) => {
+                Some(Some(class)) => {
                     stats.delete_hits.incr();
+                    stats.classes.incr(class, ClassCmd::DeleteHit);
                     ok(out, req, 0, &[]);
                 }
-                Some(false) => err(out, req, Status::KeyExists),
+                Some(None) => err(out, req, Status::KeyExists),
                 None => {
                     stats.delete_misses.incr();
                     err(out, req, Status::KeyNotFound);
@@ -225,6 +238,18 @@ pub fn execute(
         }
         Body::Stat { group } => {
             stat(req, group, ctx, out);
+            Action::Continue
+        }
+        Body::ConfigGet { key } => {
+            match (&ctx.settings.cluster, key) {
+                (Some(cluster), b"cluster") => {
+                    let (version, nodes) = cluster.get();
+                    let body = crate::protocol::admin::cluster_body(version, &nodes);
+                    ok(out, req, 0, &body);
+                }
+                // memcached knows no such opcode.
+                _ => err(out, req, Status::UnknownCommand),
+            }
             Action::Continue
         }
         Body::Sasl { mechanism, data } => {
@@ -283,7 +308,9 @@ fn retrieve(req: &Request<'_>, key: &[u8], touch: Option<u32>, ctx: &Ctx<'_>, ou
                 out.extend_from_slice(part);
             }
         }
+        item.class_id()
     };
+    stats.hot.lookup(key, || ctx.store.clock().now());
     let found = match touch {
         None => {
             stats.cmd_get.incr();
@@ -297,12 +324,19 @@ fn retrieve(req: &Request<'_>, key: &[u8], touch: Option<u32>, ctx: &Ctx<'_>, ou
             ctx.store.get_and_touch(key, exp, write)
         }
     };
+    if op != Opcode::Touch {
+        ctx.registry
+            .prefixes
+            .record(key, PrefixOp::Get { hit: found.is_ok() });
+    }
     match found {
-        Ok(()) => {
+        Ok(class) => {
             if touch.is_some() {
                 stats.touch_hits.incr();
+                stats.classes.incr(class, ClassCmd::TouchHit);
             } else {
                 stats.get_hits.incr();
+                stats.classes.incr(class, ClassCmd::GetHit);
             }
         }
         Err(miss) => {
@@ -405,6 +439,12 @@ fn arith(
         match outcome {
             ArithOutcome::Value { value, cas } => {
                 hits.incr();
+                let cmd = if incr {
+                    ClassCmd::IncrHit
+                } else {
+                    ClassCmd::DecrHit
+                };
+                stats.classes.incr(super::arith_class(ctx, key, value), cmd);
                 ok(out, req, cas, &value.to_be_bytes());
                 return;
             }
@@ -512,6 +552,22 @@ fn stat(req: &Request<'_>, group: &[u8], ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         None
     } else if group.starts_with(b"settings") {
         Some(Group::Settings)
+    } else if let Some(sub) = group.strip_prefix(b"detail") {
+        // memcached compares prefixes: " dump", " on", " off".
+        let prefixes = &ctx.registry.prefixes;
+        if sub.starts_with(b" dump") {
+            let mut dump = Vec::new();
+            prefixes.dump(&mut dump);
+            stat_row(out, req, &"detailed", &String::from_utf8_lossy(&dump));
+        } else if sub.starts_with(b" on") {
+            prefixes.set_enabled(true);
+        } else if sub.starts_with(b" off") {
+            prefixes.set_enabled(false);
+        } else {
+            err(out, req, Status::KeyNotFound);
+            return;
+        }
+        None
     } else {
         match group {
             b"items" => Some(Group::Items),
@@ -524,19 +580,7 @@ fn stat(req: &Request<'_>, group: &[u8], ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         }
     };
     if let Some(g) = g {
-        let (opcode, opaque) = (req.header.opcode, req.header.opaque);
-        stats::rows(ctx, g, &mut |name, value| {
-            let start = out.len();
-            encode_header(out, opcode, Status::Success, 0, 0, 0, opaque, 0);
-            let _ = write!(out, "{name}");
-            let key_len = out.len() - start - HEADER_LEN;
-            let _ = write!(out, "{value}");
-            let body_len = out.len() - start - HEADER_LEN;
-            let key_len = u16::try_from(key_len).unwrap_or(u16::MAX);
-            out[start + 2..start + 4].copy_from_slice(&key_len.to_be_bytes());
-            let body_len = u32::try_from(body_len).unwrap_or(u32::MAX);
-            out[start + 8..start + 12].copy_from_slice(&body_len.to_be_bytes());
-        });
+        stats::rows(ctx, g, &mut |name, value| stat_row(out, req, name, value));
     }
     encode_header(
         out,
@@ -548,6 +592,34 @@ fn stat(req: &Request<'_>, group: &[u8], ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         req.header.opaque,
         0,
     );
+}
+
+/// One Stat response: the row's name as key, its value as value.
+fn stat_row(
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+    name: &dyn std::fmt::Display,
+    value: &dyn std::fmt::Display,
+) {
+    let start = out.len();
+    encode_header(
+        out,
+        req.header.opcode,
+        Status::Success,
+        0,
+        0,
+        0,
+        req.header.opaque,
+        0,
+    );
+    let _ = write!(out, "{name}");
+    let key_len = out.len() - start - HEADER_LEN;
+    let _ = write!(out, "{value}");
+    let body_len = out.len() - start - HEADER_LEN;
+    let key_len = u16::try_from(key_len).unwrap_or(u16::MAX);
+    out[start + 2..start + 4].copy_from_slice(&key_len.to_be_bytes());
+    let body_len = u32::try_from(body_len).unwrap_or(u32::MAX);
+    out[start + 8..start + 12].copy_from_slice(&body_len.to_be_bytes());
 }
 
 /// SASL auth and step. PLAIN is a single step, so a step is always a failure.

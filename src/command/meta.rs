@@ -41,6 +41,7 @@ use crate::protocol::meta::{
     encode_me, encode_meta, encode_mn, MetaCommand, MetaRequest, MetaStatus, ReturnFlags,
 };
 use crate::protocol::ErrorReply;
+use crate::stats::classes::ClassCmd;
 use crate::store::{Entry, ItemRef, Miss, NewItem};
 
 /// Executes one meta request, appending its reply (if `q` does not hide it) to `out`.
@@ -160,6 +161,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let f = &req.flags;
     let stats = ctx.stats;
     let now = ctx.store.clock().now();
+    stats.hot.lookup(req.key.as_bytes(), || now);
     let hit = ctx.store.entry(req.key.as_bytes(), |entry| {
         let (mut entry, created) = match entry {
             Entry::Occupied(o) => (o, false),
@@ -180,6 +182,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         let item = entry.item();
         let token_sent = item.win_token_sent();
         let stale = item.stale();
+        let class = item.class_id();
         let plan = Plan::new(req, ctx, item.exptime(), created, token_sent);
         let mut ret = hit_flags(&item, now);
         ret.ttl = plan.ttl;
@@ -209,16 +212,18 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         if !f.no_bump {
             entry.bump();
         }
-        Some(plan.touched)
+        Some((plan.touched, class))
     });
     match hit {
-        Some(true) => {
+        Some((true, class)) => {
             stats.cmd_touch.incr();
             stats.touch_hits.incr();
+            stats.classes.incr(class, ClassCmd::TouchHit);
         }
-        Some(false) => {
+        Some((false, class)) => {
             stats.cmd_get.incr();
             stats.get_hits.incr();
+            stats.classes.incr(class, ClassCmd::GetHit);
         }
         None => {
             stats.cmd_get.incr();
@@ -243,6 +248,16 @@ fn hit_flags(item: &ItemRef<'_>, now: RelTime) -> ReturnFlags {
 /// `md <key> <flags>*`.
 fn delete(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let f = &req.flags;
+    if f.prefix {
+        // `md <prefix> X`: delete by prefix; HD, or the error line.
+        let line = super::flush_prefix(ctx, req.key.as_bytes());
+        if line == crate::protocol::text::OK {
+            reply(out, req, MetaStatus::Hd, &ReturnFlags::default(), false);
+        } else {
+            out.extend_from_slice(line);
+        }
+        return;
+    }
     let stats = ctx.stats;
     let clock = ctx.store.clock();
     let status = ctx.store.entry(req.key.as_bytes(), |entry| match entry {
@@ -284,6 +299,7 @@ fn delete(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                 o.set_cas(f.new_cas);
             } else {
                 stats.delete_hits.incr();
+                stats.classes.incr(o.item().class_id(), ClassCmd::DeleteHit);
                 if !f.remove_value {
                     o.remove();
                 }

@@ -1,5 +1,5 @@
 //! The `stats` command and its groups: general, `settings`, `items`, `slabs`,
-//! `sizes`, `conns`, `reset`; names and order as memcached 1.6 prints them, leaving
+//! `sizes`, `conns`, `reset`, `detail on|off|dump`, `cachedump <class> <limit>`; names and order as memcached 1.6 prints them, leaving
 //! out fields that describe machinery larder does not have (see the README).
 //!
 //! Each group is produced as (name, value) pairs through an [`Emit`] callback, so the text
@@ -7,8 +7,11 @@
 //! the same rows.
 
 use super::{Ctx, PROTOCOL_VERSION};
+use crate::protocol::admin::{self, Detail};
 use crate::protocol::text::{self, Keys};
+use crate::stats::classes::NAMES;
 use std::fmt::Display;
+use std::sync::atomic::Ordering;
 
 /// Receives one stat row: its name and its value.
 pub type Emit<'e> = dyn FnMut(&dyn Display, &dyn Display) + 'e;
@@ -35,8 +38,16 @@ pub fn rows(ctx: &Ctx<'_>, group: Group, emit: &mut Emit<'_>) {
     match group {
         Group::General => general(ctx, emit),
         Group::Settings => {
+            let prefixes = &ctx.registry.prefixes;
             for (name, value) in &ctx.settings.stats_settings {
-                emit(name, value);
+                // Settings changed at run time (`stats detail`, `slabs automove`).
+                match *name {
+                    "detail_enabled" => emit(name, &if prefixes.enabled() { "yes" } else { "no" }),
+                    "slab_automove" => {
+                        emit(name, &ctx.registry.slab_automove.load(Ordering::Relaxed))
+                    }
+                    _ => emit(name, value),
+                }
             }
         }
         Group::Items => items(ctx, emit),
@@ -69,6 +80,27 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(text::RESET);
             return;
         }
+        (Some(b"hotkeys"), arg) => {
+            hotkeys(ctx, arg, args.next().is_some(), out);
+            return;
+        }
+        (Some(b"detail"), arg) => {
+            detail(ctx, admin::detail(arg), out);
+            return;
+        }
+        (Some(b"cachedump"), arg) => {
+            let mut all: Vec<&[u8]> = arg.into_iter().collect();
+            all.extend(args.next());
+            if ctx.settings.dump_disabled {
+                out.extend_from_slice(admin::CACHEDUMP_NOT_ALLOWED);
+                return;
+            }
+            match admin::cachedump_args(&all) {
+                Ok((class, limit)) => super::dump::cachedump(ctx, class, limit, out),
+                Err(reply) => out.extend_from_slice(reply),
+            }
+            return;
+        }
         _ => {
             out.extend_from_slice(b"ERROR\r\n");
             return;
@@ -78,6 +110,51 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
         text::encode_stat(out, name, value)
     });
     out.extend_from_slice(text::END);
+}
+
+/// `stats hotkeys [N]` (larder): the N (default 10, at most 64) most requested keys of
+/// the last one to two minutes, hottest first, with approximate counts:
+/// `STAT hot:<rank>:<key> <count>`, after the sampling rate and the interval.
+fn hotkeys(ctx: &Ctx<'_>, arg: Option<&[u8]>, extra: bool, out: &mut Vec<u8>) {
+    use crate::stats::hotkeys::{CAPACITY, INTERVAL_SECS, SAMPLE_EVERY};
+    let n = match arg {
+        None => 10,
+        Some(a) => match text::parse_u32(a) {
+            Some(n @ 1..) if !extra => (n as usize).min(CAPACITY),
+            _ => {
+                out.extend_from_slice(b"CLIENT_ERROR usage: stats hotkeys [N]\r\n");
+                return;
+            }
+        },
+    };
+    text::encode_stat(&mut *out, "hotkeys_sample_every", SAMPLE_EVERY);
+    text::encode_stat(&mut *out, "hotkeys_interval", INTERVAL_SECS);
+    let now = ctx.store.clock().now();
+    for (rank, (key, count)) in ctx.registry.hot_keys(n, now).iter().enumerate() {
+        text::encode_stat(
+            &mut *out,
+            format_args!("hot:{}:{}", rank + 1, String::from_utf8_lossy(key)),
+            count,
+        );
+    }
+    out.extend_from_slice(text::END);
+}
+
+/// `stats detail on|off|dump` (text): `OK`, or the dump, or the usage error.
+fn detail(ctx: &Ctx<'_>, what: Option<Detail>, out: &mut Vec<u8>) {
+    let prefixes = &ctx.registry.prefixes;
+    match what {
+        Some(Detail::On) => {
+            prefixes.set_enabled(true);
+            out.extend_from_slice(text::OK);
+        }
+        Some(Detail::Off) => {
+            prefixes.set_enabled(false);
+            out.extend_from_slice(text::OK);
+        }
+        Some(Detail::Dump) => prefixes.dump(out),
+        None => out.extend_from_slice(admin::DETAIL_USAGE),
+    }
 }
 
 fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
@@ -135,6 +212,12 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     for (name, v) in counters {
         emit(&name, &v);
     }
+    // larder's own: prefix deletes done, and those whose items are not all reclaimed yet.
+    emit(&"cmd_flush_prefix", &t.cmd_flush_prefix);
+    emit(
+        &"prefix_deletes_pending",
+        &ctx.store.pending_prefix_deletes(),
+    );
     if ctx.settings.idle_timeout > 0 {
         emit(&"idle_kicks", &t.idle_kicks);
     }
@@ -188,10 +271,40 @@ fn items(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     }
 }
 
+/// The classes `stats slabs` lists: those holding pages, and those whose items are gone
+/// but whose command counters are not zero (memcached keeps a class's page, and so its
+/// row, after its items are deleted), in id order.
+pub(crate) fn listed_classes(
+    ctx: &Ctx<'_>,
+    s: &crate::store::StoreStats,
+    cmds: &crate::stats::classes::ClassTotals,
+) -> Vec<crate::store::ClassStats> {
+    let sizes = ctx.store.class_sizes();
+    let page = ctx.store.config().page_size;
+    (1..sizes.len())
+        .filter_map(|id| {
+            let id = id as u8;
+            let counted = cmds.class(id).iter().any(|&n| n > 0);
+            match s.classes.iter().find(|c| c.id == id) {
+                Some(c) if c.total_pages > 0 || counted => Some(c.clone()),
+                None if counted => Some(crate::store::ClassStats {
+                    id,
+                    chunk_size: sizes[usize::from(id)],
+                    chunks_per_page: page / sizes[usize::from(id)].max(1),
+                    ..Default::default()
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 fn slabs(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     let s = ctx.store.stats();
+    let cmds = ctx.registry.class_totals();
     let mut active = 0;
-    for c in s.classes.iter().filter(|c| c.total_pages > 0) {
+    for c in listed_classes(ctx, &s, &cmds) {
+        let c = &c;
         active += 1;
         let id = c.id;
         let rows: [(&str, u64); 7] = [
@@ -204,6 +317,9 @@ fn slabs(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
             ("free_chunks_end", 0),
         ];
         for (name, v) in rows {
+            emit(&format_args!("{id}:{name}"), &v);
+        }
+        for (name, v) in NAMES.iter().zip(cmds.class(id)) {
             emit(&format_args!("{id}:{name}"), &v);
         }
     }

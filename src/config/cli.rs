@@ -226,7 +226,9 @@ impl Parsed {
             c.ignored.push("-L (--enable-largepages)".to_string());
         }
         if let Some(d) = self.string("delimiter") {
-            c.ignored.push(format!("-D {d} (per-prefix stats)"));
+            // memcached takes the first byte of the argument.
+            c.prefix_delimiter = d.as_bytes().first().copied().unwrap_or(0);
+            c.detail_enabled = true;
         }
         if let Some(t) = self.number("threads", "-t, --threads")? {
             c.threads = t;
@@ -402,7 +404,7 @@ accepted for compatibility and have no effect (larder logs each one at startup).
 -f, --slab-growth-factor=<num> chunk size growth factor (default: 1.25)
 -n, --slab-min-size=<bytes> min space used for key+value+flags (default: 48)
 -L, --enable-largepages   try to use large memory pages [ignored]
--D <char>                 per-prefix stats delimiter [ignored]
+-D <char>                 per-prefix stats delimiter (turns them on)
 -t, --threads=<num>       number of threads to use (default: {threads}, the number of cores)
 -R, --max-reqs-per-event  maximum number of requests per event, limits the
                           requests processed per connection to prevent
@@ -428,6 +430,8 @@ accepted for compatibility and have no effect (larder logs each one at startup).
    - track_sizes:         enable dynamic reports for 'stats sizes' command.
    - slab_page_size:      (larder) bytes per segment, k/m suffixes (default: 64k)
    - eviction:            (larder) s3fifo (default), lru (segmented, as memcached) or lfu
+   - metrics_port:        (larder) serve Prometheus /metrics on this port (first -l host)
+   - cluster_config:      (larder) node list file for 'config get cluster' (SIGHUP reloads)
    accepted and validated as memcached does, but without effect [ignored]:
      hashpower, no_hashexpand, tail_repair_time, hash_algorithm, lru_crawler,
      no_lru_crawler, lru_crawler_sleep, lru_crawler_tocrawl, lru_maintainer,

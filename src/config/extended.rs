@@ -118,6 +118,17 @@ fn apply_one(
             c.track_sizes = true;
             Ok(false)
         }
+        // larder's own: the Prometheus endpoint and the cluster file.
+        "metrics_port" => {
+            let v = need(name, value, token, Missing::Numeric)?;
+            c.metrics_port = Some(number(name, v, token)?);
+            Ok(false)
+        }
+        "cluster_config" => {
+            let v = need(name, value, token, Missing::Argument)?;
+            c.cluster_config = Some(std::path::PathBuf::from(v));
+            Ok(false)
+        }
         "eviction" => {
             let v = need(name, value, token, Missing::Argument)?;
             c.eviction = v.parse().map_err(|e: String| err(e, token))?;

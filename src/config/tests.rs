@@ -195,16 +195,17 @@ fn every_switch_short_and_long() {
 
 #[test]
 fn ignored_value_options_are_listed() {
-    let c = run(&["-D", ":", "-e", "/dev/shm/mc", "-N", "2"]);
+    let c = run(&["-D", "/", "-e", "/dev/shm/mc", "-N", "2"]);
+    assert_eq!((c.prefix_delimiter, c.detail_enabled), (b'/', true));
     assert_eq!(
         c.ignored,
         [
-            "-D : (per-prefix stats)",
             "-e /dev/shm/mc (--memory-file: the cache is not restartable)",
             "-N 2 (--napi-ids)",
         ]
     );
-    assert_eq!(run(&["-D:"]).ignored, ["-D : (per-prefix stats)"]);
+    assert_eq!(run(&["-D:"]).prefix_delimiter, b':');
+    assert!(run(&["-D:"]).ignored.is_empty());
     assert!(fail(&["--delimiter=:"]).contains("'--delimiter'"));
     assert_eq!(run(&["--napi-ids", "2"]).ignored, ["-N 2 (--napi-ids)"]);
 }
@@ -983,6 +984,8 @@ const MEMCACHED_STATS_SETTINGS: &[&str] = &[
     "read_buf_mem_limit",
     "track_sizes",
     "inline_ascii_response",
+    "num_napi_ids",
+    "memory_file",
 ];
 
 #[test]
@@ -1004,6 +1007,8 @@ fn stats_settings_defaults_match_memcached() {
         ("growth_factor", "1.25"),
         ("chunk_size", "48"),
         ("num_threads", "4"),
+        ("num_threads_per_udp", "4"),
+        ("stat_key_prefix", ":"),
         ("detail_enabled", "no"),
         ("reqs_per_event", "20"),
         ("cas_enabled", "yes"),
@@ -1013,10 +1018,35 @@ fn stats_settings_defaults_match_memcached() {
         ("auth_enabled_ascii", "no"),
         ("item_size_max", "1048576"),
         ("maxconns_fast", "yes"),
+        ("hashpower_init", "0"),
+        ("slab_reassign", "yes"),
+        ("slab_automove", "1"),
+        ("slab_automove_ratio", "0.80"),
+        ("slab_automove_window", "30"),
+        ("slab_chunk_max", "65536"),
+        ("lru_crawler", "yes"),
+        ("lru_crawler_sleep", "0"),
+        ("lru_crawler_tocrawl", "4096"),
+        ("tail_repair_time", "0"),
         ("flush_enabled", "yes"),
         ("dump_enabled", "yes"),
+        ("hash_algorithm", "ahash"),
+        ("lru_maintainer_thread", "yes"),
+        ("lru_segmented", "yes"),
+        ("hot_lru_pct", "10"),
+        ("warm_lru_pct", "0"),
+        ("hot_max_factor", "0.00"),
+        ("warm_max_factor", "0.00"),
+        ("temp_lru", "no"),
+        ("temporary_ttl", "0"),
         ("idle_timeout", "0"),
-        ("track_sizes", "no"),
+        ("watcher_logbuf_size", "0"),
+        ("worker_logbuf_size", "0"),
+        ("read_buf_mem_limit", "0"),
+        ("track_sizes", "yes"),
+        ("inline_ascii_response", "no"),
+        ("num_napi_ids", "(null)"),
+        ("memory_file", "(null)"),
         ("slab_page_size", "65536"),
         ("eviction", "s3fifo"),
     ];

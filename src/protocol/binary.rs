@@ -112,6 +112,8 @@ pub enum Opcode {
     GatK,
     /// 0x24
     GatKQ,
+    /// 0x60: ElastiCache's Config Get (larder, with `-o cluster_config`).
+    ConfigGet,
 }
 
 impl Opcode {
@@ -154,6 +156,7 @@ impl Opcode {
             0x22 => SaslStep,
             0x23 => GatK,
             0x24 => GatKQ,
+            0x60 => ConfigGet,
             _ => return None,
         })
     }
@@ -364,6 +367,11 @@ pub enum Body<'a> {
         /// The group ("" for general stats).
         group: &'a [u8],
     },
+    /// Config Get (0x60) with its key (`cluster`).
+    ConfigGet {
+        /// The config key.
+        key: &'a [u8],
+    },
     /// SASL auth or step: mechanism and payload.
     Sasl {
         /// Mechanism name.
@@ -444,6 +452,9 @@ fn shape_ok(op: Opcode, el: usize, kl: usize, bl: usize) -> bool {
         Increment | IncrementQ | Decrement | DecrementQ => kl > 0 && el == 20 && bl == kl + 20,
         Append | AppendQ | Prepend | PrependQ => kl > 0 && el == 0,
         Stat => el == 0 && bl == kl,
+        // Any shape: the command layer answers Unknown command unless it is exactly the
+        // key `cluster` on a server with a cluster config (memcached has no 0x60 at all).
+        ConfigGet => true,
         SaslAuth | SaslStep => el == 0 && kl != 0,
         Touch | Gat | GatQ | GatK | GatKQ => el == 4 && kl != 0 && bl == kl + 4,
     }
@@ -562,6 +573,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Frame<'a>> {
             exptime: if el == 4 { be32(extras) } else { 0 },
         },
         Stat => Body::Stat { group: key },
+        ConfigGet => Body::ConfigGet { key },
         SaslAuth | SaslStep => Body::Sasl {
             mechanism: key,
             data: value,

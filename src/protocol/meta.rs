@@ -245,6 +245,9 @@ pub struct MetaFlags<'a> {
     /// `x`: `md` replaces the value with an empty one and keeps the item. Not in memcached
     /// 1.6.18; accepted and ignored by the other commands, as in later memcached.
     pub remove_value: bool,
+    /// `X` (larder, `md` only): delete every key starting with the key given (see
+    /// `flush_prefix`).
+    pub prefix: bool,
     /// `M<mode>`: the mode byte. `parse` guarantees it is valid for `ms` (`E A P R S`) and
     /// `ma` (`I + D -`); see [`MetaFlags::store_mode`] and [`MetaFlags::incr`].
     pub mode: Option<u8>,
@@ -552,6 +555,7 @@ fn preparse<'a>(
             b'q' => flags.quiet = true,
             b'I' => flags.invalidate = true,
             b'x' => flags.remove_value = true,
+            b'X' => flags.prefix = true,
             // Proxy hints, accepted and ignored.
             b'P' | b'L' => {}
             _ => return Err("invalid flag"),

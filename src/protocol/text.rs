@@ -29,6 +29,7 @@
 //! - Every strict prefix of a valid request whose line fits in 2048 bytes is `Incomplete`.
 //! - Nothing here panics or allocates, whatever the input.
 
+use super::admin::{self, Admin};
 use super::meta::{self, MetaRequest};
 use super::{ErrorReply, Limits, ParseError, Parsed, MAX_KEY_LEN};
 use std::fmt;
@@ -431,6 +432,13 @@ pub enum Request<'a> {
         /// Suppress the reply.
         noreply: bool,
     },
+    /// `flush_prefix <prefix> [noreply]` (larder): delete every key starting with `prefix`.
+    FlushPrefix {
+        /// The key prefix (1 to 250 bytes).
+        prefix: &'a [u8],
+        /// Suppress the reply.
+        noreply: bool,
+    },
     /// `version`.
     Version,
     /// `verbosity <level> [noreply]`.
@@ -462,6 +470,8 @@ pub enum Request<'a> {
     },
     /// A meta command (`mg`, `ms`, `md`, `ma`, `mn`, `me`); see [`super::meta`].
     Meta(MetaRequest<'a>),
+    /// An operator command (`lru_crawler ...`, `slabs ...`); see [`super::admin`].
+    Admin(Admin<'a>),
 }
 
 /// Parses the request at the front of `buf`.
@@ -519,6 +529,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
                 line_len,
             ),
             b"shutdown" => ctx.shutdown(),
+            b"slabs" => ctx.done(Request::Admin(admin::slabs(&toks))),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'a' => match cmd {
@@ -529,6 +540,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
         b'c' => match cmd {
             b"cas" => ctx.storage(StoreKind::Cas),
             b"cache_memlimit" => ctx.memlimit(),
+            b"config" => ctx.done(Request::Admin(admin::config(&toks))),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'i' if cmd == b"incr" => ctx.arith(true),
@@ -544,14 +556,14 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             b"prepend" => ctx.storage(StoreKind::Prepend),
             b"bget" if n >= 2 => ctx.retrieval(false, false),
             b"flush_all" => ctx.flush_all(),
+            b"flush_prefix" => ctx.flush_prefix(),
             b"version" => Parsed::Complete(Request::Version, line_len),
             b"quit" => Parsed::Complete(Request::Quit, line_len),
             b"verbosity" => ctx.verbosity(),
             // Known to memcached but not served here: memcached answers these itself (not
             // with the HTTP check below), and `ERROR` is what it says to most of their misuses.
-            b"lru_crawler" | b"watch" | b"lru" | b"refresh_certs" => {
-                invalid(ErrorReply::Error, line_len, false)
-            }
+            b"lru_crawler" => ctx.done(Request::Admin(admin::lru_crawler(&toks))),
+            b"watch" | b"lru" | b"refresh_certs" => invalid(ErrorReply::Error, line_len, false),
             _ if toks.last().starts_with(b"HTTP/") => {
                 // An HTTP request sent to the cache port: memcached hangs up silently.
                 Parsed::Invalid(ParseError::close(line_len))
@@ -767,6 +779,22 @@ impl<'a> Ctx<'a, '_> {
             }
         }
         self.done(Request::FlushAll { delay, noreply })
+    }
+
+    fn flush_prefix(&self) -> Parsed<Request<'a>> {
+        let n = self.toks.len();
+        if n != 2 && n != 3 {
+            return self.err(ErrorReply::Error, false);
+        }
+        let noreply = n == 3 && self.noreply();
+        if n == 3 && !noreply {
+            return self.err(ErrorReply::Error, false);
+        }
+        let prefix = self.toks.get(1);
+        if prefix.len() > MAX_KEY_LEN {
+            return self.err(BAD_FORMAT, noreply);
+        }
+        self.done(Request::FlushPrefix { prefix, noreply })
     }
 
     fn verbosity(&self) -> Parsed<Request<'a>> {

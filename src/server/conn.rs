@@ -39,6 +39,7 @@
 //! gauge is touched only by connections whose writes fall behind.
 
 use super::listener::Stream;
+use super::wirelog;
 use crate::command::{self, Action, Ctx, Session, Stepped};
 use crate::protocol::{self, Dialect};
 use crate::stats::Registry;
@@ -342,14 +343,27 @@ impl Conn {
                 .dialect
                 .get_or_insert_with(|| protocol::sniff(input[0]));
             let resume = self.resume;
-            match command::step(
+            let out_start = self.wbuf.len();
+            // Read before executing: `verbosity 0` is itself logged, as in memcached.
+            let log_request = dialect == Dialect::Text && wirelog::enabled();
+            let stepped = command::step(
                 dialect,
                 input,
                 resume,
                 ctx,
                 &mut self.session,
                 &mut self.wbuf,
-            ) {
+            );
+            if let Stepped::Done { .. } = stepped {
+                let fd = self.stream.fd();
+                if log_request {
+                    wirelog::request(fd, input);
+                }
+                if dialect == Dialect::Text && wirelog::enabled() {
+                    wirelog::reply(fd, &self.wbuf[out_start..]);
+                }
+            }
+            match stepped {
                 Stepped::NeedInput => return Progress::NeedInput,
                 Stepped::Done {
                     consumed,

@@ -81,7 +81,7 @@ impl Listener {
     ///
     /// # Errors
     /// When the path exists and is not a socket, or cannot be bound.
-    pub fn bind_unix(path: &Path, mask: u32) -> io::Result<Listener> {
+    pub fn bind_unix(path: &Path, mask: u32, backlog: i32) -> io::Result<Listener> {
         use std::os::unix::fs::FileTypeExt;
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if meta.file_type().is_socket() {
@@ -103,6 +103,9 @@ impl Listener {
                 format!("failed to listen on {}: {e}", path.display()),
             )
         })?;
+        // `-b` applies to the unix socket too: listen(2) again on a listening socket sets
+        // its backlog (mio's bind uses the system default of 128).
+        socket2::SockRef::from(&listener).listen(backlog)?;
         Ok(Listener::Unix(listener, path.to_path_buf()))
     }
 

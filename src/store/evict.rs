@@ -355,10 +355,13 @@ impl Stripe {
         while visited < budget && slots_seen <= self.mem.pages.len() {
             let n_slots = self.mem.pages.len() as u32;
             if n_slots == 0 {
+                // Nothing to visit: a whole lap.
+                self.crawl_laps += 1;
                 break;
             }
             if self.crawl_slot >= n_slots {
                 self.crawl_slot = 0;
+                self.crawl_laps += 1;
             }
             let slot = self.crawl_slot;
             let page = &self.mem.pages[slot as usize];

@@ -17,6 +17,7 @@ use super::ghost::Ghost;
 use super::item::{self, head, Header, CONT_HDR, CONT_LEN, CONT_NEXT, CONT_OWNER};
 use super::policy::Params;
 use super::segment::{Mem, PagePool, Queue, NIL};
+use super::tombstone::Tombstones;
 use super::{Miss, StoreError, Stripes};
 use crate::clock::RelTime;
 
@@ -84,6 +85,10 @@ pub(crate) struct Stripe {
     pub pending: Vec<u32>,
     /// Item count past which the ghost is resized.
     ghost_fit_at: u64,
+    /// The store's pending prefix deletes (shared by every stripe; `Store::new` sets it).
+    pub tombstones: Arc<Tombstones>,
+    /// Laps of the page table the crawler has completed (retires tombstones).
+    pub crawl_laps: u64,
 }
 
 /// Copies a value given as slices into chunk memory, part by part.
@@ -137,6 +142,8 @@ impl Stripe {
             crawl_slot: 0,
             crawl_off: 0,
             sparse: Vec::new(),
+            tombstones: Arc::default(),
+            crawl_laps: 0,
             pinned: Vec::new(),
             pending: Vec::new(),
             ghost_fit_at: 0,
@@ -157,6 +164,13 @@ impl Stripe {
         cas
     }
 
+    /// The lowest CAS unique this stripe will hand out from now on.
+    pub fn cas_floor(&self) -> u64 {
+        self.cas_next
+            .wrapping_mul(self.stripes)
+            .wrapping_add(self.id)
+    }
+
     /// The index entry for `key`, valid or not.
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         let mem = &self.mem;
@@ -175,6 +189,16 @@ impl Stripe {
         let e = head::exptime(c);
         if e != 0 && e <= ctx.now {
             return Err(Miss::Expired);
+        }
+        // Under a prefix delete (`flush_prefix`): stored before it, so flushed.
+        if self.tombstones.active() {
+            let layout = &self.mem.geo.layout;
+            if self
+                .tombstones
+                .hides(self.id as usize, head::key(c, layout), head::cas(c, layout))
+            {
+                return Err(Miss::Flushed);
+            }
         }
         Ok(())
     }

@@ -24,6 +24,8 @@ fn settings(creds: bool) -> Settings {
         credentials: creds
             .then(|| Arc::new(auth::Credentials::parse(b"u:p\n").expect("valid credentials"))),
         stats_settings: Vec::new(),
+        dump_disabled: false,
+        cluster: None,
     }
 }
 

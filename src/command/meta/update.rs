@@ -15,6 +15,7 @@ use crate::protocol::meta::{decode_key, MetaRequest, MetaStatus, ReturnFlags};
 use crate::protocol::meta::{MAX_DECODED_KEY_LEN, MAX_META_TOKENS};
 use crate::protocol::text::{StoreKind, Tokens};
 use crate::protocol::ErrorReply;
+use crate::stats::classes::ClassCmd;
 use crate::store::{Entry, NewItem, StoreError};
 
 const NON_NUMERIC: ErrorReply =
@@ -41,6 +42,9 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let req_cas = f.compare_cas.unwrap_or(0);
     // A CAS turns set and replace into memcached's NREAD_CAS.
     let cas_mode = f.compare_cas.is_some() && matches!(kind, StoreKind::Set | StoreKind::Replace);
+    let class = ctx
+        .store
+        .class_for(req.key.as_bytes().len(), req.data.len());
     let new = NewItem {
         value: req.data,
         flags: f.set_client_flags.unwrap_or(0),
@@ -81,12 +85,14 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                 return match check {
                     CasCheck::Match => {
                         stats.cas_hits.incr();
+                        stats.classes.incr(class, ClassCmd::CasHit);
                         let mut o = o.replace(new)?;
                         o.set_key_binary(f.base64_key);
                         Ok((MetaStatus::Hd, o.item().cas()))
                     }
                     CasCheck::Stale => {
                         stats.cas_hits.incr();
+                        stats.classes.incr(class, ClassCmd::CasHit);
                         let (exptime, token_sent) = (item.exptime(), item.win_token_sent());
                         let mut o = o.replace(NewItem { exptime, ..new })?;
                         o.set_stale(true);
@@ -96,6 +102,7 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                     }
                     CasCheck::None | CasCheck::Mismatch => {
                         stats.cas_badval.incr();
+                        stats.classes.incr(class, ClassCmd::CasBadval);
                         Ok((MetaStatus::Ex, 0))
                     }
                 };
@@ -128,6 +135,7 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     match outcome {
         Ok((status, cas)) => {
             stats.cmd_set.incr();
+            stats.classes.incr(class, ClassCmd::Set);
             let ret = ReturnFlags {
                 // memcached reports c0 when nothing was stored.
                 cas: Some(cas),
@@ -210,6 +218,12 @@ pub(super) fn arithmetic(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>
                             o.set_cas(f.new_cas);
                         }
                         hits.incr();
+                        let cmd = if incr {
+                            ClassCmd::IncrHit
+                        } else {
+                            ClassCmd::DecrHit
+                        };
+                        stats.classes.incr(o.item().class_id(), cmd);
                         (o, n, false)
                     }
                     Err(_) => return Arith::Error(ErrorReply::Server("out of memory")),
