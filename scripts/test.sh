@@ -2,7 +2,8 @@
 # Runs every test larder has, after installing what the tests need:
 # memcached (the reference server the suites can be pointed at), libmemcached-tools
 # (memccapable), nutcracker (twemproxy, in front of larder in larder-ring's proxy test),
-# and the Python clients used by the interop tests.
+# php-cli with php-memcached (getAllKeys()), and the Python clients used by the interop
+# tests.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 command -v memccapable >/dev/null 2>&1 || need_apt+=(libmemcached-tools)
 # twemproxy, for larder-ring's proxy test (tests/nutcracker.rs); Debian puts it in /usr/sbin.
 command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ] || need_apt+=(nutcracker)
+# PHP with php-memcached, for tests/interop.rs's getAllKeys() test.
+command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
+php -r 'exit(class_exists("Memcached") ? 0 : 1);' >/dev/null 2>&1 || need_apt+=(php-memcached)
 if ! have_clients; then
   rm -rf "$PYENV"
   mkdir -p "$(dirname "$PYENV")"

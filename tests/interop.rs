@@ -1,9 +1,10 @@
 //! Interop with real third-party clients: pymemcache (every text command),
 //! libmemcached's `memccapable -a` and `-b` (its whole ascii and binary suites),
 //! python-binary-memcached (binary protocol, SASL PLAIN) and meta-memcache (the meta
-//! protocol: get/set/delete/incr, CAS, stale-while-revalidate, recache and lease cycles).
+//! protocol: get/set/delete/incr, CAS, stale-while-revalidate, recache and lease cycles),
+//! and php-memcached's `getAllKeys()` (skipped, with a message, only where `php` is absent).
 //! `scripts/test.sh` installs them (the Python ones into a virtual environment,
-//! `target/pyenv`); a missing client fails the test rather than skipping it.
+//! `target/pyenv`); a missing client fails the test rather than skipping it, `php` aside.
 
 mod common;
 use common::Server;
@@ -128,6 +129,58 @@ fn memcdump_lists_every_key() {
         .collect();
     keys.sort();
     let mut want: Vec<String> = (0..500).map(|i| format!("k{i}")).collect();
+    want.sort();
+    // memcached's cachedump lists only its HOT LRU; larder lists every item.
+    if common::larder_only() {
+        assert_eq!(keys, want);
+    } else {
+        assert!(!keys.is_empty() && keys.iter().all(|k| want.contains(k)));
+    }
+}
+
+/// php-memcached's `getAllKeys()` lists every stored key, of every size class (it goes
+/// through libmemcached's `memcached_dump`: `stats cachedump CLASS 0` per class id).
+/// `scripts/test.sh` installs `php-cli` and `php-memcached`; without `php` on PATH the test
+/// says so and passes.
+#[test]
+fn php_memcached_get_all_keys_lists_every_key() {
+    if Command::new("php").arg("-v").output().is_err() {
+        eprintln!("skipped: no php on PATH (scripts/test.sh installs php-cli and php-memcached)");
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let mut want = Vec::new();
+    for i in 0..300 {
+        // Values from 1 byte to 60 KB: keys in many slab classes.
+        let len = [1usize, 100, 1_000, 10_000, 60_000][i % 5];
+        let key = format!("php:{i}");
+        c.send(format!("set {key} 0 0 {len}\r\n").as_bytes());
+        c.send(&vec![b'x'; len]);
+        c.roundtrip(b"\r\n", b"STORED\r\n");
+        want.push(key);
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/php_getallkeys.php"
+    );
+    let out = Command::new("php")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "php getAllKeys failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    keys.sort();
     want.sort();
     // memcached's cachedump lists only its HOT LRU; larder lists every item.
     if common::larder_only() {
