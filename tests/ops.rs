@@ -835,3 +835,306 @@ fn meta_commands_count_in_the_per_class_counters() {
         assert_eq!(got, Some(want), "{name} in {slabs:?}");
     }
 }
+
+/// What the Prometheus memcached exporter reads, checked field by field. Source checked:
+/// prometheus/memcached_exporter, `pkg/exporter/exporter.go` (`Collect`, `parseStats`,
+/// `collectSlabMetrics`, `parseStatsSettings`, `parse`/`parseBool`/`parseTimeval`/`sum`),
+/// and the client it vendors, grobie/gomemcache's `memcache/memcache.go`
+/// (`statsFromAddr`, `statsSettingsFromAddr`).
+///
+/// The client sends `stats`, `stats slabs` and `stats items` on one connection and splits
+/// each line on single spaces: a 3-token `STAT name value` line is kept, its name split on
+/// `:`: one part is a global stat (so `stats slabs`' `total_malloced` overwrites `stats`'),
+/// two parts `CLASS:field` a slab field, three parts `items:CLASS:field` an items field,
+/// where CLASS that is not an integer is an error. `stats settings` lines must have 3 or 4
+/// tokens, else an error. Any client error, or a failed parse of a field that is present
+/// (a float, `yes`/`no` for the booleans, `SECONDS.MICROS` for rusage), sets
+/// `memcached_up 0`; a missing field is skipped, except `cmd_set` with `cas_misses`,
+/// `cas_hits`, `cas_badval` globally and, with `--enable.slab`, `cmd_set`, `cas_hits`,
+/// `cas_badval` in every slab class, which must be there. This test asks more: every
+/// field the exporter reads that memcached 1.6.18 prints must be present (slab
+/// `mem_requested`, which memcached 1.6 prints in `stats items`, and the items fields
+/// memcached does not print are checked only when present), with a value of the type the
+/// exporter parses, while clients write items of several size classes.
+#[test]
+fn memcached_exporter_fields_present_and_parsable_under_load() {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    fn is_float(v: &str) -> bool {
+        // Go's strconv.ParseFloat accepts more (inf, exponents); plain decimals are what
+        // memcached prints.
+        !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            && v.parse::<f64>().is_ok()
+    }
+    fn is_timeval(v: &str) -> bool {
+        let parts: Vec<&str> = v.split('.').collect();
+        parts.len() == 2 && parts.iter().all(|p| is_float(p))
+    }
+    fn is_bool(v: &str) -> bool {
+        v == "yes" || v == "no"
+    }
+
+    #[derive(Default)]
+    struct Scrape {
+        stats: HashMap<String, String>,
+        slabs: HashMap<i64, HashMap<String, String>>,
+        items: HashMap<i64, HashMap<String, String>>,
+        settings: HashMap<String, String>,
+    }
+
+    // grobie/gomemcache's statsFromAddr and statsSettingsFromAddr, as Rust.
+    fn scrape(c: &mut Client) -> Scrape {
+        let mut s = Scrape::default();
+        for cmd in ["stats", "stats slabs", "stats items"] {
+            c.send(format!("{cmd}\r\n").as_bytes());
+            let text = String::from_utf8(c.read_until_end()).unwrap();
+            assert!(!text.starts_with("CLIENT_ERROR "), "{cmd}: {text}");
+            assert!(text.ends_with("END\r\n"), "{cmd}: {text}");
+            for line in text.split_inclusive("\r\n") {
+                if line == "END\r\n" {
+                    break;
+                }
+                let tok: Vec<&str> = line.split(' ').collect();
+                assert!(
+                    tok.len() == 3 && tok[0] == "STAT",
+                    "{cmd}: the exporter skips {line:?}"
+                );
+                let val = tok[2].trim().to_string();
+                let f: Vec<&str> = tok[1].split(':').collect();
+                match f.len() {
+                    1 => {
+                        s.stats.insert(tok[1].to_string(), val);
+                    }
+                    2 => {
+                        let class: i64 = f[0]
+                            .parse()
+                            .unwrap_or_else(|_| panic!("{cmd}: {line:?} fails Stats()"));
+                        s.slabs
+                            .entry(class)
+                            .or_default()
+                            .insert(f[1].to_string(), val);
+                    }
+                    3 => {
+                        let class: i64 = f[1]
+                            .parse()
+                            .unwrap_or_else(|_| panic!("{cmd}: {line:?} fails Stats()"));
+                        s.items
+                            .entry(class)
+                            .or_default()
+                            .insert(f[2].to_string(), val);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        c.send(b"stats settings\r\n");
+        let text = String::from_utf8(c.read_until_end()).unwrap();
+        for line in text.split_inclusive("\r\n") {
+            if line == "END\r\n" {
+                break;
+            }
+            let tok: Vec<&str> = line.split(' ').collect();
+            match tok.len() {
+                3 => {
+                    s.settings
+                        .insert(tok[1].to_string(), tok[2].trim().to_string());
+                }
+                // The client's own quirk: it keeps the first value twice.
+                4 => {
+                    s.settings
+                        .insert(tok[1].to_string(), tok[2].trim().to_string());
+                }
+                _ => panic!("stats settings: {line:?} fails StatsSettings()"),
+            }
+        }
+        s
+    }
+
+    fn check(s: &Scrape) {
+        let need = |m: &HashMap<String, String>, what: &str, name: &str, ok: fn(&str) -> bool| {
+            let v = m
+                .get(name)
+                .unwrap_or_else(|| panic!("{what}: no {name} in {m:?}"));
+            assert!(ok(v), "{what}: {name} = {v:?} does not parse");
+        };
+        let if_present = |m: &HashMap<String, String>, what: &str, name: &str| {
+            if let Some(v) = m.get(name) {
+                assert!(is_float(v), "{what}: {name} = {v:?} does not parse");
+            }
+        };
+        // parseStats, global.
+        assert!(s.stats.contains_key("version"));
+        for op in ["get", "delete", "incr", "decr", "cas", "touch"] {
+            need(&s.stats, "stats", &format!("{op}_hits"), is_float);
+            need(&s.stats, "stats", &format!("{op}_misses"), is_float);
+        }
+        for name in [
+            "uptime",
+            "time",
+            "cas_badval",
+            "cmd_flush",
+            "cmd_set",
+            "bytes",
+            "limit_maxbytes",
+            "curr_items",
+            "total_items",
+            "bytes_read",
+            "bytes_written",
+            "curr_connections",
+            "total_connections",
+            "rejected_connections",
+            "conn_yields",
+            "listen_disabled_num",
+            "evictions",
+            "reclaimed",
+            "store_too_large",
+            "store_no_memory",
+            "lru_crawler_starts",
+            "direct_reclaims",
+            "crawler_items_checked",
+            "crawler_reclaimed",
+            "moves_to_cold",
+            "moves_to_warm",
+            "moves_within_lru",
+            "total_malloced",
+            "accepting_conns",
+        ] {
+            need(&s.stats, "stats", name, is_float);
+        }
+        need(&s.stats, "stats", "rusage_user", is_timeval);
+        need(&s.stats, "stats", "rusage_system", is_timeval);
+        // The extstore and proxy blocks are parsed only when their marker is present;
+        // larder prints neither.
+        if larder_only() {
+            assert!(!s.stats.contains_key("extstore_limit_maxbytes"));
+            assert!(!s.stats.contains_key("proxy_backend_total"));
+        }
+        // parseStats, per class of `stats items`.
+        assert!(s.items.len() >= 3, "items in {} classes", s.items.len());
+        for (class, u) in &s.items {
+            let what = format!("stats items class {class}");
+            for name in [
+                "number",
+                "age",
+                "hits_to_hot",
+                "hits_to_warm",
+                "hits_to_cold",
+                "hits_to_temp",
+                "number_hot",
+                "number_warm",
+                "number_cold",
+                "age_hot",
+                "age_warm",
+                "mem_requested",
+                "evicted",
+                "evicted_nonzero",
+                "evicted_time",
+                "outofmemory",
+                "tailrepairs",
+                "reclaimed",
+                "expired_unfetched",
+                "evicted_unfetched",
+                "crawler_reclaimed",
+                "moves_to_cold",
+                "moves_to_warm",
+                "moves_within_lru",
+            ] {
+                need(u, &what, name, is_float);
+            }
+            for name in ["store_too_large", "store_no_memory", "number_temp"] {
+                if_present(u, &what, name);
+            }
+        }
+        // collectSlabMetrics (--enable.slab), per class of `stats slabs`.
+        assert!(s.slabs.len() >= 3, "slabs in {} classes", s.slabs.len());
+        for (class, v) in &s.slabs {
+            let what = format!("stats slabs class {class}");
+            for name in [
+                "get_hits",
+                "delete_hits",
+                "incr_hits",
+                "decr_hits",
+                "cas_hits",
+                "touch_hits",
+                "cas_badval",
+                "cmd_set",
+                "chunk_size",
+                "chunks_per_page",
+                "total_pages",
+                "total_chunks",
+                "used_chunks",
+                "free_chunks",
+                "free_chunks_end",
+            ] {
+                need(v, &what, name, is_float);
+            }
+            if_present(v, &what, "mem_requested");
+        }
+        // parseStatsSettings.
+        need(&s.settings, "stats settings", "maxconns", is_float);
+        need(&s.settings, "stats settings", "lru_crawler", is_bool);
+        need(
+            &s.settings,
+            "stats settings",
+            "lru_maintainer_thread",
+            is_bool,
+        );
+        for name in [
+            "lru_crawler_sleep",
+            "lru_crawler_tocrawl",
+            "hot_lru_pct",
+            "warm_lru_pct",
+            "hot_max_factor",
+            "warm_max_factor",
+        ] {
+            need(&s.settings, "stats settings", name, is_float);
+        }
+    }
+
+    let s = Server::start(&["-m", "64"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for t in 0..3u64 {
+        let addr = s.addr;
+        let stop = stop.clone();
+        load.push(std::thread::spawn(move || {
+            let mut c = Client::tcp(addr);
+            let mut i = t;
+            while !stop.load(Ordering::Relaxed) {
+                // Sizes from a few bytes to 40 KB: items in many classes.
+                let len = [1usize, 90, 300, 1_000, 5_000, 40_000][(i % 6) as usize];
+                let key = format!("t{t}k{}", i % 300);
+                c.send(format!("set {key} 0 0 {len}\r\n").as_bytes());
+                c.send(&vec![b'v'; len]);
+                c.roundtrip(b"\r\n", b"STORED\r\n");
+                c.send(format!("get {key} nope{i}\r\n").as_bytes());
+                c.read_until_end();
+                c.send(format!("touch {key} 0\r\n").as_bytes());
+                c.read_line();
+                c.send(format!("delete t{t}k{}\r\n", (i * 7) % 300).as_bytes());
+                c.read_line();
+                c.send(b"incr n 1\r\n");
+                if c.read_line() == b"NOT_FOUND\r\n" {
+                    c.roundtrip(b"set n 0 0 1\r\n0\r\n", b"STORED\r\n");
+                }
+                i += 3;
+            }
+        }));
+    }
+    let mut c = s.connect();
+    // Let every class fill before the first scrape.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for _ in 0..5 {
+        check(&scrape(&mut c));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    check(&scrape(&mut c));
+}

@@ -239,35 +239,65 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     emit(&"evictions", &s.evictions);
     emit(&"reclaimed", &s.reclaimed);
     emit(&"crawler_reclaimed", &s.crawler_reclaimed);
+    // memcached's segmented-LRU and crawler counters, which the Prometheus memcached
+    // exporter reads: larder has one LRU per class and no memcached-style crawler runs,
+    // so they stay 0.
+    for name in [
+        "lru_crawler_starts",
+        "crawler_items_checked",
+        "moves_to_cold",
+        "moves_to_warm",
+        "moves_within_lru",
+        "direct_reclaims",
+    ] {
+        emit(&name, &0);
+    }
     emit(&"total_malloced", &s.total_malloced);
     emit(&"larder_version", &env!("CARGO_PKG_VERSION"));
 }
 
 fn items(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
+    let cmds = ctx.registry.class_totals();
     for c in ctx.store.stats().classes.iter().filter(|c| c.items > 0) {
         let id = c.id;
-        let rows: [(&str, u64); 13] = [
+        // larder has one LRU per class, reported as COLD (memcached's names and order,
+        // 1.6.18): the HOT/WARM rows, tail repairs, LRU moves and direct reclaims are 0,
+        // and hits_to_cold is the class's get and touch hits (memcached counts fetches
+        // that found the item by the LRU it was in).
+        let [get_hits, .., touch_hits] = cmds.class(id);
+        let rows: [(&str, u64); 28] = [
             ("number", c.items),
             ("number_hot", 0),
             ("number_warm", 0),
             ("number_cold", c.items),
+            ("age_hot", 0),
+            ("age_warm", 0),
             ("age", u64::from(c.age)),
             ("mem_requested", c.mem_requested),
             ("evicted", c.evicted),
             ("evicted_nonzero", c.evicted_nonzero),
             ("evicted_time", u64::from(c.evicted_time)),
             ("outofmemory", c.outofmemory),
+            ("tailrepairs", 0),
             ("reclaimed", c.reclaimed),
             ("expired_unfetched", c.expired_unfetched),
             ("evicted_unfetched", c.evicted_unfetched),
+            ("evicted_active", 0),
+            ("crawler_reclaimed", c.crawler_reclaimed),
+            ("crawler_items_checked", 0),
+            ("lrutail_reflocked", 0),
+            ("moves_to_cold", 0),
+            ("moves_to_warm", 0),
+            ("moves_within_lru", 0),
+            ("direct_reclaims", 0),
+            ("hits_to_hot", 0),
+            ("hits_to_warm", 0),
+            ("hits_to_cold", get_hits + touch_hits),
+            ("hits_to_temp", 0),
         ];
         for (name, v) in rows {
             emit(&format_args!("items:{id}:{name}"), &v);
         }
-        emit(
-            &format_args!("items:{id}:crawler_reclaimed"),
-            &c.crawler_reclaimed,
-        );
     }
 }
 
