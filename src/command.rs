@@ -45,6 +45,9 @@ pub struct Settings {
     pub credentials: Option<std::sync::Arc<auth::Credentials>>,
     /// `stats settings` rows, in memcached's order.
     pub stats_settings: Vec<(&'static str, String)>,
+    /// The `-e` snapshot file's controls and counters (`snapshot`, `stats`); `None` without
+    /// `-e`.
+    pub snapshot: Option<std::sync::Arc<crate::snapshot::Snapshots>>,
 }
 
 /// Everything a request may touch.
@@ -377,6 +380,17 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
                 out.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
                 Action::Continue
             }
+        }
+        Request::Snapshot => {
+            use crate::snapshot::Request as Asked;
+            out.extend_from_slice(
+                match ctx.settings.snapshot.as_deref().map(|s| s.request()) {
+                    None => b"ERROR: snapshot not enabled (no -e file)\r\n",
+                    Some(Asked::Started) => text::OK,
+                    Some(Asked::Busy) => b"BUSY snapshot in progress\r\n",
+                },
+            );
+            Action::Continue
         }
         Request::CacheMemlimit { megabytes, noreply } => {
             let reply: &[u8] = if *megabytes < 8 {

@@ -12,7 +12,8 @@
 //!
 //! Stop: the control thread drops the listeners (no new connections), raises the
 //! `stopping` flag and wakes every worker; each worker writes the replies it still
-//! owes, closes its connections and returns; then the maintenance thread stops.
+//! owes, closes its connections and returns; then the maintenance thread stops, and with
+//! `-e` the snapshot thread too, and the snapshot of every live item is written.
 
 pub mod conn;
 pub mod listener;
@@ -23,12 +24,13 @@ use crate::command::auth::Credentials;
 use crate::command::Settings;
 use crate::config::{Config, ProtocolMode};
 use crate::protocol::Dialect;
+use crate::snapshot::Snapshots;
 use crate::stats::Registry;
 use crate::store::{Store, StoreConfig};
 use crossbeam::channel::{self, Sender};
 use listener::{Accepted, Listener};
 use mio::{Events, Poll, Token, Waker};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -119,6 +121,11 @@ impl Server {
             ));
         }
         let tcp_addrs = listeners.iter().filter_map(Listener::tcp_addr).collect();
+        // The snapshot is loaded once the listeners are bound (a port in use fails fast) and
+        // before any connection is accepted.
+        if let Some(snap) = &settings.snapshot {
+            snap.load(&store);
+        }
 
         let registry = Registry::new(config.threads);
         for l in &listeners {
@@ -160,10 +167,24 @@ impl Server {
                 }
             })?;
 
+        let snapshot = match shared.settings.snapshot.clone() {
+            Some(snap) => {
+                let snap_shared = Arc::clone(&shared);
+                Some(
+                    std::thread::Builder::new()
+                        .name("snapshot".into())
+                        .spawn(move || snap.run(&snap_shared.store))?,
+                )
+            }
+            None => None,
+        };
+
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), CONTROL)?);
         let _ = shared.control.set(waker);
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        // SIGUSR1: memcached's restartable shutdown; here, like SIGTERM, a graceful stop
+        // that writes the -e snapshot.
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1])?;
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
         for (i, l) in listeners.iter_mut().enumerate() {
@@ -178,6 +199,7 @@ impl Server {
             shared: Arc::clone(&shared),
             workers,
             maintenance: Some((maintenance, stop_tx)),
+            snapshot,
         };
         let control = std::thread::Builder::new()
             .name("control".into())
@@ -217,6 +239,7 @@ struct Control {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
     maintenance: Option<(JoinHandle<()>, Sender<()>)>,
+    snapshot: Option<JoinHandle<()>>,
 }
 
 impl Control {
@@ -309,6 +332,11 @@ impl Control {
     fn stop(mut self) {
         self.listeners.clear();
         self.shared.stopping.store(true, Ordering::Release);
+        // A snapshot being written while serving is abandoned: the complete one below
+        // replaces it.
+        if let Some(snap) = &self.shared.settings.snapshot {
+            snap.stop_thread();
+        }
         for (_, waker) in &self.inboxes {
             let _ = waker.wake();
         }
@@ -320,6 +348,13 @@ impl Control {
         if let Some((handle, stop_tx)) = self.maintenance.take() {
             let _ = stop_tx.send(());
             let _ = handle.join();
+        }
+        if let Some(handle) = self.snapshot.take() {
+            let _ = handle.join();
+        }
+        // Nothing changes the cache any more: write every live item.
+        if let Some(snap) = &self.shared.settings.snapshot {
+            snap.write_final(&self.shared.store);
         }
     }
 }
@@ -353,6 +388,10 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
         auth_required: config.sasl || config.auth_file.is_some(),
         credentials,
         stats_settings: config.stats_settings(),
+        snapshot: config
+            .snapshot_file
+            .clone()
+            .map(|path| Arc::new(Snapshots::new(path, config.snapshot_interval))),
     })
 }
 

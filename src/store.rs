@@ -11,6 +11,8 @@
 //! - `ghost`: fingerprints of keys recently evicted from the small queue;
 //! - `ops`: compound read-modify-write operations (replace, append, incr/decr);
 //! - `entry`: the meta protocol's entry API;
+//! - `snapshot`: copying items out in bounded batches and loading them back (the file
+//!   format and its I/O are `crate::snapshot`'s);
 //! - `stats`: counters summed over stripes.
 //!
 //! docs/STORE.md describes the memory layout and the policies in full.
@@ -60,6 +62,7 @@ mod item;
 mod ops;
 mod policy;
 mod segment;
+mod snapshot;
 mod stats;
 mod stripe;
 
@@ -75,6 +78,7 @@ pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
 pub use item::{ItemRef, ValueChunks};
 pub use policy::Eviction;
 use segment::{Geometry, Mem, PagePool};
+pub use snapshot::{ExportCursor, ExportMeta, ImportItem, Imported};
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
 

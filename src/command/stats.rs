@@ -155,6 +155,11 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     emit(&"reclaimed", &s.reclaimed);
     emit(&"crawler_reclaimed", &s.crawler_reclaimed);
     emit(&"total_malloced", &s.total_malloced);
+    if let Some(snap) = &ctx.settings.snapshot {
+        for (name, value) in snap.stats_rows() {
+            emit(&name, &value);
+        }
+    }
     emit(&"larder_version", &env!("CARGO_PKG_VERSION"));
 }
 

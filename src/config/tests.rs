@@ -196,14 +196,8 @@ fn every_switch_short_and_long() {
 #[test]
 fn ignored_value_options_are_listed() {
     let c = run(&["-D", ":", "-e", "/dev/shm/mc", "-N", "2"]);
-    assert_eq!(
-        c.ignored,
-        [
-            "-D : (per-prefix stats)",
-            "-e /dev/shm/mc (--memory-file: the cache is not restartable)",
-            "-N 2 (--napi-ids)",
-        ]
-    );
+    assert_eq!(c.ignored, ["-D : (per-prefix stats)", "-N 2 (--napi-ids)",]);
+    assert_eq!(c.snapshot_file, Some(PathBuf::from("/dev/shm/mc")));
     assert_eq!(run(&["-D:"]).ignored, ["-D : (per-prefix stats)"]);
     assert!(fail(&["--delimiter=:"]).contains("'--delimiter'"));
     assert_eq!(run(&["--napi-ids", "2"]).ignored, ["-N 2 (--napi-ids)"]);
@@ -683,6 +677,31 @@ fn effective_suboptions_set_fields() {
     assert!(c.ignored.is_empty());
     assert_eq!(run(&["-o", "slab_page_size=4096"]).slab_page_size, 4096);
     assert!(run(&["-o", "no_maxconns_fast", "-o", "maxconns_fast"]).maxconns_fast);
+}
+
+#[test]
+fn snapshot_file_and_interval() {
+    assert_eq!(run(&[]).snapshot_file, None);
+    for args in [
+        &["-e", "/var/lib/larder/snap"][..],
+        &["--memory-file=/var/lib/larder/snap"],
+        &["--snapshot-file", "/var/lib/larder/snap"],
+    ] {
+        let c = run(args);
+        assert_eq!(c.snapshot_file, Some(PathBuf::from("/var/lib/larder/snap")));
+        assert!(c.ignored.is_empty());
+    }
+    let c = run(&["-e", "/s", "-o", "snapshot_interval=300"]);
+    assert_eq!(c.snapshot_interval, 300);
+    let settings = c.stats_settings();
+    assert!(settings
+        .iter()
+        .any(|(k, v)| *k == "snapshot_file" && v == "/s"));
+    assert!(settings
+        .iter()
+        .any(|(k, v)| *k == "snapshot_interval" && v == "300"));
+    assert!(fail(&["-o", "snapshot_interval=300"]).contains("-e"));
+    assert!(fail(&["-e", "/s", "-o", "snapshot_interval=x"]).contains("snapshot_interval"));
 }
 
 #[test]

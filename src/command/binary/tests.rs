@@ -24,6 +24,7 @@ fn settings(creds: bool) -> Settings {
         credentials: creds
             .then(|| Arc::new(auth::Credentials::parse(b"u:p\n").expect("valid credentials"))),
         stats_settings: Vec::new(),
+        snapshot: None,
     }
 }
 
