@@ -72,8 +72,9 @@ fn le64(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
 }
 
-/// The file header for a snapshot written now.
-fn header(use_cas: bool) -> [u8; HEADER_LEN] {
+/// The file header for a snapshot written now, of about `items` items holding `bytes`
+/// bytes of keys and values (the store's figures when it starts: a hint for the loader).
+fn header(use_cas: bool, items: u64, bytes: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -81,6 +82,8 @@ fn header(use_cas: bool) -> [u8; HEADER_LEN] {
     h[16..24].copy_from_slice(&unix_now().to_le_bytes());
     let flags = if use_cas { H_CAS } else { 0 };
     h[24..28].copy_from_slice(&flags.to_le_bytes());
+    h[28..36].copy_from_slice(&items.to_le_bytes());
+    h[36..44].copy_from_slice(&bytes.to_le_bytes());
     let crc = crc32fast::hash(&h[..60]);
     h[60..64].copy_from_slice(&crc.to_le_bytes());
     h
@@ -231,7 +234,11 @@ fn write_to(
         .truncate(true)
         .mode(0o600)
         .open(tmp)?;
-    file.write_all(&header(store.config().use_cas))?;
+    let now = store.stats();
+    let kv_bytes = now
+        .bytes
+        .saturating_sub(now.curr_items * store.item_header_len() as u64);
+    file.write_all(&header(store.config().use_cas, now.curr_items, kv_bytes))?;
     let mut bytes = HEADER_LEN as u64;
     let mut items = 0u64;
     let mut block = Block::new();
@@ -290,6 +297,9 @@ pub struct Loaded {
 /// items of the verified blocks before the damage are loaded (blocks are checked before any
 /// of their items is used, so no damaged byte is ever stored).
 ///
+/// One thread reads and verifies blocks; import threads (up to 4, as the cores allow)
+/// store their items, so reading, checksums and inserting overlap.
+///
 /// # Errors
 /// Only when the file exists but cannot be opened.
 pub fn load(store: &Store, path: &Path) -> io::Result<Option<Loaded>> {
@@ -299,12 +309,77 @@ pub fn load(store: &Store, path: &Path) -> io::Result<Option<Loaded>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    let shared = LoadShared::default();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let (tx, rx) = crossbeam::channel::bounded::<(Vec<u8>, u32, bool)>(workers * 2);
+    let (back_tx, back_rx) = crossbeam::channel::unbounded::<Vec<u8>>();
     let mut out = Loaded::default();
-    let mut max_cas = 0u64;
-    out.problem = read_into(store, &mut file, &mut out, &mut max_cas).err();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let rx = rx.clone();
+            let back_tx = back_tx.clone();
+            let shared = &shared;
+            scope.spawn(move || {
+                for (payload, count, use_cas) in rx {
+                    if let Err(e) = load_block(store, &payload, count, use_cas, shared) {
+                        shared.fail(e);
+                    }
+                    let _ = back_tx.send(payload);
+                }
+            });
+        }
+        drop(rx);
+        let mut reader = Reader {
+            file: &mut file,
+            tx,
+            back: back_rx,
+            shared: &shared,
+            bytes: 0,
+        };
+        let problem = reader.run(store);
+        out.bytes = reader.bytes;
+        drop(reader);
+        if let Some(p) = problem {
+            shared.fail(p);
+        }
+    });
+    let max_cas = shared.max_cas.load(Ordering::Relaxed);
     store.raise_cas_above(max_cas);
+    out.items = shared.items.load(Ordering::Relaxed);
+    out.expired = shared.expired.load(Ordering::Relaxed);
+    out.too_large = shared.too_large.load(Ordering::Relaxed);
+    out.no_memory = shared.no_memory.load(Ordering::Relaxed);
+    out.problem = shared.problem.lock().take();
     out.duration = started.elapsed();
     Ok(Some(out))
+}
+
+/// Counters and flags the reader and the import threads share.
+#[derive(Default)]
+struct LoadShared {
+    items: AtomicU64,
+    expired: AtomicU64,
+    too_large: AtomicU64,
+    no_memory: AtomicU64,
+    max_cas: AtomicU64,
+    /// Memory is full: the rest is counted, not stored.
+    full: AtomicBool,
+    /// The first problem found (the reader stops at it).
+    problem: Mutex<Option<String>>,
+    failed: AtomicBool,
+}
+
+impl LoadShared {
+    fn fail(&self, why: String) {
+        let mut p = self.problem.lock();
+        if p.is_none() {
+            *p = Some(why);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
 }
 
 /// Reads exactly `buf.len()` bytes; `Ok(false)` at a clean end of file before any byte.
@@ -325,126 +400,145 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> Result<bool, String> {
     }
 }
 
-fn read_into(
-    store: &Store,
-    file: &mut File,
-    out: &mut Loaded,
-    max_cas: &mut u64,
-) -> Result<(), String> {
-    let mut h = [0u8; HEADER_LEN];
-    match read_full(file, &mut h) {
-        Ok(true) => {}
-        Ok(false) => return Err("empty file, not a snapshot".into()),
-        Err(_) => return Err("too short to be a snapshot (truncated header)".into()),
+/// The reading side of a load: header, then blocks, each verified before it is handed to
+/// the import threads.
+struct Reader<'a> {
+    file: &'a mut File,
+    tx: crossbeam::channel::Sender<(Vec<u8>, u32, bool)>,
+    back: crossbeam::channel::Receiver<Vec<u8>>,
+    shared: &'a LoadShared,
+    bytes: u64,
+}
+
+impl Reader<'_> {
+    /// Reads the whole file; the reason it stopped early, if it did.
+    fn run(&mut self, store: &Store) -> Option<String> {
+        self.blocks(store).err()
     }
-    if &h[0..8] != MAGIC {
-        return Err("not a larder snapshot (wrong magic bytes)".into());
-    }
-    let version = le32(&h, 8);
-    if version > VERSION {
-        return Err(format!(
-            "written in snapshot format version {version}, newer than this larder reads \
-             (version {VERSION})"
-        ));
-    }
-    if version == 0 || le32(&h, 60) != crc32fast::hash(&h[..60]) {
-        return Err("corrupt header (checksum mismatch)".into());
-    }
-    let header_len = le32(&h, 12) as usize;
-    if header_len != HEADER_LEN {
-        return Err(format!("corrupt header (header length {header_len})"));
-    }
-    let use_cas = le32(&h, 24) & H_CAS != 0;
-    out.bytes = HEADER_LEN as u64;
-    let mut payload = Vec::new();
-    let mut block_no = 0u64;
-    let mut seen = 0u64;
-    let mut full = false;
-    loop {
-        let at = out.bytes;
-        let mut bh = [0u8; BLOCK_HDR];
-        match read_full(file, &mut bh) {
+
+    fn blocks(&mut self, store: &Store) -> Result<(), String> {
+        let mut h = [0u8; HEADER_LEN];
+        match read_full(self.file, &mut h) {
             Ok(true) => {}
-            Ok(false) => {
-                return Err(format!(
-                    "truncated after {block_no} blocks (no end block at offset {at})"
-                ))
-            }
-            Err(e) => return Err(format!("block {block_no} at offset {at}: {e}")),
+            Ok(false) => return Err("empty file, not a snapshot".into()),
+            Err(_) => return Err("too short to be a snapshot (truncated header)".into()),
         }
-        let kind = le32(&bh, 0);
-        let len = le32(&bh, 4) as usize;
-        let count = le32(&bh, 8);
-        if !(kind == BLOCK_ITEMS || kind == BLOCK_END) || len > MAX_PAYLOAD {
+        if &h[0..8] != MAGIC {
+            return Err("not a larder snapshot (wrong magic bytes)".into());
+        }
+        let version = le32(&h, 8);
+        if version > VERSION {
             return Err(format!(
-                "block {block_no} at offset {at}: corrupt block header"
+                "written in snapshot format version {version}, newer than this larder reads \
+                 (version {VERSION})"
             ));
         }
-        if full && kind == BLOCK_ITEMS {
-            // Memory is full: the rest (colder items) is counted, not read.
-            file.seek(SeekFrom::Current(len as i64))
-                .map_err(|e| format!("seek: {e}"))?;
-            out.bytes += (BLOCK_HDR + len) as u64;
-            out.no_memory += u64::from(count);
-            seen += u64::from(count);
-            block_no += 1;
-            continue;
+        if version == 0 || le32(&h, 60) != crc32fast::hash(&h[..60]) {
+            return Err("corrupt header (checksum mismatch)".into());
         }
-        payload.resize(len, 0);
-        match read_full(file, &mut payload) {
-            Ok(true) => {}
-            Ok(false) if len == 0 => {}
-            _ => {
-                return Err(format!(
-                    "block {block_no} at offset {at}: truncated ({len} bytes announced)"
-                ))
+        let header_len = le32(&h, 12) as usize;
+        if header_len != HEADER_LEN {
+            return Err(format!("corrupt header (header length {header_len})"));
+        }
+        let use_cas = le32(&h, 24) & H_CAS != 0;
+        store.reserve_for_import(le64(&h, 28), le64(&h, 36));
+        self.bytes = HEADER_LEN as u64;
+        let mut block_no = 0u64;
+        let mut seen = 0u64;
+        loop {
+            if self.shared.failed.load(Ordering::Acquire) {
+                // An import thread found a bad record: its problem is the one reported.
+                return Ok(());
             }
-        }
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&bh[0..12]);
-        crc.update(&payload);
-        if crc.finalize() != le32(&bh, 12) {
-            return Err(format!(
-                "block {block_no} at offset {at}: checksum mismatch (corrupt)"
-            ));
-        }
-        out.bytes += (BLOCK_HDR + len) as u64;
-        if kind == BLOCK_END {
-            if len < 8 || le64(&payload, 0) != seen {
+            let at = self.bytes;
+            let mut bh = [0u8; BLOCK_HDR];
+            match read_full(self.file, &mut bh) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(format!(
+                        "truncated after {block_no} blocks (no end block at offset {at})"
+                    ))
+                }
+                Err(e) => return Err(format!("block {block_no} at offset {at}: {e}")),
+            }
+            let kind = le32(&bh, 0);
+            let len = le32(&bh, 4) as usize;
+            let count = le32(&bh, 8);
+            if !(kind == BLOCK_ITEMS || kind == BLOCK_END) || len > MAX_PAYLOAD {
                 return Err(format!(
-                    "end block at offset {at}: item count does not match the blocks"
+                    "block {block_no} at offset {at}: corrupt block header"
                 ));
             }
-            return Ok(());
+            if kind == BLOCK_ITEMS && self.shared.full.load(Ordering::Acquire) {
+                // Memory is full: the rest (colder items) is counted, not read.
+                self.file
+                    .seek(SeekFrom::Current(len as i64))
+                    .map_err(|e| format!("seek: {e}"))?;
+                self.bytes += (BLOCK_HDR + len) as u64;
+                self.shared
+                    .no_memory
+                    .fetch_add(u64::from(count), Ordering::Relaxed);
+                seen += u64::from(count);
+                block_no += 1;
+                continue;
+            }
+            let mut payload = self.back.try_recv().unwrap_or_default();
+            payload.resize(len, 0);
+            match read_full(self.file, &mut payload) {
+                Ok(true) => {}
+                Ok(false) if len == 0 => {}
+                _ => {
+                    return Err(format!(
+                        "block {block_no} at offset {at}: truncated ({len} bytes announced)"
+                    ))
+                }
+            }
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&bh[0..12]);
+            crc.update(&payload);
+            if crc.finalize() != le32(&bh, 12) {
+                return Err(format!(
+                    "block {block_no} at offset {at}: checksum mismatch (corrupt)"
+                ));
+            }
+            self.bytes += (BLOCK_HDR + len) as u64;
+            if kind == BLOCK_END {
+                if len < 8 || le64(&payload, 0) != seen {
+                    return Err(format!(
+                        "end block at offset {at}: item count does not match the blocks"
+                    ));
+                }
+                return Ok(());
+            }
+            seen += u64::from(count);
+            block_no += 1;
+            if self.tx.send((payload, count, use_cas)).is_err() {
+                return Err("import threads ended".into());
+            }
         }
-        let n = load_block(store, &payload, count, use_cas, out, max_cas, &mut full)
-            .map_err(|e| format!("block {block_no} at offset {at}: {e}"))?;
-        seen += n;
-        block_no += 1;
     }
 }
 
-/// Loads the records of one verified block; returns how many it held.
+/// Loads the records of one verified block.
 fn load_block(
     store: &Store,
     p: &[u8],
     count: u32,
     use_cas: bool,
-    out: &mut Loaded,
-    max_cas: &mut u64,
-    full: &mut bool,
-) -> Result<u64, String> {
+    sh: &LoadShared,
+) -> Result<(), String> {
     let mut off = 0;
     let mut n = 0u64;
+    let (mut items, mut expired, mut too_large, mut no_memory, mut max_cas) = (0, 0, 0, 0, 0);
     while off < p.len() {
         if p.len() - off < RECORD_HDR {
-            return Err("record header cut short".into());
+            return Err("a record header is cut short in a verified block".into());
         }
         let r = &p[off..];
         let klen = r[0] as usize;
         let vlen = le32(r, 8) as usize;
         if klen == 0 || RECORD_HDR + klen + vlen > r.len() {
-            return Err("record length out of bounds".into());
+            return Err("a record length is out of bounds in a verified block".into());
         }
         let bits = r[1];
         let cas = if use_cas { le64(r, 12) } else { 0 };
@@ -465,27 +559,34 @@ fn load_block(
         };
         off += RECORD_HDR + klen + vlen;
         n += 1;
-        if *full {
-            out.no_memory += 1;
+        if sh.full.load(Ordering::Relaxed) {
+            no_memory += 1;
             continue;
         }
         match store.import(&it) {
             Imported::Loaded => {
-                out.items += 1;
-                *max_cas = (*max_cas).max(cas);
+                items += 1;
+                max_cas = max_cas.max(cas);
             }
-            Imported::Expired => out.expired += 1,
-            Imported::TooLarge => out.too_large += 1,
+            Imported::Expired => expired += 1,
+            Imported::TooLarge => too_large += 1,
             Imported::Full => {
-                *full = true;
-                out.no_memory += 1;
+                sh.full.store(true, Ordering::Release);
+                no_memory += 1;
             }
         }
     }
+    sh.items.fetch_add(items, Ordering::Relaxed);
+    sh.expired.fetch_add(expired, Ordering::Relaxed);
+    sh.too_large.fetch_add(too_large, Ordering::Relaxed);
+    sh.no_memory.fetch_add(no_memory, Ordering::Relaxed);
+    sh.max_cas.fetch_max(max_cas, Ordering::Relaxed);
     if n != u64::from(count) {
-        return Err(format!("holds {n} records, its header says {count}"));
+        return Err(format!(
+            "a verified block holds {n} records, its header says {count}"
+        ));
     }
-    Ok(n)
+    Ok(())
 }
 
 /// The answer to a snapshot request.

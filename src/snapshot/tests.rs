@@ -349,9 +349,9 @@ fn a_snapshot_under_concurrent_writes_holds_only_written_values() {
                 while !stop.load(Ordering::Relaxed) {
                     let k = (rng.next() % 40_000) as u32;
                     let key = format!("k{k}");
-                    match rng.next() % 20_000 {
-                        0 => s.flush_all(0),
-                        1..=1999 => {
+                    match rng.next() % 10 {
+                        _ if t == 0 && version % 300_000 == 0 => s.flush_all(0),
+                        0 => {
                             s.delete(key.as_bytes());
                         }
                         _ => {
@@ -390,5 +390,5 @@ fn a_snapshot_under_concurrent_writes_holds_only_written_values() {
             n += 1;
         }
     }
-    assert!(n > 1000 && n <= l.items, "{n} items read back, {l:?}");
+    assert!(n > 100 && n <= l.items, "{n} items read back, {l:?}");
 }

@@ -272,6 +272,29 @@ impl Store {
         Imported::Loaded
     }
 
+    /// Sizes every stripe's index for a snapshot of about `items` items holding `bytes`
+    /// bytes of keys and values (as many as fit the memory limit), so that loading does not
+    /// rehash the tables over and over as they grow.
+    pub fn reserve_for_import(&self, items: u64, bytes: u64) {
+        if items == 0 {
+            return;
+        }
+        let per_item = self.geo.layout.hdr as u64 + bytes / items;
+        let limit = self.memory_limit.load(std::sync::atomic::Ordering::Relaxed) as u64;
+        let fits = limit / per_item.max(1);
+        let per_stripe = (items.min(fits) / self.stripes.len() as u64) as usize;
+        let per_stripe = per_stripe + per_stripe / 16;
+        for stripe in self.stripes.iter() {
+            let mut guard = stripe.lock();
+            let Stripe {
+                index, mem, hasher, ..
+            } = &mut *guard;
+            let layout = mem.geo.layout;
+            let want = per_stripe.saturating_sub(index.len());
+            index.reserve(want, |&r| hasher.hash_one(head::key(mem.chunk(r), &layout)));
+        }
+    }
+
     /// Makes every CAS unique handed out from now on greater than `cas` (after an import).
     pub fn raise_cas_above(&self, cas: u64) {
         for stripe in self.stripes.iter() {
