@@ -39,13 +39,17 @@ DIR=${SNAP_DIR:-/var/tmp/larder-snapbench}
 mkdir -p "$DIR"
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 MEMCACHED=${MEMCACHED:-/usr/bin/memcached}
+# Both servers refuse to run as root without -u.
+RUNAS=()
+if [ "$(id -u)" -eq 0 ]; then RUNAS=(-u root); fi
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
-cargo build --release --quiet --bin larder --example snapshot_speed
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin larder --example snapshot_speed
 LARDER=$TARGET/release/larder
-LOADGEN=""
-if [ $((RESTART + COLD)) -gt 0 ]; then
+# LOADGEN=path reuses a built loadgen (cargo bench --bench loadgen --no-run prints it).
+LOADGEN=${LOADGEN:-}
+if [ $((RESTART + COLD)) -gt 0 ] && [ -z "$LOADGEN" ]; then
     LOADGEN=$(cargo bench --bench loadgen --no-run --message-format=json 2>/dev/null |
         sed -n 's/.*"executable":"\([^"]*loadgen[^"]*\)".*/\1/p' | tail -1)
     [ -x "$LOADGEN" ] || { echo "loadgen binary not found" >&2; exit 1; }
@@ -112,10 +116,10 @@ if [ "$RESTART" = 1 ]; then
             port=$(free_port)
             if [ "$server" = larder ]; then
                 file="$DIR/larder-restart.snap"
-                args=("$LARDER" -p "$port" -l 127.0.0.1 -m 3072 -t 2 -e "$file")
+                args=("$LARDER" "${RUNAS[@]}" -p "$port" -l 127.0.0.1 -m 3072 -t 2 -e "$file")
             else
                 file=/dev/shm/memcached-restart.mem
-                args=("$MEMCACHED" -p "$port" -l 127.0.0.1 -m 3072 -t 2 -e "$file" -U 0)
+                args=("$MEMCACHED" "${RUNAS[@]}" -p "$port" -l 127.0.0.1 -m 3072 -t 2 -e "$file" -U 0)
             fi
             rm -f "$file" "$file.tmp" "$file.meta"
             log "$server value=$v: fill $n items"
@@ -166,17 +170,17 @@ if [ "$COLD" = 1 ]; then
             python3 -c '
 import re, sys
 text = sys.stdin.read()
-ratio = re.search(r"hit ratio\D*([0-9.]+)", text)
-secs = re.search(r"([0-9.]+) ?s\b", text)
-reqs = re.search(r"([0-9]+) requests", text)
-print(ratio.group(1) if ratio else "?", reqs.group(1) if reqs else "?", secs.group(1) if secs else "?")
+ratio = re.search(r"hit\s+([0-9.]+)%", text)
+secs = re.search(r"([0-9.]+) s \(", text)
+reqs = re.search(r"gets (\d+)", text)
+print(ratio.group(1) + "%" if ratio else "?", reqs.group(1) if reqs else "?", secs.group(1) if secs else "?")
 ' || echo "? ? ?"
     }
     for mode in with-e without-e; do
         port=$(free_port)
         file="$DIR/coldstart.snap"
         rm -f "$file"
-        args=("$LARDER" -p "$port" -l 127.0.0.1 -m "$MEM" -t 2 -e "$file")
+        args=("$LARDER" "${RUNAS[@]}" -p "$port" -l 127.0.0.1 -m "$MEM" -t 2 -e "$file")
         "${args[@]}" & PID=$!
         wait_up "$port" "$PID"
         log "coldstart $mode: warm-up"

@@ -54,6 +54,11 @@ const R_WIN_SENT: u8 = 1 << 2;
 const R_KEY_BINARY: u8 = 1 << 3;
 const R_MAIN: u8 = 1 << 4;
 
+/// How a load refusing a file that is not a snapshot begins its reason.
+const FOREIGN: &str = "not a larder snapshot";
+/// How a load refusing a newer format begins its reason.
+const NEWER: &str = "written by a newer larder";
+
 /// Header flag: CAS values are meaningful (the writer ran with CAS).
 const H_CAS: u32 = 1;
 
@@ -418,19 +423,29 @@ impl Reader<'_> {
 
     fn blocks(&mut self, store: &Store) -> Result<(), String> {
         let mut h = [0u8; HEADER_LEN];
-        match read_full(self.file, &mut h) {
-            Ok(true) => {}
-            Ok(false) => return Err("empty file, not a snapshot".into()),
-            Err(_) => return Err("too short to be a snapshot (truncated header)".into()),
+        let mut n = 0;
+        while n < HEADER_LEN {
+            match self.file.read(&mut h[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read error: {e}")),
+            }
         }
-        if &h[0..8] != MAGIC {
-            return Err("not a larder snapshot (wrong magic bytes)".into());
+        if n == 0 {
+            return Err("empty file, not a snapshot".into());
+        }
+        let m = n.min(MAGIC.len());
+        if h[..m] != MAGIC[..m] {
+            return Err(format!("{FOREIGN} (wrong magic bytes)"));
+        }
+        if n < HEADER_LEN {
+            return Err("too short to be a snapshot (truncated header)".into());
         }
         let version = le32(&h, 8);
         if version > VERSION {
             return Err(format!(
-                "written in snapshot format version {version}, newer than this larder reads \
-                 (version {VERSION})"
+                "{NEWER}: format version {version}, this larder reads up to version {VERSION}"
             ));
         }
         if version == 0 || le32(&h, 60) != crc32fast::hash(&h[..60]) {
@@ -629,6 +644,9 @@ pub struct Snapshots {
     loaded: Mutex<Loaded>,
     /// Serializes writers (the thread and the final write).
     writing: Mutex<()>,
+    /// The file found at start is not a snapshot this larder can read (another program's
+    /// file, or a newer larder's): never written over.
+    keep_existing: AtomicBool,
 }
 
 impl Snapshots {
@@ -648,6 +666,7 @@ impl Snapshots {
             }),
             loaded: Mutex::new(Loaded::default()),
             writing: Mutex::new(()),
+            keep_existing: AtomicBool::new(false),
         }
     }
 
@@ -674,6 +693,13 @@ impl Snapshots {
                         "snapshot {shown}: loaded {} items in {secs:.3} s ({skipped})",
                         l.items
                     ),
+                    Some(p) if p.starts_with(FOREIGN) || p.starts_with(NEWER) => {
+                        self.keep_existing.store(true, Ordering::Release);
+                        log::warn!(
+                            "snapshot {shown} refused: {p}; starting empty, and the file will \
+                             not be written over (move it away to let larder write snapshots)"
+                        )
+                    }
                     Some(p) if l.items == 0 && l.expired + l.too_large + l.no_memory == 0 => {
                         log::warn!("snapshot {shown} refused: {p}; starting empty")
                     }
@@ -739,6 +765,17 @@ impl Snapshots {
     /// Writes a snapshot now, logs the outcome and records it for `stats`.
     pub fn write_logged(&self, store: &Store) -> Option<Written> {
         let _one = self.writing.lock();
+        if self.keep_existing.load(Ordering::Acquire) {
+            let mut last = self.last.lock();
+            last.result = "failed";
+            last.failed += 1;
+            log::error!(
+                "snapshot {}: not written: the file there is not one this larder wrote (see the \
+                 start-up log); move it away",
+                self.path.display()
+            );
+            return None;
+        }
         self.progress.in_progress.store(true, Ordering::Release);
         let result = write(store, &self.path, &self.progress, &self.abort);
         self.progress.in_progress.store(false, Ordering::Release);

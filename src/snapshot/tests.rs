@@ -258,7 +258,7 @@ fn damaged_files_are_refused_keeping_the_verified_prefix() {
     let mut future = good.clone();
     future[8..12].copy_from_slice(&2u32.to_le_bytes());
     let (l, s) = load_bytes(&future);
-    assert!(l.problem.unwrap().contains("version 2"));
+    assert!(l.problem.unwrap().contains("newer larder"));
     assert_eq!(s.stats().curr_items, 0);
     let mut bad_header = good.clone();
     bad_header[20] ^= 1;
@@ -391,4 +391,26 @@ fn a_snapshot_under_concurrent_writes_holds_only_written_values() {
         }
     }
     assert!(n > 100 && n <= l.items, "{n} items read back, {l:?}");
+}
+
+#[test]
+fn a_file_that_is_not_a_snapshot_is_never_written_over() {
+    let dir = tmp();
+    let path = dir.path().join("precious");
+    fs::write(&path, b"someone else's data\n").unwrap();
+    let snaps = Snapshots::new(path.clone(), 0);
+    let s = store(8);
+    snaps.load(&s);
+    s.store(SetMode::Set, b"k", b"v", 0, 0).unwrap();
+    assert_eq!(snaps.write_final(&s), None);
+    assert_eq!(fs::read(&path).unwrap(), b"someone else's data\n");
+    // A damaged snapshot, on the other hand, is replaced by the next one.
+    let (_d, path, good) = sample();
+    let mut bad = good.clone();
+    bad[HEADER_LEN + 100] ^= 1;
+    fs::write(&path, &bad).unwrap();
+    let snaps = Snapshots::new(path.clone(), 0);
+    let s = store(8);
+    snaps.load(&s);
+    assert!(snaps.write_final(&s).is_some());
 }
