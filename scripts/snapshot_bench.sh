@@ -65,7 +65,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 stat_of() { # port name
     python3 - "$1" "$2" <<'PY'
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=120)
 s.sendall(b"stats\r\n")
 buf = b""
 while not buf.endswith(b"END\r\n"):
@@ -127,7 +127,7 @@ if [ "$RESTART" = 1 ]; then
             wait_up "$port" "$PID"
             "$LOADGEN" fill --server "127.0.0.1:$port" --server-pid "$PID" --value-size "$v" \
                 --mem-mb 3072 --max-items "$n" >/dev/null
-            before=$(stat_of "$port" curr_items)
+            before=$(stat_of "$port" curr_items || echo '?')
             t=$(now)
             if [ "$server" = larder ]; then kill -TERM "$PID"; else kill -USR1 "$PID"; fi
             wait "$PID" || true
@@ -137,7 +137,7 @@ if [ "$RESTART" = 1 ]; then
             "${args[@]}" & PID=$!
             wait_up "$port" "$PID"
             start=$(secs_since "$t")
-            after=$(stat_of "$port" curr_items)
+            after=$(stat_of "$port" curr_items || echo '?')
             kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
             rm -f "$file" "$file.tmp" "$file.meta"
             emit "| $server | $v | $before | $stop | $start | $after |"
@@ -158,12 +158,12 @@ if [ "$COLD" = 1 ]; then
     emit ""
     emit "## Cold-start burst: hit ratio right after a restart"
     emit ""
-    emit "loadgen hitratio ${HR[*]} against larder -m $MEM -t 2: a warm-up of $WARM requests"
-    emit "(seed 1), then a window (seed 2) on the warm server (steady state), then SIGTERM, a"
-    emit "restart, and the same window at once."
+    emit "loadgen hitratio ${HR[*]} against larder -m $MEM -t 2, a fresh server per row: a warm-up"
+    emit "of $WARM requests (seed 1) and a window (seed 2) on the warm server, then the row's"
+    emit "restart, then the measured window (seed 3: same key popularity, another request stream)."
     emit ""
-    emit "| restart | hit ratio of the window | window requests | window seconds |"
-    emit "|---|---:|---:|---:|"
+    emit "| restart before the measured window | hit ratio (seed 2, before) | hit ratio (seed 3, measured) | requests | seconds |"
+    emit "|---|---:|---:|---:|---:|"
     hitratio_line() { # port pid seed requests -> "ratio requests secs"
         "$LOADGEN" hitratio --server "127.0.0.1:$1" --server-pid "$2" "${HR[@]}" \
             --seed "$3" --requests "$4" |
@@ -176,7 +176,7 @@ reqs = re.search(r"gets (\d+)", text)
 print(ratio.group(1) + "%" if ratio else "?", reqs.group(1) if reqs else "?", secs.group(1) if secs else "?")
 ' || echo "? ? ?"
     }
-    for mode in with-e without-e; do
+    for mode in none with-e without-e; do
         port=$(free_port)
         file="$DIR/coldstart.snap"
         rm -f "$file"
@@ -189,17 +189,21 @@ print(ratio.group(1) + "%" if ratio else "?", reqs.group(1) if reqs else "?", se
             # About 10 s of requests at the warm-up's rate.
             WINDOW=$(awk -v r="$wreqs" -v s="$wsecs" 'BEGIN { n = (s > 0 && r > 0) ? int(r / s * 10) : 1000000; print (n < 100000 ? 100000 : n) }')
         fi
-        if [ "$mode" = with-e ]; then
-            read -r ratio n s <<<"$(hitratio_line "$port" "$PID" 2 "$WINDOW")"
-            emit "| none (steady, warm server) | $ratio | $n | $s |"
+        read -r before _ _ <<<"$(hitratio_line "$port" "$PID" 2 "$WINDOW")"
+        if [ "$mode" != none ]; then
+            kill -TERM "$PID"; wait "$PID" || true
+            [ "$mode" = without-e ] && rm -f "$file"
+            "${args[@]}" & PID=$!
+            wait_up "$port" "$PID"
         fi
-        kill -TERM "$PID"; wait "$PID" || true
-        [ "$mode" = without-e ] && rm -f "$file"
-        "${args[@]}" & PID=$!
-        wait_up "$port" "$PID"
-        read -r ratio n s <<<"$(hitratio_line "$port" "$PID" 2 "$WINDOW")"
+        read -r ratio n s <<<"$(hitratio_line "$port" "$PID" 3 "$WINDOW")"
         kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
-        emit "| SIGTERM, restart $([ "$mode" = with-e ] && echo 'with -e' || echo 'without -e (cold)') | $ratio | $n | $s |"
+        case $mode in
+            none) label="none (the warm server goes on)" ;;
+            with-e) label="SIGTERM, restart with -e" ;;
+            *) label="SIGTERM, restart without -e (cold)" ;;
+        esac
+        emit "| $label | $before | $ratio | $n | $s |"
         rm -f "$file"
     done
 fi
