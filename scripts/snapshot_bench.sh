@@ -152,17 +152,18 @@ if [ "$COLD" = 1 ]; then
     if [ "$QUICK" = 1 ]; then
         KEYS=200000 WARM=400000 WINDOW=100000 MEM=16
     else
-        KEYS=2000000 WARM=4000000 WINDOW=0 MEM=64
+        KEYS=2000000 WARM=4000000 WINDOW=${SNAP_WINDOW:-0} MEM=64
     fi
     HR=(--keys "$KEYS" --zipf 0.99 --sizes lognormal -c 4)
     emit ""
     emit "## Cold-start burst: hit ratio right after a restart"
     emit ""
     emit "loadgen hitratio ${HR[*]} against larder -m $MEM -t 2, a fresh server per row: a warm-up"
-    emit "of $WARM requests (seed 1) and a window (seed 2) on the warm server, then the row's"
-    emit "restart, then the measured window (seed 3: same key popularity, another request stream)."
+    emit "of $WARM requests, then the first requests of the same stream again (the window, about"
+    emit "10 s here) on the warm server, then the row's restart, then the window once more."
+    emit "(The stream's seed also picks which keys are popular, so every run uses seed 1.)"
     emit ""
-    emit "| restart before the measured window | hit ratio (seed 2, before) | hit ratio (seed 3, measured) | requests | seconds |"
+    emit "| restart before the measured window | hit ratio of the window before | hit ratio of the window after | requests | seconds |"
     emit "|---|---:|---:|---:|---:|"
     hitratio_line() { # port pid seed requests -> "ratio requests secs"
         "$LOADGEN" hitratio --server "127.0.0.1:$1" --server-pid "$2" "${HR[@]}" \
@@ -189,14 +190,14 @@ print(ratio.group(1) + "%" if ratio else "?", reqs.group(1) if reqs else "?", se
             # About 10 s of requests at the warm-up's rate.
             WINDOW=$(awk -v r="$wreqs" -v s="$wsecs" 'BEGIN { n = (s > 0 && r > 0) ? int(r / s * 10) : 1000000; print (n < 100000 ? 100000 : n) }')
         fi
-        read -r before _ _ <<<"$(hitratio_line "$port" "$PID" 2 "$WINDOW")"
+        read -r before _ _ <<<"$(hitratio_line "$port" "$PID" 1 "$WINDOW")"
         if [ "$mode" != none ]; then
             kill -TERM "$PID"; wait "$PID" || true
             [ "$mode" = without-e ] && rm -f "$file"
             "${args[@]}" & PID=$!
             wait_up "$port" "$PID"
         fi
-        read -r ratio n s <<<"$(hitratio_line "$port" "$PID" 3 "$WINDOW")"
+        read -r ratio n s <<<"$(hitratio_line "$port" "$PID" 1 "$WINDOW")"
         kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
         case $mode in
             none) label="none (the warm server goes on)" ;;
