@@ -54,6 +54,9 @@ pub struct Settings {
     /// `-o cluster_config`: the node list `config get cluster` answers (reloaded on
     /// SIGHUP).
     pub cluster: Option<std::sync::Arc<cluster::Cluster>>,
+    /// The `-e` snapshot file's controls and counters (`snapshot`, `stats`); `None` without
+    /// `-e`.
+    pub snapshot: Option<std::sync::Arc<crate::snapshot::Snapshots>>,
 }
 
 /// Everything a request may touch.
@@ -410,6 +413,17 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
                 out.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
                 Action::Continue
             }
+        }
+        Request::Snapshot => {
+            use crate::snapshot::Request as Asked;
+            out.extend_from_slice(
+                match ctx.settings.snapshot.as_deref().map(|s| s.request()) {
+                    None => b"ERROR: snapshot not enabled (no -e file)\r\n",
+                    Some(Asked::Started) => text::OK,
+                    Some(Asked::Busy) => b"BUSY snapshot in progress\r\n",
+                },
+            );
+            Action::Continue
         }
         Request::CacheMemlimit { megabytes, noreply } => {
             let reply: &[u8] = if *megabytes < 8 {

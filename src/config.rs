@@ -173,6 +173,13 @@ pub struct Config {
     pub slab_page_size: usize,
     /// `-o eviction=s3fifo|lru|lfu` (larder only): which items to evict (default s3fifo).
     pub eviction: crate::store::Eviction,
+    /// `-e, --memory-file` (alias `--snapshot-file`): the snapshot file, loaded at start and
+    /// written at a graceful stop (docs/SNAPSHOT.md). memcached's flag, larder's meaning:
+    /// a portable file of items, not an image of memory.
+    pub snapshot_file: Option<PathBuf>,
+    /// `-o snapshot_interval=N` (larder only): also write the snapshot every N seconds while
+    /// serving (0 = never, the default). Needs `-e`.
+    pub snapshot_interval: u32,
     /// `-o maxconns_fast` / `no_maxconns_fast`: over `-c`, answer
     /// `ERROR Too many open connections` and close at once (default true, as memcached 1.6).
     pub maxconns_fast: bool,
@@ -292,6 +299,8 @@ impl Default for Config {
             idle_timeout: 0,
             slab_page_size: DEFAULT_SLAB_PAGE_SIZE,
             eviction: crate::store::Eviction::S3Fifo,
+            snapshot_file: None,
+            snapshot_interval: 0,
             maxconns_fast: true,
             track_sizes: false,
             enable_coredumps: false,
@@ -479,6 +488,11 @@ impl Config {
                 "ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens. (-Y with -B binary)",
             ));
         }
+        if self.snapshot_interval > 0 && self.snapshot_file.is_none() {
+            return Err(ConfigError::new(
+                "-o snapshot_interval needs a snapshot file (-e, --memory-file)",
+            ));
+        }
         if self.listen.is_empty() {
             return Err(ConfigError::new("-l, --listen: no address given"));
         }
@@ -601,6 +615,13 @@ impl Config {
             ("memory_file", "(null)".to_string()),
             ("slab_page_size", self.slab_page_size.to_string()),
             ("eviction", self.eviction.name().to_string()),
+            (
+                "snapshot_file",
+                self.snapshot_file
+                    .as_ref()
+                    .map_or_else(|| "NULL".to_string(), |p| p.display().to_string()),
+            ),
+            ("snapshot_interval", self.snapshot_interval.to_string()),
         ]
     }
 }

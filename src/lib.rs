@@ -17,6 +17,7 @@
 //!   eviction, expiry.
 //! - [`clock`]: the coarse process clock and memcached's expiry rules.
 //! - [`stats`]: per-worker counters and their aggregation.
+//! - [`snapshot`]: the `-e` snapshot file: format, writing, loading, the snapshot thread.
 //!
 //! # The request path
 //! socket → `server::conn` read buffer → `protocol::text::parse` → `command::execute`
@@ -28,5 +29,6 @@ pub mod config;
 pub mod process;
 pub mod protocol;
 pub mod server;
+pub mod snapshot;
 pub mod stats;
 pub mod store;

@@ -12,7 +12,8 @@
 //!
 //! Stop: the control thread drops the listeners (no new connections), raises the
 //! `stopping` flag and wakes every worker; each worker writes the replies it still
-//! owes, closes its connections and returns; then the maintenance thread stops.
+//! owes, closes its connections and returns; then the maintenance thread stops, and with
+//! `-e` the snapshot thread too, and the snapshot of every live item is written.
 
 pub mod conn;
 pub mod listener;
@@ -25,12 +26,13 @@ use crate::command::auth::Credentials;
 use crate::command::{self, Settings};
 use crate::config::{Config, ProtocolMode};
 use crate::protocol::Dialect;
+use crate::snapshot::Snapshots;
 use crate::stats::Registry;
 use crate::store::{Store, StoreConfig};
 use crossbeam::channel::{self, Sender};
 use listener::{Accepted, Listener};
 use mio::{Events, Poll, Token, Waker};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -121,6 +123,11 @@ impl Server {
             ));
         }
         let tcp_addrs = listeners.iter().filter_map(Listener::tcp_addr).collect();
+        // The snapshot is loaded once the listeners are bound (a port in use fails fast) and
+        // before any connection is accepted.
+        if let Some(snap) = &settings.snapshot {
+            snap.load(&store);
+        }
 
         let registry = Registry::with_prefixes(
             config.threads,
@@ -180,11 +187,25 @@ impl Server {
                 }
             })?;
 
+        let snapshot = match shared.settings.snapshot.clone() {
+            Some(snap) => {
+                let snap_shared = Arc::clone(&shared);
+                Some(
+                    std::thread::Builder::new()
+                        .name("snapshot".into())
+                        .spawn(move || snap.run(&snap_shared.store))?,
+                )
+            }
+            None => None,
+        };
+
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), CONTROL)?);
         let _ = shared.control.set(waker);
         // SIGHUP is caught (and does not stop the server), as memcached ignores it.
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        // SIGUSR1: memcached's restartable shutdown; here, like SIGTERM, a graceful stop
+        // that writes the -e snapshot.
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1])?;
         poll.registry()
             .register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
         for (i, l) in listeners.iter_mut().enumerate() {
@@ -199,6 +220,7 @@ impl Server {
             shared: Arc::clone(&shared),
             workers,
             maintenance: Some((maintenance, stop_tx)),
+            snapshot,
         };
         let control = std::thread::Builder::new()
             .name("control".into())
@@ -238,6 +260,7 @@ struct Control {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
     maintenance: Option<(JoinHandle<()>, Sender<()>)>,
+    snapshot: Option<JoinHandle<()>>,
 }
 
 impl Control {
@@ -345,6 +368,11 @@ impl Control {
     fn stop(mut self) {
         self.listeners.clear();
         self.shared.stopping.store(true, Ordering::Release);
+        // A snapshot being written while serving is abandoned: the complete one below
+        // replaces it.
+        if let Some(snap) = &self.shared.settings.snapshot {
+            snap.stop_thread();
+        }
         for (_, waker) in &self.inboxes {
             let _ = waker.wake();
         }
@@ -356,6 +384,13 @@ impl Control {
         if let Some((handle, stop_tx)) = self.maintenance.take() {
             let _ = stop_tx.send(());
             let _ = handle.join();
+        }
+        if let Some(handle) = self.snapshot.take() {
+            let _ = handle.join();
+        }
+        // Nothing changes the cache any more: write every live item.
+        if let Some(snap) = &self.shared.settings.snapshot {
+            snap.write_final(&self.shared.store);
         }
     }
 }
@@ -397,6 +432,10 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
             )),
             None => None,
         },
+        snapshot: config
+            .snapshot_file
+            .clone()
+            .map(|path| Arc::new(Snapshots::new(path, config.snapshot_interval))),
     })
 }
 

@@ -13,7 +13,9 @@
 //! - `entry`: the meta protocol's entry API;
 //! - `stats`: counters summed over stripes;
 //! - `scan`: bounded, resumable walks over live items (key listings);
-//! - `tombstone`: pending prefix deletes (`flush_prefix`).
+//! - `tombstone`: pending prefix deletes (`flush_prefix`);
+//! - `snapshot`: copying items out in bounded batches and loading them back (the file
+//!   format and its I/O are `crate::snapshot`'s).
 //!
 //! docs/STORE.md describes the memory layout and the policies in full.
 //!
@@ -63,6 +65,7 @@ mod ops;
 mod policy;
 mod scan;
 mod segment;
+mod snapshot;
 mod stats;
 mod stripe;
 mod tombstone;
@@ -80,6 +83,7 @@ pub use item::{ItemRef, ValueChunks};
 pub use policy::Eviction;
 pub use scan::{ScanCursor, Scanned};
 use segment::{Geometry, Mem, PagePool};
+pub use snapshot::{ExportCursor, ExportMeta, ImportItem, Imported};
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
 use tombstone::Tombstones;

@@ -253,6 +253,17 @@ pub fn encode_text(req: &Request<'_>) -> Option<Vec<u8>> {
             push_num(&mut out, delay);
             noreply(&mut out, nr);
         }
+        Request::FlushPrefix {
+            prefix,
+            noreply: nr,
+        } => {
+            out.extend_from_slice(b"flush_prefix ");
+            out.extend_from_slice(prefix);
+            noreply(&mut out, nr);
+        }
+        Request::Snapshot => out.extend_from_slice(b"snapshot"),
+        // Operator commands have many spellings of one request; not re-encoded.
+        Request::Admin(_) => return None,
         Request::Version => out.extend_from_slice(b"version"),
         Request::Verbosity { level, noreply: nr } => {
             out.extend_from_slice(b"verbosity ");
@@ -423,6 +434,7 @@ pub fn encode_binary(req: &binary::Request<'_>) -> Vec<u8> {
             (&[], &[])
         }
         Body::Stat { group } => (group, &[]),
+        Body::ConfigGet { key } => (key, &[]),
         Body::Sasl { mechanism, data } => (mechanism, data),
         Body::Empty => (&[], &[]),
     };

@@ -253,6 +253,11 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
         emit(&name, &0);
     }
     emit(&"total_malloced", &s.total_malloced);
+    if let Some(snap) = &ctx.settings.snapshot {
+        for (name, value) in snap.stats_rows() {
+            emit(&name, &value);
+        }
+    }
     emit(&"larder_version", &env!("CARGO_PKG_VERSION"));
 }
 

@@ -112,7 +112,7 @@ fn command() -> Command {
             flag("disable-dumping", 'X', "disable-dumping"),
             flag("disable-watch", 'W', "disable-watch"),
             path("auth-file", 'Y', "auth-file"),
-            path("memory-file", 'e', "memory-file"),
+            path("memory-file", 'e', "memory-file").visible_alias("snapshot-file"),
             flag("enable-ssl", 'Z', "enable-ssl"),
             value("extended", 'o', "extended", "options").action(ArgAction::Append),
             value("napi-ids", 'N', "napi-ids", "num"),
@@ -258,12 +258,7 @@ impl Parsed {
                 .push("-W (--disable-watch: larder has no watch command)".to_string());
         }
         c.auth_file = self.path("auth-file");
-        if let Some(file) = self.path("memory-file") {
-            c.ignored.push(format!(
-                "-e {} (--memory-file: the cache is not restartable)",
-                file.display()
-            ));
-        }
+        c.snapshot_file = self.path("memory-file");
         if self.matches.get_flag("enable-ssl") {
             return Err(ConfigError::new(
                 "TLS is not supported by larder (-Z, --enable-ssl)",
@@ -420,7 +415,8 @@ accepted for compatibility and have no effect (larder logs each one at startup).
 -W, --disable-watch       disable watch commands [ignored: larder has none]
 -Y, --auth-file=<file>    enable ASCII protocol authentication. format:
                           user:pass\\nuser2:pass2\\n
--e, --memory-file=<file>  mmap a file for item memory [ignored: not restartable]
+-e, --memory-file=<file>  snapshot file: loaded at start, written at a graceful stop
+                          (SIGTERM, SIGINT, SIGUSR1, shutdown); also --snapshot-file
 -Z, --enable-ssl          TLS/SSL: not supported by larder (an error)
 -N, --napi-ids=<num>      number of napi ids [ignored]
 -o, --extended            comma separated list of extended options
@@ -432,6 +428,7 @@ accepted for compatibility and have no effect (larder logs each one at startup).
    - eviction:            (larder) s3fifo (default), lru (segmented, as memcached) or lfu
    - metrics_port:        (larder) serve Prometheus /metrics on this port (first -l host)
    - cluster_config:      (larder) node list file for 'config get cluster' (SIGHUP reloads)
+   - snapshot_interval:   (larder) also write the -e snapshot every N seconds (default: 0)
    accepted and validated as memcached does, but without effect [ignored]:
      hashpower, no_hashexpand, tail_repair_time, hash_algorithm, lru_crawler,
      no_lru_crawler, lru_crawler_sleep, lru_crawler_tocrawl, lru_maintainer,

@@ -4,7 +4,7 @@
 //! here and checked the way memcached checks it, with memcached's message plus the
 //! suboption; an unknown name is `Illegal suboption "..."` as in memcached. The few that
 //! larder implements set [`Config`] fields; the rest are recorded in [`Config::ignored`].
-//! larder adds two names of its own, `slab_page_size` and `eviction`.
+//! larder adds names of its own: `slab_page_size`, `eviction` and `snapshot_interval`.
 
 use super::cli::parse_size;
 use super::{Config, ConfigError};
@@ -132,6 +132,11 @@ fn apply_one(
         "eviction" => {
             let v = need(name, value, token, Missing::Argument)?;
             c.eviction = v.parse().map_err(|e: String| err(e, token))?;
+            Ok(false)
+        }
+        "snapshot_interval" => {
+            let v = need(name, value, token, Missing::Numeric)?;
+            c.snapshot_interval = number(name, v, token)?;
             Ok(false)
         }
         "slab_page_size" => {

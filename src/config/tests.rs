@@ -197,13 +197,8 @@ fn every_switch_short_and_long() {
 fn ignored_value_options_are_listed() {
     let c = run(&["-D", "/", "-e", "/dev/shm/mc", "-N", "2"]);
     assert_eq!((c.prefix_delimiter, c.detail_enabled), (b'/', true));
-    assert_eq!(
-        c.ignored,
-        [
-            "-e /dev/shm/mc (--memory-file: the cache is not restartable)",
-            "-N 2 (--napi-ids)",
-        ]
-    );
+    assert_eq!(c.ignored, ["-N 2 (--napi-ids)"]);
+    assert_eq!(c.snapshot_file, Some(PathBuf::from("/dev/shm/mc")));
     assert_eq!(run(&["-D:"]).prefix_delimiter, b':');
     assert!(run(&["-D:"]).ignored.is_empty());
     assert!(fail(&["--delimiter=:"]).contains("'--delimiter'"));
@@ -687,6 +682,31 @@ fn effective_suboptions_set_fields() {
 }
 
 #[test]
+fn snapshot_file_and_interval() {
+    assert_eq!(run(&[]).snapshot_file, None);
+    for args in [
+        &["-e", "/var/lib/larder/snap"][..],
+        &["--memory-file=/var/lib/larder/snap"],
+        &["--snapshot-file", "/var/lib/larder/snap"],
+    ] {
+        let c = run(args);
+        assert_eq!(c.snapshot_file, Some(PathBuf::from("/var/lib/larder/snap")));
+        assert!(c.ignored.is_empty());
+    }
+    let c = run(&["-e", "/s", "-o", "snapshot_interval=300"]);
+    assert_eq!(c.snapshot_interval, 300);
+    let settings = c.stats_settings();
+    assert!(settings
+        .iter()
+        .any(|(k, v)| *k == "snapshot_file" && v == "/s"));
+    assert!(settings
+        .iter()
+        .any(|(k, v)| *k == "snapshot_interval" && v == "300"));
+    assert!(fail(&["-o", "snapshot_interval=300"]).contains("-e"));
+    assert!(fail(&["-e", "/s", "-o", "snapshot_interval=x"]).contains("snapshot_interval"));
+}
+
+#[test]
 fn eviction_policy_by_name() {
     use crate::store::Eviction;
     assert_eq!(run(&[]).eviction, Eviction::S3Fifo);
@@ -1049,13 +1069,18 @@ fn stats_settings_defaults_match_memcached() {
         ("memory_file", "(null)"),
         ("slab_page_size", "65536"),
         ("eviction", "s3fifo"),
+        ("snapshot_file", "NULL"),
+        ("snapshot_interval", "0"),
     ];
     let got_ref: Vec<(&str, &str)> = got.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(got_ref, expected);
     // memcached's names keep memcached's relative order; larder's own come last.
     let mut position = 0;
     for (name, _) in &got {
-        if *name == "slab_page_size" || *name == "eviction" {
+        if matches!(
+            *name,
+            "slab_page_size" | "eviction" | "snapshot_file" | "snapshot_interval"
+        ) {
             continue;
         }
         let at = MEMCACHED_STATS_SETTINGS[position..]
@@ -1064,7 +1089,7 @@ fn stats_settings_defaults_match_memcached() {
             .unwrap_or_else(|| panic!("{name} out of memcached's order"));
         position += at + 1;
     }
-    assert_eq!(got.last().map(|(n, _)| *n), Some("eviction"));
+    assert_eq!(got.last().map(|(n, _)| *n), Some("snapshot_interval"));
 }
 
 #[test]

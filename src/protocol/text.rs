@@ -463,6 +463,8 @@ pub enum Request<'a> {
         /// Suppress the reply.
         noreply: bool,
     },
+    /// `snapshot` (larder): write the `-e` snapshot file now, in the background.
+    Snapshot,
     /// `stats [args...]`; the command layer interprets the arguments.
     Stats {
         /// The tokens after `stats` (empty for plain `stats`).
@@ -530,6 +532,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             ),
             b"shutdown" => ctx.shutdown(),
             b"slabs" => ctx.done(Request::Admin(admin::slabs(&toks))),
+            b"snapshot" if n == 1 => ctx.done(Request::Snapshot),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'a' => match cmd {

@@ -211,7 +211,6 @@ impl PagePool {
     }
 
     /// Empty segments waiting in the pool.
-    #[cfg(test)]
     pub fn pooled(&self) -> usize {
         self.free.len()
     }
@@ -302,6 +301,9 @@ pub(crate) struct Mem {
     pub small: Log,
     pub main: Log,
     pub classes: Vec<Class>,
+    /// Bumped whenever every segment is released at once (`drain_pages`, flush_all): a
+    /// position saved in this memory (the snapshot writer's) is void once it changes.
+    pub epoch: u64,
 }
 
 impl Mem {
@@ -316,6 +318,7 @@ impl Mem {
             small: Log::new(),
             main: Log::new(),
             classes,
+            epoch: 0,
         }
     }
 
@@ -427,6 +430,7 @@ impl Mem {
     /// Releases every segment (flush_all): returns their bytes and resets the queues.
     pub fn drain_pages(&mut self) -> Vec<Box<[u8]>> {
         let mut out = Vec::with_capacity(self.page_count());
+        self.epoch = self.epoch.wrapping_add(1);
         for page in self.pages.drain(..) {
             if !page.mem.is_empty() {
                 out.push(page.mem);

@@ -171,6 +171,13 @@ impl Stripe {
             .wrapping_add(self.id)
     }
 
+    /// Makes every CAS unique this stripe hands out from now on greater than `cas` (after a
+    /// snapshot loaded items with their old uniques).
+    pub fn raise_cas_above(&mut self, cas: u64) {
+        let next = cas / self.stripes + 1;
+        self.cas_next = self.cas_next.max(next);
+    }
+
     /// The index entry for `key`, valid or not.
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         let mem = &self.mem;

@@ -26,6 +26,7 @@ fn settings(creds: bool) -> Settings {
         stats_settings: Vec::new(),
         dump_disabled: false,
         cluster: None,
+        snapshot: None,
     }
 }
 

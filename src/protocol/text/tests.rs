@@ -89,6 +89,7 @@ fn tag(req: &Request<'_>) -> String {
         Request::Verbosity { level, noreply } => format!("verbosity {level}{}", nr(*noreply)),
         Request::Quit => "quit".into(),
         Request::Shutdown { graceful } => format!("shutdown graceful={graceful}"),
+        Request::Snapshot => "snapshot".into(),
         Request::CacheMemlimit { megabytes, noreply } => {
             format!("cache_memlimit {megabytes}{}", nr(*noreply))
         }
@@ -774,6 +775,8 @@ fn small_commands() {
     );
     assert_eq!(drive(b"cache_memlimit x noreply\r\n"), "");
     assert_eq!(drive(b"shutdown\r\n"), "<shutdown graceful=false>");
+    assert_eq!(drive(b"snapshot\r\n"), "<snapshot>");
+    assert_eq!(drive(b"snapshot now\r\n"), "ERROR\r\n");
     assert_eq!(drive(b"shutdown graceful\r\n"), "<shutdown graceful=true>");
     assert_eq!(
         drive(b"shutdown foo\r\nshutdown graceful x\r\n"),

@@ -1,0 +1,459 @@
+//! Snapshots, the store's side: copying live items out in bounded batches, and loading
+//! them back. The file format, checksums and I/O are `crate::snapshot`'s; the store only
+//! hands out items (under their stripe lock, briefly) and takes them in.
+//!
+//! # Export
+//! [`Store::export_batch`] walks the stripes one at a time, segment by segment, record by
+//! record, from a saved [`ExportCursor`]. One call holds one stripe lock and visits at most
+//! [`EXPORT_RECORDS_PER_HOLD`] records or copies about `max_bytes` of keys and values (one
+//! item at least: a chained item is copied whole), then releases it, so a snapshot taken
+//! while serving never stalls a stripe for longer than that slice. Between calls the stripe
+//! changes: the cursor keeps the segment's generation and the stripe's memory epoch, and a
+//! segment that was evicted or compacted meanwhile (its generation moved on) is left for
+//! the next one; its surviving items were copied to the main queue's open segment, which a
+//! later visit may or may not reach. So a live snapshot is fuzzy: every item it holds is a
+//! value that was stored at some moment during the snapshot, items changed meanwhile may be
+//! missing or appear twice (the loader keeps the later one). A snapshot taken at a stop
+//! (no requests run any more) holds every live item exactly once.
+//!
+//! Items are exported in three passes, most valuable first, so that a loader that runs out
+//! of memory keeps the hot set: items used since they entered their queue or were last passed
+//! over by eviction (use count ≥ 1, either queue), then unused items of the main queue, then
+//! unused items of the small queue.
+//!
+//! # Import
+//! [`Store::import`] stores an item with the CAS, flags, expiry (absolute unix seconds),
+//! meta bits, queue and use count it had. It never evicts: when no free memory is left it
+//! answers [`Imported::Full`], so what was loaded first (the hot items) stays.
+//! [`Store::raise_cas_above`] then makes every new CAS greater than the loaded ones.
+
+use super::item::{self, head, CONT_HDR};
+use super::segment::{Queue, NIL};
+use super::stripe::{Exit, Stripe};
+use super::{ItemRef, Store, StoreError, MAX_KEY_LEN};
+
+/// Most records one [`Store::export_batch`] call visits under one stripe lock.
+pub const EXPORT_RECORDS_PER_HOLD: usize = 2048;
+
+/// Export passes, most valuable items first (module doc).
+const PASSES: u8 = 3;
+
+/// Eviction state of an exported item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportMeta {
+    /// Uses counted since the item entered its queue or was last passed over (0..=3).
+    pub use_count: u8,
+    /// In the main queue (else the small, probationary one).
+    pub main: bool,
+}
+
+/// Where an export stands (between [`Store::export_batch`] calls).
+#[derive(Debug, Clone, Default)]
+pub struct ExportCursor {
+    pass: u8,
+    stripe: usize,
+    slot: u32,
+    off: u32,
+    gen: u32,
+    epoch: u64,
+    in_page: bool,
+}
+
+impl ExportCursor {
+    /// A cursor at the start of the first pass.
+    pub fn new() -> ExportCursor {
+        ExportCursor::default()
+    }
+
+    fn next_slot(&mut self) {
+        self.slot += 1;
+        self.off = 0;
+        self.in_page = false;
+    }
+
+    fn next_stripe(&mut self) {
+        self.stripe += 1;
+        self.slot = 0;
+        self.off = 0;
+        self.in_page = false;
+    }
+}
+
+/// Which pass exports an item.
+fn pass_of(use_count: u8, main: bool) -> u8 {
+    match (use_count, main) {
+        (1.., _) => 0,
+        (0, true) => 1,
+        (0, false) => 2,
+    }
+}
+
+/// One item to load.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportItem<'a> {
+    /// The key (1..=250 bytes).
+    pub key: &'a [u8],
+    /// The whole value.
+    pub value: &'a [u8],
+    /// Client flags.
+    pub flags: u32,
+    /// CAS unique (ignored without CAS).
+    pub cas: u64,
+    /// Expiry as unix seconds, 0 for never.
+    pub exptime_unix: u64,
+    /// Last access as unix seconds.
+    pub atime_unix: u64,
+    /// Use count (capped by the policy).
+    pub use_count: u8,
+    /// In the main queue (else the small one).
+    pub main: bool,
+    /// Fetched since stored (meta `h`).
+    pub fetched: bool,
+    /// Marked stale (meta `I`).
+    pub stale: bool,
+    /// A win token was handed out (meta `W`).
+    pub win_sent: bool,
+    /// The key was given in base64 (meta `b`).
+    pub key_binary: bool,
+}
+
+/// What [`Store::import`] did with an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// Stored.
+    Loaded,
+    /// Its expiry time has passed: not stored.
+    Expired,
+    /// Larger than this store's `-I` (or an invalid key): not stored.
+    TooLarge,
+    /// No free memory is left: not stored (and nothing was evicted).
+    Full,
+}
+
+impl Store {
+    /// Copies out the next batch of live items: runs `f` on each with its stripe lock held
+    /// (at most one stripe lock, at most [`EXPORT_RECORDS_PER_HOLD`] records visited, and
+    /// about `max_bytes` of keys and values). False once the export is complete.
+    pub fn export_batch(
+        &self,
+        cur: &mut ExportCursor,
+        max_bytes: usize,
+        mut f: impl FnMut(&ItemRef<'_>, ExportMeta),
+    ) -> bool {
+        while cur.stripe >= self.stripes.len() {
+            if cur.pass + 1 >= PASSES {
+                cur.pass = PASSES;
+                return false;
+            }
+            cur.pass += 1;
+            cur.stripe = 0;
+            cur.slot = 0;
+            cur.off = 0;
+            cur.in_page = false;
+        }
+        if cur.pass >= PASSES {
+            return false;
+        }
+        let ctx = self.ctx();
+        let guard = self.stripes[cur.stripe].lock();
+        let st: &Stripe = &guard;
+        let mem = &st.mem;
+        if cur.epoch != mem.epoch {
+            // flush_all released every segment since the last visit: start the stripe over.
+            cur.epoch = mem.epoch;
+            cur.slot = 0;
+            cur.off = 0;
+            cur.in_page = false;
+        }
+        let (mut visited, mut bytes) = (0usize, 0usize);
+        while visited < EXPORT_RECORDS_PER_HOLD && bytes < max_bytes {
+            let Some(page) = mem.pages.get(cur.slot as usize) else {
+                cur.next_stripe();
+                break;
+            };
+            let queued = matches!(page.queue, Queue::Small | Queue::Main) && !page.mem.is_empty();
+            if !cur.in_page {
+                if !queued {
+                    cur.next_slot();
+                    continue;
+                }
+                cur.gen = page.gen;
+                cur.off = 0;
+                cur.in_page = true;
+            } else if !queued || page.gen != cur.gen {
+                // Evicted or compacted since the last visit: its records moved.
+                cur.next_slot();
+                continue;
+            }
+            if cur.off >= page.used {
+                cur.next_slot();
+                continue;
+            }
+            let r = mem.make_ref(cur.slot, cur.off as usize);
+            cur.off += mem.record_len(r) as u32;
+            visited += 1;
+            if mem.tag(r) != item::TAG_HEAD || st.validity(r, &ctx).is_err() {
+                continue;
+            }
+            let c = mem.chunk(r);
+            let meta = ExportMeta {
+                use_count: head::freq(c),
+                main: page.queue == Queue::Main,
+            };
+            if pass_of(meta.use_count, meta.main) != cur.pass {
+                continue;
+            }
+            bytes += head::key_len(c) + head::value_len(c);
+            f(&ItemRef { mem, head: r }, meta);
+        }
+        true
+    }
+
+    /// Stores one item from a snapshot (module doc). Never evicts anything.
+    pub fn import(&self, it: &ImportItem<'_>) -> Imported {
+        if it.key.is_empty() || it.key.len() > MAX_KEY_LEN {
+            return Imported::TooLarge;
+        }
+        let clock = &self.clock;
+        let start = clock.process_start();
+        let now = clock.now();
+        let exptime = if it.exptime_unix == 0 {
+            0
+        } else if it.exptime_unix <= clock.unix_time(now) {
+            return Imported::Expired;
+        } else {
+            u32::try_from(it.exptime_unix - start).unwrap_or(u32::MAX)
+        };
+        let atime = u32::try_from(it.atime_unix.saturating_sub(start))
+            .unwrap_or(u32::MAX)
+            .clamp(2, now.max(2));
+        let total = self.geo.layout.total(it.key.len(), it.value.len());
+        if total > self.geo.item_size_max || it.value.len() >= 1 << 30 {
+            return Imported::TooLarge;
+        }
+        let hash = self.hash(it.key);
+        let ctx = self.ctx();
+        let mut guard = self.lock(hash);
+        let st = &mut *guard;
+        let q = if it.main || st.policy.small_percent == 0 || !self.geo.evict {
+            Queue::Main
+        } else {
+            Queue::Small
+        };
+        if !has_room(st, q, total) {
+            return Imported::Full;
+        }
+        if let Ok(old) = st.lookup(&ctx, hash, it.key) {
+            st.unlink(old, Exit::Removed, &ctx);
+        }
+        let cas = if self.config.use_cas { it.cas } else { 0 };
+        let h = match st.write_item(&ctx, q, it.key, &[it.value], it.flags, exptime, cas, NIL) {
+            Ok(h) => h,
+            Err(StoreError::TooLarge) => return Imported::TooLarge,
+            Err(StoreError::OutOfMemory) => return Imported::Full,
+        };
+        st.link(hash, h);
+        let cap = st.policy.freq_cap;
+        let c = st.mem.chunk_mut(h);
+        let mut bits = head::bits(c);
+        for (on, bit) in [
+            (it.fetched, item::FETCHED),
+            (it.stale, item::STALE),
+            (it.win_sent, item::WIN_SENT),
+            (it.key_binary, item::KEY_BINARY),
+        ] {
+            if on {
+                bits |= bit;
+            }
+        }
+        head::set_bits(c, bits);
+        head::set_freq(c, it.use_count.min(cap));
+        head::set_atime(c, atime);
+        Imported::Loaded
+    }
+
+    /// Sizes every stripe's index for a snapshot of about `items` items holding `bytes`
+    /// bytes of keys and values (as many as fit the memory limit), so that loading does not
+    /// rehash the tables over and over as they grow.
+    pub fn reserve_for_import(&self, items: u64, bytes: u64) {
+        if items == 0 {
+            return;
+        }
+        let per_item = self.geo.layout.hdr as u64 + bytes / items;
+        let limit = self.memory_limit.load(std::sync::atomic::Ordering::Relaxed) as u64;
+        let fits = limit / per_item.max(1);
+        let per_stripe = (items.min(fits) / self.stripes.len() as u64) as usize;
+        let per_stripe = per_stripe + per_stripe / 16;
+        for stripe in self.stripes.iter() {
+            let mut guard = stripe.lock();
+            let Stripe {
+                index, mem, hasher, ..
+            } = &mut *guard;
+            let layout = mem.geo.layout;
+            let want = per_stripe.saturating_sub(index.len());
+            index.reserve(want, |&r| hasher.hash_one(head::key(mem.chunk(r), &layout)));
+        }
+    }
+
+    /// Makes every CAS unique handed out from now on greater than `cas` (after an import).
+    pub fn raise_cas_above(&self, cas: u64) {
+        for stripe in self.stripes.iter() {
+            stripe.lock().raise_cas_above(cas);
+        }
+    }
+}
+
+/// Can an item of `total` bytes be written into queue `q` without evicting anything?
+fn has_room(st: &Stripe, q: Queue, total: usize) -> bool {
+    let mem = &st.mem;
+    let page_size = mem.geo.page_size;
+    let free =
+        mem.spare.len() + st.pool.pooled() + st.pool.limit().saturating_sub(st.pool.allocated());
+    if total > page_size {
+        // A chained item: whole segments for all parts but the last, which may need one more.
+        return free > total.div_ceil(page_size - CONT_HDR);
+    }
+    let open = mem.log(q).open;
+    (open != NIL && mem.room(open) >= total) || free > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::store::{SetMode, StoreConfig};
+
+    fn store(mb: usize) -> Store {
+        Store::new(
+            StoreConfig {
+                memory_limit: mb << 20,
+                stripes: 4,
+                ..StoreConfig::default()
+            },
+            Clock::manual(),
+        )
+        .unwrap()
+    }
+
+    type Exported = (Vec<u8>, Vec<u8>, u32, u64, ExportMeta);
+
+    fn export_all(s: &Store) -> Vec<Exported> {
+        let mut out = Vec::new();
+        let mut cur = ExportCursor::new();
+        while s.export_batch(&mut cur, 4096, |it, meta| {
+            out.push((
+                it.key().to_vec(),
+                it.value().flatten().copied().collect(),
+                it.flags(),
+                it.cas(),
+                meta,
+            ))
+        }) {}
+        out
+    }
+
+    #[test]
+    fn export_visits_every_live_item_once_hot_first() {
+        let s = store(16);
+        for i in 0..5000u32 {
+            let v = vec![b'a' + (i % 26) as u8; (i % 300) as usize];
+            s.store(SetMode::Set, format!("k{i}").as_bytes(), &v, i, 0)
+                .unwrap();
+        }
+        // A large (chained) item and a few used ones.
+        s.store(SetMode::Set, b"big", &vec![7u8; 200_000], 1, 0)
+            .unwrap();
+        for i in 0..100u32 {
+            s.get(format!("k{i}").as_bytes(), |_| ()).unwrap();
+        }
+        s.delete(b"k4999");
+        let items = export_all(&s);
+        assert_eq!(items.len(), 5000);
+        let mut keys: Vec<_> = items.iter().map(|i| i.0.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 5000);
+        // The used items come first.
+        assert!(items[..100].iter().all(|i| i.4.use_count >= 1));
+        assert!(items[100..].iter().all(|i| i.4.use_count == 0));
+        let big = items.iter().find(|i| i.0 == b"big").unwrap();
+        assert_eq!(big.1.len(), 200_000);
+    }
+
+    #[test]
+    fn import_keeps_fields_and_never_evicts() {
+        let src = store(16);
+        for i in 0..3000u32 {
+            src.store(SetMode::Set, format!("k{i}").as_bytes(), &[b'x'; 100], i, 0)
+                .unwrap();
+        }
+        for i in 0..10u32 {
+            src.get(format!("k{i}").as_bytes(), |_| ()).unwrap();
+        }
+        let items = export_all(&src);
+        let dst = store(16);
+        let mut max_cas = 0;
+        for (k, v, flags, cas, meta) in &items {
+            let it = ImportItem {
+                key: k,
+                value: v,
+                flags: *flags,
+                cas: *cas,
+                exptime_unix: 0,
+                atime_unix: 0,
+                use_count: meta.use_count,
+                main: meta.main,
+                fetched: false,
+                stale: false,
+                win_sent: false,
+                key_binary: false,
+            };
+            assert_eq!(dst.import(&it), Imported::Loaded);
+            max_cas = max_cas.max(*cas);
+        }
+        dst.raise_cas_above(max_cas);
+        for (k, v, flags, cas, _) in &items {
+            let (v2, f2, c2) = dst
+                .get(k, |it| {
+                    (
+                        it.value().flatten().copied().collect::<Vec<u8>>(),
+                        it.flags(),
+                        it.cas(),
+                    )
+                })
+                .unwrap();
+            assert_eq!((&v2, f2, c2), (v, *flags, *cas));
+        }
+        match dst.store(SetMode::Set, b"new", b"v", 0, 0).unwrap() {
+            crate::store::SetOutcome::Stored { cas } => assert!(cas > max_cas),
+            other => panic!("{other:?}"),
+        }
+        // Into a tiny store: loads until full, evicts nothing.
+        let small = store(1);
+        let mut loaded = 0;
+        for (k, v, ..) in &items {
+            let it = ImportItem {
+                key: k,
+                value: v,
+                flags: 0,
+                cas: 0,
+                exptime_unix: 0,
+                atime_unix: 0,
+                use_count: 0,
+                main: true,
+                fetched: false,
+                stale: false,
+                win_sent: false,
+                key_binary: false,
+            };
+            match small.import(&it) {
+                Imported::Loaded => loaded += 1,
+                Imported::Full => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(loaded > 1000, "{loaded}");
+        assert_eq!(small.stats().evictions, 0);
+        assert_eq!(small.stats().curr_items, loaded);
+    }
+}
