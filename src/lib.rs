@@ -1,27 +1,67 @@
-//! larder: a memcached-compatible, multi-threaded cache daemon.
+//! larder: a memcached-compatible, multi-threaded cache daemon. This page is the map;
+//! `docs/ARCHITECTURE.md` has the same picture with the reasons, `docs/STORE.md` the store.
 //!
 //! # Threads
 //! ```text
-//!  control thread ── accept, -c, round-robin ──► worker 0..t (mio Poll each)
-//!                                                  │ read → parse → execute → write
-//!  maintenance thread ── clock tick, expiry crawl ─┴──► Store (lock stripes)
+//!  control thread (server.rs) ── accept, -c, round-robin hand-off ──► worker 0..t
+//!     signals: TERM/INT/USR1 stop, HUP reloads -o cluster_config     (server/worker.rs,
+//!                                                                     one mio Poll each)
+//!  worker: per connection  read → command::step → write             (server/conn.rs)
+//!  maintenance thread: every 100 ms clock tick + Store::maintain (expiry crawl, spare
+//!     segments back to the pool, prefix tombstones retired)
+//!  snapshot thread (-e with snapshot_interval or the `snapshot` command): snapshot.rs
+//!  metrics thread (-o metrics_port): server/metrics.rs, plain HTTP /metrics
+//!  all share Arc<Shared> = Store + stats Registry + settings + stop flags
 //! ```
 //!
-//! # Modules (who uses whom: see docs/ARCHITECTURE.md)
-//! - [`config`]: memcached's flags and the conf file → one `Config`.
-//! - [`process`]: daemonizing, pid file, dropping privileges, systemd notify.
-//! - [`server`]: listeners, the control thread, workers and connections.
-//! - [`protocol`]: sans-IO parsing of requests and encoding of replies.
-//! - [`command`]: executes requests against the store; the only bridge between them.
-//! - [`store`]: the cache itself: stripes, segments (a log per stripe), items, S3-FIFO
-//!   eviction, expiry.
+//! # Modules (who may use whom: docs/ARCHITECTURE.md)
+//! - [`config`]: memcached's flags, `-o` suboptions and the conf file → one `Config`.
+//! - [`process`]: daemonizing, pid file, dropping privileges, rlimits, systemd notify.
+//! - [`server`]: listeners, the control thread, workers, connections, `/metrics`.
+//! - [`protocol`]: sans-IO parsing of requests and encoding of replies (text, meta,
+//!   binary, operator commands); all wire bytes live here.
+//! - [`command`]: executes parsed requests against the store; the only module that knows
+//!   both `protocol` and `store`.
+//! - [`store`]: the cache: lock stripes, a segment log per stripe, records, S3-FIFO
+//!   eviction, expiry, CAS, scans, prefix tombstones, snapshot batches.
+//! - [`snapshot`]: the `-e` file: format (docs/SNAPSHOT.md), writing, loading.
 //! - [`clock`]: the coarse process clock and memcached's expiry rules.
-//! - [`stats`]: per-worker counters and their aggregation.
-//! - [`snapshot`]: the `-e` snapshot file: format, writing, loading, the snapshot thread.
+//! - [`stats`]: per-worker counters (single-writer atomics) and their sums.
 //!
-//! # The request path
-//! socket → `server::conn` read buffer → `protocol::text::parse` → `command::execute`
-//! → `store` → reply bytes appended to the connection's write buffer → one `write`.
+//! # The request path, by function
+//! `server::worker` polls → `server::conn::Conn::ready` reads into the connection's buffer
+//! → `command::step` picks the dialect and calls `protocol::{text, binary}::parse` (meta
+//! is parsed on the text tokenizer) → `command::execute` (text), `command::meta`,
+//! `command::binary` call [`store::Store`] (`get`, `store`, `entry`, `arith`, ...) → the
+//! reply is encoded by `protocol` into the connection's write buffer → one `write` per batch.
+//!
+//! # Rules and where they are written
+//! - Locking: the module doc of `store.rs` (stripe locks; no thread waits on a second
+//!   stripe lock), the `stats` registry's in `stats.rs` (per-worker single-writer
+//!   counters, read without locks), connection state is owned by its worker (no lock).
+//! - `unsafe`: only for single libc calls with a `// SAFETY:` note, in `process.rs`
+//!   (fork, setsid, setuid, rlimits, malloc tuning), `server/listener.rs` (umask around a
+//!   unix socket's bind) and `stats.rs` (getrusage). The store has none: segments are
+//!   `Box<[u8]>` read with `from_le_bytes`.
+//! - Panics abort the process (`main.rs`): a dead worker must not strand its connections.
+//!
+//! # Tests, by concern
+//! - Store as a library: `src/store/tests.rs`, `tests/store_*.rs` (model, capacity,
+//!   fill, memory ceiling, expiry, calcification, threads).
+//! - Protocols: `src/protocol/*/tests.rs`; over sockets `tests/{text,meta,binary,auth}.rs`
+//!   (transcripts, also run against memcached: `LARDER_TEST_BIN=/usr/bin/memcached`),
+//!   `tests/differential.rs` (random streams compared byte for byte with memcached).
+//! - Operators: `tests/ops.rs`; snapshots: `tests/snapshot.rs`; memory: `tests/memory.rs`.
+//! - Process and faults: `tests/{process,robustness,faults,soak,netfuzz,concurrency}.rs`.
+//! - Real clients: `tests/interop.rs` (pymemcache, python-binary-memcached, meta-memcache,
+//!   php-memcached, memccapable, memcached-tool, memcdump); fuzz targets in `fuzz/`.
+//!
+//! # Adding a command
+//! 1. Parse it in `protocol` (a `Request` variant; its reply bytes as `protocol` constants
+//!    or encoders) and add a transcript to `tests/text.rs` checked against memcached.
+//! 2. Execute it in `command` (text: `command::execute`; meta/binary: their modules),
+//!    calling the store through `Store`'s public methods only.
+//! 3. Count it in `stats` if memcached does, and cover the new variant in `fuzz/`.
 
 pub mod clock;
 pub mod command;
