@@ -375,11 +375,15 @@ fn drive_binary(data: &[u8], limits: &Limits) {
                 assert!(n <= rest.len(), "consumed past the input");
                 assert_eq!(n, req.header.frame_len(), "a request is one whole frame");
                 let used = &rest[..n];
-                assert_eq!(
-                    encode_binary(&req),
-                    used,
-                    "{req:?} does not re-encode to what was read"
-                );
+                // Config Get (0x60) is taken in any shape (the command layer answers it or
+                // refuses it), so only its key is kept and it cannot be re-encoded.
+                if !matches!(req.body, Body::ConfigGet { .. }) {
+                    assert_eq!(
+                        encode_binary(&req),
+                        used,
+                        "{req:?} does not re-encode to what was read"
+                    );
+                }
                 for k in [0, 1, 23, 24, n / 2, n - 1] {
                     if k < n {
                         let p = binary::parse(&used[..k], limits);
