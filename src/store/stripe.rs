@@ -289,15 +289,17 @@ impl Stripe {
         cas: u64,
         protect: u32,
     ) -> Result<u32, StoreError> {
-        let geo = self.mem.geo.clone();
-        let layout = geo.layout;
-        let page_size = geo.page_size;
+        // Copies of the fields, not a clone of the shared `Arc<Geometry>`: an Arc clone is an
+        // atomic write to a cache line every stripe shares, on every store.
+        let layout = self.mem.geo.layout;
+        let page_size = self.mem.geo.page_size;
+        let item_size_max = self.mem.geo.item_size_max;
         let value_len: usize = parts.iter().map(|p| p.len()).sum();
         if key.is_empty() || key.len() > super::MAX_KEY_LEN {
             return Err(StoreError::TooLarge);
         }
         let total = layout.total(key.len(), value_len);
-        if total > geo.item_size_max || value_len >= 1 << 30 {
+        if total > item_size_max || value_len >= 1 << 30 {
             return Err(StoreError::TooLarge);
         }
         let chained = total > page_size;
