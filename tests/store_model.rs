@@ -86,13 +86,31 @@ struct Model {
     seed: u8,
 }
 
+/// The model's reading of a stored counter, as memcached's `safe_strtoull` reads an item:
+/// leading whitespace, an optional sign, digits, then the end or a whitespace or NUL byte;
+/// over u64::MAX refused; a negative number only where it wraps below 2^63 ("-0" is 0).
+/// Written independently of the store's parser (via `str::parse` on the digits).
 fn parse_number(v: &[u8]) -> Option<u64> {
-    let end = v.iter().rposition(|&b| b != b' ')? + 1;
-    let d = &v[..end];
-    if d.len() > 20 || !d.iter().all(u8::is_ascii_digit) {
-        return None;
+    let space = |b: &u8| b" \t\n\x0b\x0c\r".contains(b);
+    let start = v.iter().position(|b| !space(b))?;
+    let rest = &v[start..];
+    let (negative, rest) = match rest.first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    match rest.get(digits) {
+        None | Some(0) => {}
+        Some(b) if space(b) => {}
+        Some(_) => return None,
     }
-    std::str::from_utf8(d).ok()?.parse().ok()
+    let n: u64 = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    if !negative {
+        return Some(n);
+    }
+    let n = n.wrapping_neg();
+    (n < 1 << 63).then_some(n)
 }
 
 impl Model {
