@@ -9,7 +9,7 @@
 //! memcached applies the flags of `mg` and `ma` in the order the client sent them: `T`
 //! (new TTL), `N` (TTL of a vivified item) and `R` (recache check) change or read the expiry
 //! at their position, and `t` reports the expiry as it is at *its* position (`mg k t T30`
-//! shows the old TTL). [`Plan`] replays that walk over the flag tokens.
+//! shows the old TTL). `Plan` replays that walk over the flag tokens.
 //!
 //! Counting, as memcached 1.6.18 does (checked against its `stats`): `mg` counts `cmd_get`
 //! with `get_hits`/`get_misses` (a vivified miss counts as a hit), or `cmd_touch` with

@@ -132,7 +132,7 @@ pub enum Imported {
 
 impl Store {
     /// Copies out the next batch of live items: runs `f` on each with its stripe lock held
-    /// (at most one stripe lock, at most [`EXPORT_RECORDS_PER_HOLD`] records visited, and
+    /// (at most one stripe lock, at most `EXPORT_RECORDS_PER_HOLD` records visited, and
     /// about `max_bytes` of keys and values). False once the export is complete.
     pub fn export_batch(
         &self,
