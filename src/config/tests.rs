@@ -950,63 +950,13 @@ fn conf_file_tokenizer() {
     assert_eq!(ignored, ["logfile  (larder logs to stderr)"]);
 }
 
-/// The memcached 1.6.18 `stats settings` names, in its order.
-const MEMCACHED_STATS_SETTINGS: &[&str] = &[
-    "maxbytes",
-    "maxconns",
-    "tcpport",
-    "udpport",
-    "inter",
-    "verbosity",
-    "oldest",
-    "evictions",
-    "domain_socket",
-    "umask",
-    "shutdown_command",
-    "growth_factor",
-    "chunk_size",
-    "num_threads",
-    "num_threads_per_udp",
-    "stat_key_prefix",
-    "detail_enabled",
-    "reqs_per_event",
-    "cas_enabled",
-    "tcp_backlog",
-    "binding_protocol",
-    "auth_enabled_sasl",
-    "auth_enabled_ascii",
-    "item_size_max",
-    "maxconns_fast",
-    "hashpower_init",
-    "slab_reassign",
-    "slab_automove",
-    "slab_automove_ratio",
-    "slab_automove_window",
-    "slab_chunk_max",
-    "lru_crawler",
-    "lru_crawler_sleep",
-    "lru_crawler_tocrawl",
-    "tail_repair_time",
-    "flush_enabled",
-    "dump_enabled",
-    "hash_algorithm",
-    "lru_maintainer_thread",
-    "lru_segmented",
-    "hot_lru_pct",
-    "warm_lru_pct",
-    "hot_max_factor",
-    "warm_max_factor",
-    "temp_lru",
-    "temporary_ttl",
-    "idle_timeout",
-    "watcher_logbuf_size",
-    "worker_logbuf_size",
-    "read_buf_mem_limit",
-    "track_sizes",
-    "inline_ascii_response",
-    "num_napi_ids",
-    "memory_file",
-];
+/// The memcached 1.6.18 `stats settings` names, in its order (shared with tests/ops.rs).
+fn memcached_stats_settings() -> Vec<&'static str> {
+    include_str!("../../tests/data/memcached-1.6.18-stats-settings.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+}
 
 #[test]
 fn stats_settings_defaults_match_memcached() {
@@ -1075,6 +1025,7 @@ fn stats_settings_defaults_match_memcached() {
     let got_ref: Vec<(&str, &str)> = got.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(got_ref, expected);
     // memcached's names keep memcached's relative order; larder's own come last.
+    let memcached = memcached_stats_settings();
     let mut position = 0;
     for (name, _) in &got {
         if matches!(
@@ -1083,7 +1034,7 @@ fn stats_settings_defaults_match_memcached() {
         ) {
             continue;
         }
-        let at = MEMCACHED_STATS_SETTINGS[position..]
+        let at = memcached[position..]
             .iter()
             .position(|n| n == name)
             .unwrap_or_else(|| panic!("{name} out of memcached's order"));
