@@ -216,14 +216,7 @@ fn verbose_flag_logs_connections() {
     if !larder_only() {
         return;
     }
-    let port = common::free_port();
-    let mut child = larder()
-        .args(["-vv", "-p", &port.to_string(), "-l", "127.0.0.1"])
-        .args(root_flags())
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (port, mut child) = larder_vv();
     let mut c = connect_retry(([127, 0, 0, 1], port).into());
     c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
     drop(c);
@@ -260,6 +253,19 @@ fn graceful_stop_finishes_replies_in_flight() {
     assert!(s.wait_exit(Duration::from_secs(10)).is_some());
 }
 
+/// larder with `-vv` on a free port, its stderr piped (RUST_LOG removed so `-vv` decides).
+fn larder_vv() -> (u16, std::process::Child) {
+    let port = common::free_port();
+    let child = larder()
+        .args(["-vv", "-p", &port.to_string(), "-l", "127.0.0.1"])
+        .args(root_flags())
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (port, child)
+}
+
 /// `-vv` logs client commands and replies as memcached does; `verbosity` changes the level
 /// at run time (both ways).
 #[test]
@@ -267,14 +273,7 @@ fn vv_logs_commands_and_replies_and_verbosity_changes_it() {
     if !larder_only() {
         return;
     }
-    let port = common::free_port();
-    let mut child = larder()
-        .args(["-vv", "-p", &port.to_string(), "-l", "127.0.0.1"])
-        .args(root_flags())
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (port, mut child) = larder_vv();
     let mut c = connect_retry(([127, 0, 0, 1], port).into());
     c.roundtrip(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n");
     c.roundtrip(b"get a b\r\n", b"VALUE a 0 1\r\nx\r\nEND\r\n");
