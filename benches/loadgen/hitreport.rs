@@ -8,6 +8,7 @@
 
 use crate::cacheaside::{Counts, ServerState};
 use crate::charts;
+use crate::report;
 use crate::results::{self, get, num, Record};
 use clap::Args;
 use std::fmt::Write as _;
@@ -173,33 +174,8 @@ impl<'a> Cells<'a> {
             .iter()
             .filter(|r| get(r, "kind") == Some("hitratio"))
             .collect();
-        let mut labels: Vec<String> = Vec::new();
-        for r in &recs {
-            let l = get(r, "label").unwrap_or("?");
-            if !labels.iter().any(|x| x == l) {
-                labels.push(l.to_string());
-            }
-        }
-        if let Some(i) = labels.iter().position(|l| l == baseline) {
-            let b = labels.remove(i);
-            labels.insert(0, b);
-        }
-        let mut cells: Vec<(String, Vec<Option<&'a Record>>)> = Vec::new();
-        for r in recs {
-            let cell = get(r, "cell").unwrap_or("?");
-            let li = labels
-                .iter()
-                .position(|l| Some(l.as_str()) == get(r, "label"))
-                .unwrap_or(0);
-            let row = match cells.iter().position(|(c, _)| c == cell) {
-                Some(i) => i,
-                None => {
-                    cells.push((cell.to_string(), vec![None; labels.len()]));
-                    cells.len() - 1
-                }
-            };
-            cells[row].1[li] = Some(r);
-        }
+        let labels = report::labels_baseline_first(recs.iter().copied(), baseline);
+        let cells = report::group_by_cell(recs.into_iter(), &labels);
         Cells { labels, cells }
     }
 }

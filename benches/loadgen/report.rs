@@ -63,6 +63,49 @@ pub fn write_quietly(a: &ReportArgs) -> Result<(String, PathBuf), String> {
     Ok((md, path))
 }
 
+/// The server labels of `recs` in first-seen order, `baseline` moved first.
+pub fn labels_baseline_first<'a>(
+    recs: impl Iterator<Item = &'a Record>,
+    baseline: &str,
+) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for r in recs {
+        let l = get(r, "label").unwrap_or("?");
+        if !labels.iter().any(|x| x == l) {
+            labels.push(l.to_string());
+        }
+    }
+    if let Some(i) = labels.iter().position(|l| l == baseline) {
+        let b = labels.remove(i);
+        labels.insert(0, b);
+    }
+    labels
+}
+
+/// `recs` by cell in first-seen order, each with one record slot per label of `labels`.
+pub fn group_by_cell<'a>(
+    recs: impl Iterator<Item = &'a Record>,
+    labels: &[String],
+) -> Vec<(String, Vec<Option<&'a Record>>)> {
+    let mut cells: Vec<(String, Vec<Option<&'a Record>>)> = Vec::new();
+    for r in recs {
+        let cell = get(r, "cell").unwrap_or("?");
+        let li = labels
+            .iter()
+            .position(|l| Some(l.as_str()) == get(r, "label"))
+            .unwrap_or(0);
+        let row = match cells.iter().position(|(c, _)| c == cell) {
+            Some(i) => i,
+            None => {
+                cells.push((cell.to_string(), vec![None; labels.len()]));
+                cells.len() - 1
+            }
+        };
+        cells[row].1[li] = Some(r);
+    }
+    cells
+}
+
 /// Results grouped for presentation: cells in first-seen order, servers baseline first.
 pub struct Data<'a> {
     /// Server labels, the baseline first.
@@ -76,35 +119,12 @@ pub struct Data<'a> {
 impl<'a> Data<'a> {
     /// Groups `recs` by kind, cell and server label.
     pub fn new(recs: &'a [Record], baseline: &str) -> Self {
-        let mut labels: Vec<String> = Vec::new();
-        for r in recs {
-            let l = get(r, "label").unwrap_or("?");
-            if !labels.iter().any(|x| x == l) {
-                labels.push(l.to_string());
-            }
-        }
-        if let Some(i) = labels.iter().position(|l| l == baseline) {
-            let b = labels.remove(i);
-            labels.insert(0, b);
-        }
+        let labels = labels_baseline_first(recs.iter(), baseline);
         let group = |kind: &str| {
-            let mut cells: Vec<(String, Vec<Option<&'a Record>>)> = Vec::new();
-            for r in recs.iter().filter(|r| get(r, "kind") == Some(kind)) {
-                let cell = get(r, "cell").unwrap_or("?");
-                let li = labels
-                    .iter()
-                    .position(|l| Some(l.as_str()) == get(r, "label"))
-                    .unwrap_or(0);
-                let row = match cells.iter().position(|(c, _)| c == cell) {
-                    Some(i) => i,
-                    None => {
-                        cells.push((cell.to_string(), vec![None; labels.len()]));
-                        cells.len() - 1
-                    }
-                };
-                cells[row].1[li] = Some(r);
-            }
-            cells
+            group_by_cell(
+                recs.iter().filter(|r| get(r, "kind") == Some(kind)),
+                &labels,
+            )
         };
         let runs = group("run");
         let fills = group("fill");
