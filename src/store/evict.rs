@@ -35,10 +35,11 @@ use super::StoreError;
 const RESERVE_ROUNDS: usize = 256;
 /// Stripes the last round of taking memory from others waits for (1 ms at most each).
 const PATIENT_TRIES: usize = 4;
-/// Items this many times the average size need two uses to be kept (size-aware policies).
-const BIG_ITEM: usize = 2;
-/// Items this many times the average size need three uses to be kept.
-const HUGE_ITEM: usize = 8;
+/// Items more than this many quarters of the average size need two uses to be kept
+/// (size-aware policies): 1.5x.
+const BIG_ITEM_QUARTERS: usize = 6;
+/// Items more than this many quarters of the average size need three uses to be kept: 4x.
+const HUGE_ITEM_QUARTERS: usize = 16;
 /// Most bytes of a victim segment kept, out of 8 (the rest is freed).
 const KEEP_EIGHTHS: usize = 7;
 
@@ -277,8 +278,8 @@ impl Stripe {
     /// Does the policy keep the live item `h` (a record of `len` bytes) found in a victim of
     /// queue `from`? Adjusts its use count when it does.
     ///
-    /// Size-aware (`Params::size_aware`): an item more than `BIG_ITEM` times the stripe's
-    /// average item size needs two uses to stay, more than `HUGE_ITEM` times three. One large
+    /// Size-aware (`Params::size_aware`): an item more than 1.5 times the stripe's average
+    /// item size needs two uses to stay, more than 4 times three. One large
     /// value holds the memory of many small ones, so keeping it must pay for more misses;
     /// this raises the hit ratio on mixed sizes by about 1% (STORE.md) and changes nothing
     /// when all items are about the same size.
@@ -288,7 +289,8 @@ impl Stripe {
         }
         let need = if self.policy.size_aware {
             let avg = (self.counters.bytes / self.counters.curr_items.max(1)) as usize;
-            1 + u8::from(len > BIG_ITEM * avg) + u8::from(len > HUGE_ITEM * avg)
+            1 + u8::from(len * 4 > BIG_ITEM_QUARTERS * avg)
+                + u8::from(len * 4 > HUGE_ITEM_QUARTERS * avg)
         } else {
             1
         };

@@ -11,12 +11,12 @@ use std::str::FromStr;
 /// The eviction policy (`-o eviction=NAME`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Eviction {
-    /// S3-FIFO (SOSP '23): new items enter a small FIFO (10% of memory); those used while
+    /// S3-FIFO (SOSP '23): new items enter a small FIFO (5% of memory); those used while
     /// there move to the main queue, the others leave and are remembered in the ghost; a key
     /// that comes back while remembered goes straight to the main queue. The main queue
     /// reinserts items used since they were last passed over (up to 3 times), evicts the rest.
     /// Resists scans and one-hit keys, adapts as fast as the small queue turns over. Items
-    /// more than twice the average size need two uses to stay (eight times: three).
+    /// more than 1.5 times the average size need two uses to stay (4 times: three).
     #[default]
     S3Fifo,
     /// memcached's segmented LRU, approximated: new items are on probation (the small queue,
@@ -43,7 +43,7 @@ impl Eviction {
     pub(crate) fn params(self) -> Params {
         match self {
             Eviction::S3Fifo => Params {
-                small_percent: 10,
+                small_percent: 5,
                 ghost: true,
                 promote_at: 1,
                 freq_cap: 3,
