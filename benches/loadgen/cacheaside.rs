@@ -391,6 +391,23 @@ impl Stream {
         out.extend_from_slice(&digits);
     }
 
+    /// Gets in the second half of the stream whose key was never requested before: misses
+    /// no cache of any size avoids (cold misses), so `cold_second_half() / (len - len / 2)`
+    /// is the floor of any server's second-half miss ratio on this stream (expiry and
+    /// evictions only add to it). The report uses it to show how much of a miss ratio a
+    /// policy could still remove.
+    pub fn cold_second_half(&self) -> u64 {
+        let half = self.reqs.len() / 2;
+        let mut seen = std::collections::HashSet::with_capacity(self.reqs.len() / 2);
+        let mut cold = 0;
+        for (i, r) in self.reqs.iter().enumerate() {
+            if seen.insert(r.key) && i >= half {
+                cold += 1;
+            }
+        }
+        cold
+    }
+
     /// Writes the stream in the trace format (`key size [ttl]` per line).
     pub fn write_trace(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(300);

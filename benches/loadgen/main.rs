@@ -512,6 +512,7 @@ fn cmd_hitratio(a: &HitRatioArgs) -> Result<(), String> {
         counts: &counts,
         secs,
         state: &state,
+        cold2: stream.cold_second_half(),
     });
     println!("{}", hitreport::describe(&rec));
     if counts.get_errors > 0 || counts.set_errors > 0 {

@@ -838,6 +838,12 @@ fn hitratio_engine() -> Result<(), String> {
             "second half and errors {c:?}"
         );
         check!(strict == (c.resent == 0), "resent {c:?} (strict {strict})");
+        // A server that keeps everything misses exactly the cold misses.
+        check!(
+            c.gets2 - c.hits2 == stream.cold_second_half(),
+            "cold misses {} against {c:?}",
+            stream.cold_second_half()
+        );
         last = Some((addr, c));
     }
     let (addr, counts) = last.ok_or("no pass")?;
@@ -865,6 +871,8 @@ fn hitratio_engine() -> Result<(), String> {
                 counts: &c,
                 secs: 1.0,
                 state: &st,
+                // A floor at a quarter of the baseline's misses.
+                cold2: (counts.gets2 - counts.hits2) / 4,
             };
             results::append(&path, &hitreport::record(&info))?;
         }
@@ -885,6 +893,11 @@ fn hitratio_engine() -> Result<(), String> {
     check!(
         table.contains("| curve x -m 8 | **larder/memcached** |") && table.contains("**0.500x**"),
         "ratio row in\n{table}"
+    );
+    // Half the baseline's misses, a floor at a quarter of them: (1/2 - 1/4) / (1 - 1/4).
+    check!(
+        table.contains("above the floor **0.333x** (best possible 0.250x)"),
+        "misses above the floor in\n{table}"
     );
     let curves = hitreport::curves(&cells);
     check!(

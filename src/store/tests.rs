@@ -412,8 +412,8 @@ fn a_key_evicted_unused_and_asked_for_again_goes_to_the_main_queue() {
         j += 1;
     }
     // They were evicted from the small queue without a use; the ghost remembers them, so
-    // they come back into the main queue (the ghost is direct-mapped: a key evicted in the
-    // same pass may have taken a returning key's slot, about 5% each here).
+    // they come back into the main queue (the ghost forgets the oldest of a bucket of four:
+    // four keys evicted later into the same bucket would push a returning key out, rarely).
     let mut in_main = Vec::new();
     for k in &returning {
         set(&s, k.as_bytes(), &val);
@@ -421,7 +421,7 @@ fn a_key_evicted_unused_and_asked_for_again_goes_to_the_main_queue() {
         let r = st.find(s.hash(k.as_bytes()), k.as_bytes()).unwrap();
         in_main.push(st.mem.pages[st.mem.slot_of(r) as usize].queue == segment::Queue::Main);
     }
-    assert!(in_main.iter().filter(|&&m| m).count() >= 4);
+    assert!(in_main.iter().filter(|&&m| m).count() >= 6, "{in_main:?}");
     for k in 0..2 * j {
         set(&s, format!("more:{k:05}").as_bytes(), &val);
     }
