@@ -6,6 +6,7 @@
 //! `cmd_set` per storage command, and the `*_hits`/`*_misses` pairs of each command.
 //! Every counter is the calling worker's own (see `stats`).
 
+use crate::protocol::meta::MAX_DECODED_KEY_LEN;
 use crate::protocol::text::{self, Keys, Request, StoreKind};
 use crate::protocol::{Dialect, Limits, Parsed};
 use crate::stats::classes::ClassCmd;
@@ -143,8 +144,10 @@ fn step_text(
     match text::parse(input, &limits) {
         Parsed::Incomplete => Stepped::NeedInput,
         Parsed::Invalid(err) => {
-            if err.reply == TOO_LARGE {
-                unlink_refused_set(input, ctx);
+            if let Some(refused) = &err.too_large {
+                let mut buf = [0; MAX_DECODED_KEY_LEN];
+                let key = refused.key(input, &mut buf).unwrap_or_default();
+                refuse_too_large(ctx, key, refused.unlink && !key.is_empty());
             }
             err.write_reply(out);
             Stepped::Done {
@@ -212,20 +215,14 @@ fn step_ascii_auth(
     }
 }
 
-const TOO_LARGE: crate::protocol::ErrorReply =
-    crate::protocol::ErrorReply::Server("object too large for cache");
-
-/// memcached drops the stored value when a `set` is refused as too large, so that a
-/// client does not go on reading stale data (process_update_command): of the classic
-/// commands only `set`; `ms` in every mode (process_mset_command).
-fn unlink_refused_set(input: &[u8], ctx: &Ctx<'_>) {
-    if let text::Frame::Line { line, .. } = text::frame(input) {
-        let tokens = text::Tokens::new(line);
-        if tokens.len() >= 2 && tokens.get(0) == b"set" {
-            ctx.store.delete(tokens.get(1));
-        } else if tokens.get(0) == b"ms" {
-            meta::unlink_refused(&tokens, ctx);
-        }
+/// A storage command refused as too large before its data was read, in any dialect:
+/// memcached counts it and, for `set` (text and binary) and `ms`, drops the stored value so
+/// that a client does not go on reading stale data (process_update_command,
+/// process_mset_command, process_bin_update).
+pub(crate) fn refuse_too_large(ctx: &Ctx<'_>, key: &[u8], unlink: bool) {
+    ctx.stats.store_too_large.incr();
+    if unlink {
+        ctx.store.delete(key);
     }
 }
 

@@ -99,6 +99,59 @@ pub struct ParseError {
     /// errors included, once the command's token count has been accepted. When set, write
     /// nothing; [`ParseError::write_reply`] does this check.
     pub noreply: bool,
+    /// Set when a storage command was refused because its item would be too large: what
+    /// the command layer does about it besides the reply.
+    pub too_large: Option<TooLarge>,
+}
+
+/// A storage command refused before its data block was read because the item would exceed
+/// `-I`. memcached counts every such refusal (`store_too_large`) and, for `set` and every
+/// `ms`, unlinks the key, so that readers do not go on seeing the value the client meant to
+/// replace. The key stays in the input buffer: this says where, and [`TooLarge::key`] reads
+/// it back (decoding a meta `b` key, which arrives in base64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// Offset of the key token in the input the parser was given.
+    at: usize,
+    /// Length of the key token.
+    len: usize,
+    /// The token is base64 (meta `b` flag).
+    base64: bool,
+    /// Unlink the key's current value (`set`, `ms`; not `add`, `replace`, `append`,
+    /// `prepend` or `cas`, as memcached's `process_update_command`).
+    pub unlink: bool,
+}
+
+impl TooLarge {
+    /// A refusal of the key token `key`, a slice of `input`.
+    pub(crate) fn new(input: &[u8], key: &[u8], base64: bool, unlink: bool) -> Self {
+        // Where `key` starts within `input` (both are the same buffer; no unsafe needed).
+        let at = (key.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+        debug_assert!(at + key.len() <= input.len());
+        TooLarge {
+            at,
+            len: key.len(),
+            base64,
+            unlink,
+        }
+    }
+
+    /// The refused command's key as stored, read from the `input` the parser was given
+    /// (`buf` holds a decoded base64 key). None if `input` is not that buffer any more or
+    /// the base64 is invalid (no key to unlink).
+    pub fn key<'a>(
+        &self,
+        input: &'a [u8],
+        buf: &'a mut [u8; meta::MAX_DECODED_KEY_LEN],
+    ) -> Option<&'a [u8]> {
+        let raw = input.get(self.at..self.at.checked_add(self.len)?)?;
+        if self.base64 {
+            let n = meta::decode_key(raw, buf)?;
+            Some(&buf[..n])
+        } else {
+            Some(raw)
+        }
+    }
 }
 
 impl ParseError {
@@ -110,6 +163,7 @@ impl ParseError {
             swallow: 0,
             close: false,
             noreply: false,
+            too_large: None,
         }
     }
 
@@ -121,6 +175,27 @@ impl ParseError {
             swallow: 0,
             close: true,
             noreply: false,
+            too_large: None,
+        }
+    }
+
+    /// `SERVER_ERROR object too large for cache` for a storage command of `key` whose data
+    /// block of `block` bytes starts after `line` bytes, of which `available` are in the
+    /// buffer: the line and what is there are dropped now, the rest as it arrives.
+    pub(crate) fn too_large(
+        line: usize,
+        block: usize,
+        available: usize,
+        refused: TooLarge,
+    ) -> Self {
+        let now = block.min(available);
+        ParseError {
+            reply: ErrorReply::Server("object too large for cache"),
+            consumed: line + now,
+            swallow: block - now,
+            close: false,
+            noreply: false,
+            too_large: Some(refused),
         }
     }
 

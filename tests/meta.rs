@@ -569,7 +569,8 @@ fn errors_are_never_quiet() {
 fn too_large_ms_swallows_data_and_unlinks_the_old_item() {
     let s = Server::start(&[]);
     let mut c = s.connect();
-    // Every mode unlinks, and a base64 key is decoded first.
+    // Every mode unlinks, and a base64 key is decoded first; each refusal counts once.
+    let before = c.stat("store_too_large");
     for (key, plain, flags) in [
         ("foo", "foo", ""),
         ("Zm9v", "foo", " b MA"),
@@ -583,6 +584,7 @@ fn too_large_ms_swallows_data_and_unlinks_the_old_item() {
         c.expect(b"SERVER_ERROR object too large for cache\r\nMN\r\n");
         c.roundtrip(format!("mg {plain} v\r\n").as_bytes(), b"EN\r\n");
     }
+    assert_eq!(c.stat("store_too_large"), before + 3);
 }
 
 #[test]

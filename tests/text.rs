@@ -235,6 +235,24 @@ fn too_large_values_are_refused_and_their_data_swallowed() {
     // A refused set also drops the old value (memcached avoids serving stale data).
     c.roundtrip(b"set big 0 0 1\r\nx\r\n", b"STORED\r\n");
     c.roundtrip(&req, b"SERVER_ERROR object too large for cache\r\nEND\r\n");
+    // Only a set: a refused add, append or cas leaves the value (process_update_command).
+    // Every refusal counts in store_too_large, as memcached counts it.
+    let before = c.stat("store_too_large");
+    c.roundtrip(b"set big 0 0 1\r\nx\r\n", b"STORED\r\n");
+    for cmd in [
+        "add big 0 0 1100000",
+        "append big 0 0 1100000",
+        "cas big 0 0 1100000 1",
+    ] {
+        let mut req = format!("{cmd}\r\n").into_bytes();
+        req.extend_from_slice(&big);
+        req.extend_from_slice(b"\r\nget big\r\n");
+        c.roundtrip(
+            &req,
+            b"SERVER_ERROR object too large for cache\r\nVALUE big 0 1\r\nx\r\nEND\r\n",
+        );
+    }
+    assert_eq!(c.stat("store_too_large"), before + 3);
 }
 
 #[test]

@@ -45,17 +45,12 @@ pub fn step(input: &[u8], ctx: &Ctx<'_>, session: &mut Session, out: &mut Vec<u8
             {
                 return done(consumed, Action::Close);
             }
-            if r.status == Status::TooLarge
-                && matches!(
+            if r.status == Status::TooLarge {
+                let set = matches!(
                     Opcode::from_u8(r.header.opcode),
                     Some(Opcode::Set | Opcode::SetQ)
-                )
-            {
-                // memcached unlinks the old value of a refused set: no stale data.
-                ctx.store.delete(r.key);
-            }
-            if r.status == Status::TooLarge {
-                ctx.stats.store_too_large.incr();
+                );
+                super::refuse_too_large(ctx, r.key, set);
             }
             encode_error(out, r.header.opcode, r.status, r.header.opaque);
             Stepped::Done {

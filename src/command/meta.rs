@@ -349,5 +349,3 @@ fn debug(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"EN\r\n");
     }
 }
-
-pub(crate) use update::unlink_refused;

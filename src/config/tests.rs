@@ -1003,7 +1003,7 @@ fn stats_settings_defaults_match_memcached() {
         ("hash_algorithm", "ahash"),
         ("lru_maintainer_thread", "yes"),
         ("lru_segmented", "yes"),
-        ("hot_lru_pct", "10"),
+        ("hot_lru_pct", "5"),
         ("warm_lru_pct", "0"),
         ("hot_max_factor", "0.00"),
         ("warm_max_factor", "0.00"),

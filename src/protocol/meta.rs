@@ -25,7 +25,7 @@
 //!   touched or changed. The reply bytes are the same.
 
 use super::text::{item_too_large, parse_i32, parse_u32, parse_u64, Keys, Tokens};
-use super::{ErrorReply, Limits, ParseError, Parsed, MAX_KEY_LEN};
+use super::{ErrorReply, Limits, ParseError, Parsed, TooLarge, MAX_KEY_LEN};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
@@ -316,6 +316,7 @@ impl<'a> Line<'a, '_> {
             swallow: block - now,
             close: false,
             noreply: false,
+            too_large: None,
         })
     }
 
@@ -428,7 +429,10 @@ fn set<'a>(line: &Line<'a, '_>, limits: &Limits) -> Parsed<MetaRequest<'a>> {
     }
     let client_flags = flags.set_client_flags.unwrap_or(0);
     if item_too_large(limits, key.as_bytes().len(), client_flags, vlen) {
-        return line.swallow(ErrorReply::Server("object too large for cache"), block);
+        // Unlinked in every mode, as memcached's process_mset_command.
+        let refused = TooLarge::new(line.buf, key.raw(), key.is_binary(), true);
+        let available = line.buf.len() - line.len;
+        return Parsed::Invalid(ParseError::too_large(line.len, block, available, refused));
     }
     if line.buf.len() - line.len < block {
         return Parsed::Incomplete;

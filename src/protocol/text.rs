@@ -31,7 +31,7 @@
 
 use super::admin::{self, Admin};
 use super::meta::{self, MetaRequest};
-use super::{ErrorReply, Limits, ParseError, Parsed, MAX_KEY_LEN};
+use super::{ErrorReply, Limits, ParseError, Parsed, TooLarge, MAX_KEY_LEN};
 use std::fmt;
 
 /// memcached reads at most this many bytes looking for a newline before it decides the client
@@ -52,7 +52,6 @@ const BAD_CHUNK: ErrorReply = ErrorReply::Client("bad data chunk");
 const DELETE_USAGE: ErrorReply =
     ErrorReply::Client("bad command line format.  Usage: delete <key> [noreply]");
 const BAD_SHUTDOWN: ErrorReply = ErrorReply::Client("invalid shutdown mode");
-const TOO_LARGE: ErrorReply = ErrorReply::Server("object too large for cache");
 
 // ---------------------------------------------------------------------------------------------
 // Framing and tokenizing (shared with the meta commands)
@@ -668,14 +667,11 @@ impl<'a> Ctx<'a, '_> {
         let available = self.buf.len() - self.line_len;
         if item_too_large(self.limits, key.len(), flags, len) {
             // memcached answers at once and swallows the data block as it arrives.
-            let now = block.min(available);
-            return Parsed::Invalid(ParseError {
-                reply: TOO_LARGE,
-                consumed: self.line_len + now,
-                swallow: block - now,
-                close: false,
-                noreply,
-            });
+            let refused = TooLarge::new(self.buf, key, false, kind == StoreKind::Set);
+            return Parsed::Invalid(
+                ParseError::too_large(self.line_len, block, available, refused)
+                    .with_noreply(noreply),
+            );
         }
         if available < block {
             return Parsed::Incomplete;

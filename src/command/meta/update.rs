@@ -11,9 +11,8 @@
 //! (later memcached, not 1.6.18) is the CAS of whatever `ms` or `ma` stores or changes.
 
 use super::{count_miss, reply, Ctx, Plan};
-use crate::protocol::meta::{decode_key, MetaRequest, MetaStatus, ReturnFlags};
-use crate::protocol::meta::{MAX_DECODED_KEY_LEN, MAX_META_TOKENS};
-use crate::protocol::text::{StoreKind, Tokens};
+use crate::protocol::meta::{MetaRequest, MetaStatus, ReturnFlags};
+use crate::protocol::text::StoreKind;
 use crate::protocol::ErrorReply;
 use crate::stats::classes::ClassCmd;
 use crate::store::{Entry, NewItem, StoreError};
@@ -271,26 +270,6 @@ fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
         }
     }
     &buf[i..]
-}
-
-/// memcached unlinks the key of an `ms` refused as too large, whatever its mode, so that
-/// readers do not go on seeing the old value. `tokens` is the refused command line; a `b`
-/// flag means the key is base64. Also counts `store_too_large`.
-pub(crate) fn unlink_refused(tokens: &Tokens<'_>, ctx: &Ctx<'_>) {
-    if tokens.len() < 3 || tokens.len() > MAX_META_TOKENS {
-        return;
-    }
-    ctx.stats.store_too_large.incr();
-    let raw = tokens.get(1);
-    let base64 = (3..tokens.len()).any(|i| tokens.get(i).first() == Some(&b'b'));
-    if base64 {
-        let mut buf = [0u8; MAX_DECODED_KEY_LEN];
-        if let Some(n) = decode_key(raw, &mut buf) {
-            ctx.store.delete(&buf[..n]);
-        }
-    } else {
-        ctx.store.delete(raw);
-    }
 }
 
 #[cfg(test)]

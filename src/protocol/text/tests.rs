@@ -593,8 +593,29 @@ fn too_large_values_are_swallowed() {
             swallow: 2_000_002 - 1000,
             close: false,
             noreply: false,
+            too_large: Some(TooLarge::new(&buf, &buf[4..5], false, true)),
         })
     );
+    // Only a refused `set` unlinks the key (memcached's process_update_command); every
+    // refusal carries the key, so the command layer counts it.
+    for (cmd, unlink) in [
+        ("set", true),
+        ("add", false),
+        ("append", false),
+        ("cas", false),
+    ] {
+        let cas = if cmd == "cas" { " 1" } else { "" };
+        let line = format!("{cmd} key:1 0 0 2000000{cas}\r\n");
+        match p(line.as_bytes()) {
+            Parsed::Invalid(e) => {
+                let t = e.too_large.expect("refusal carries the key");
+                let mut kb = [0; crate::protocol::meta::MAX_DECODED_KEY_LEN];
+                let key = t.key(line.as_bytes(), &mut kb);
+                assert_eq!((key, t.unlink), (Some(&b"key:1"[..]), unlink), "{cmd}");
+            }
+            other => panic!("{cmd}: {other:?}"),
+        }
+    }
     buf.resize(line + 2_000_000, b'x');
     buf.extend_from_slice(b"\r\nversion\r\n");
     assert_eq!(
@@ -635,6 +656,8 @@ fn too_large_values_are_swallowed() {
         (TOO_LARGE, 22, 2_147_483_647)
     );
 }
+
+const TOO_LARGE: ErrorReply = ErrorReply::Server("object too large for cache");
 
 #[test]
 fn delete_forms() {
