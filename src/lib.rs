@@ -26,6 +26,8 @@
 //!   eviction, expiry, CAS, scans, prefix tombstones, snapshot batches.
 //! - [`snapshot`]: the `-e` file: format (docs/SNAPSHOT.md), writing, loading.
 //! - [`clock`]: the coarse process clock and memcached's expiry rules.
+//! - [`decimal`]: numbers as decimal ASCII, the one formatter of both `protocol` and
+//!   `store` (counters are decimal text in items).
 //! - [`stats`]: per-worker counters (single-writer atomics) and their sums.
 //!
 //! # The request path, by function
@@ -66,6 +68,7 @@
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod decimal;
 pub mod process;
 pub mod protocol;
 pub mod server;

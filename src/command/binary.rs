@@ -10,6 +10,7 @@
 use super::auth;
 use super::stats::{self, Group};
 use super::{Action, Ctx, Session, Stepped, PROTOCOL_VERSION};
+use crate::decimal::{format_u64, MAX_U64_DIGITS};
 use crate::protocol::binary::{
     self, encode_error, encode_header, encode_response, Body, Frame, Opcode, Request, Status,
     ARITH_NO_CREATE, HEADER_LEN, MAX_SASL_MECH_LEN,
@@ -453,12 +454,10 @@ fn arith(
                     err(out, req, Status::KeyNotFound);
                     return;
                 }
-                let mut digits = [0u8; 20];
-                let mut cur = std::io::Cursor::new(&mut digits[..]);
-                let _ = write!(cur, "{initial}");
-                let n = cur.position() as usize;
+                let mut digits = [0u8; MAX_U64_DIGITS];
+                let initial_text = format_u64(initial, &mut digits);
                 let exp = ctx.store.clock().expiry(i64::from(exptime));
-                match ctx.store.store(SetMode::Add, key, &digits[..n], 0, exp) {
+                match ctx.store.store(SetMode::Add, key, initial_text, 0, exp) {
                     Ok(SetOutcome::Stored { cas }) => {
                         ok(out, req, cas, &initial.to_be_bytes());
                         return;

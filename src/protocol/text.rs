@@ -854,20 +854,7 @@ fn first_long_key(keys: &[u8]) -> Option<usize> {
 // Reply encoders
 // ---------------------------------------------------------------------------------------------
 
-/// Appends the decimal digits of `n` (no sign, no padding).
-pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
+pub use crate::decimal::push_u64 as push_decimal;
 
 /// `VALUE <key> <flags> <len>[ <cas>]\r\n`; the caller then appends the data and `\r\n`.
 pub fn encode_value(out: &mut Vec<u8>, key: &[u8], flags: u32, len: usize, cas: Option<u64>) {

@@ -14,12 +14,10 @@ use super::segment::NIL;
 use super::stripe::{Ctx, Stripe};
 use super::StoreError;
 use crate::clock::RelTime;
+use crate::decimal::{format_u64, MAX_U64_DIGITS};
 
 /// Largest scratch buffer a stripe keeps between appends (bounds per-stripe overhead).
 const SCRATCH_KEEP: usize = 64 << 10;
-
-/// Longest decimal u64 ("18446744073709551615").
-pub(crate) const MAX_DIGITS: usize = 20;
 
 /// Parses a stored counter as memcached's `safe_strtoull` reads an item's data (which
 /// memcached keeps followed by "\r\n"): optional leading whitespace (space, \t, \n, \v, \f,
@@ -55,21 +53,6 @@ pub(crate) fn parse_number(v: &[u8]) -> Option<u64> {
     }
     let n = n.wrapping_neg();
     (n <= i64::MAX as u64).then_some(n)
-}
-
-/// Formats `n` in decimal into `buf`, returning the used tail.
-pub(crate) fn format_number(n: u64, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
-    let mut i = MAX_DIGITS;
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 /// A key copied out of slab memory (keys are at most 255 bytes; no heap allocation).
@@ -204,8 +187,8 @@ impl Stripe {
         old: u32,
         n: u64,
     ) -> Result<u32, StoreError> {
-        let mut buf = [0u8; MAX_DIGITS];
-        let digits = format_number(n, &mut buf);
+        let mut buf = [0u8; MAX_U64_DIGITS];
+        let digits = format_u64(n, &mut buf);
         let layout = self.mem.geo.layout;
         let (chained, value_len, flags, exptime) = {
             let c = self.mem.chunk(old);
@@ -313,13 +296,5 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(parse_number(v), *want, "{:?}", String::from_utf8_lossy(v));
         }
-    }
-
-    #[test]
-    fn numbers_format() {
-        let mut buf = [0u8; MAX_DIGITS];
-        assert_eq!(format_number(0, &mut buf), b"0");
-        assert_eq!(format_number(1234, &mut buf), b"1234");
-        assert_eq!(format_number(u64::MAX, &mut buf), b"18446744073709551615");
     }
 }

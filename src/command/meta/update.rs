@@ -11,6 +11,7 @@
 //! (later memcached, not 1.6.18) is the CAS of whatever `ms` or `ma` stores or changes.
 
 use super::{count_miss, reply, Ctx, Plan};
+use crate::decimal::{format_u64, MAX_U64_DIGITS};
 use crate::protocol::meta::{MetaRequest, MetaStatus, ReturnFlags};
 use crate::protocol::text::StoreKind;
 use crate::protocol::ErrorReply;
@@ -167,7 +168,7 @@ pub(super) fn arithmetic(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>
     } else {
         (&stats.decr_hits, &stats.decr_misses)
     };
-    let mut digits = [0u8; 20];
+    let mut digits = [0u8; MAX_U64_DIGITS];
     let mut ret = ReturnFlags::default();
     let found = ctx.store.entry(req.key.as_bytes(), |entry| {
         let (mut o, n, created) = match entry {
@@ -255,32 +256,5 @@ pub(super) fn arithmetic(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>
             reply(out, req, status, &ReturnFlags::default(), false);
         }
         Arith::Error(e) => e.encode(out),
-    }
-}
-
-/// Writes `n` in decimal into `buf` and returns the digits.
-fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_u64;
-
-    #[test]
-    fn formats_counters() {
-        let mut buf = [0u8; 20];
-        assert_eq!(format_u64(0, &mut buf), b"0");
-        assert_eq!(format_u64(1234, &mut buf), b"1234");
-        assert_eq!(format_u64(u64::MAX, &mut buf), b"18446744073709551615");
     }
 }
