@@ -480,30 +480,10 @@ fn retrieve(
         ctx.registry
             .prefixes
             .record(key, PrefixOp::Get { hit: found.is_ok() });
-        match (found, touch.is_some()) {
-            (Ok(class), false) => {
-                stats.get_hits.incr();
-                stats.classes.incr(class, ClassCmd::GetHit);
-            }
-            (Ok(class), true) => {
-                stats.cmd_touch.incr();
-                stats.touch_hits.incr();
-                stats.classes.incr(class, ClassCmd::TouchHit);
-            }
-            (Err(miss), touching) => {
-                if touching {
-                    stats.cmd_touch.incr();
-                    stats.touch_misses.incr();
-                } else {
-                    stats.get_misses.incr();
-                }
-                match miss {
-                    Miss::Expired => stats.get_expired.incr(),
-                    Miss::Flushed => stats.get_flushed.incr(),
-                    Miss::Absent => {}
-                }
-            }
+        if touch.is_some() {
+            stats.cmd_touch.incr();
         }
+        count_lookup(stats, touch.is_some(), found);
         if out.len() >= limit && keys.peek().is_some() {
             return Action::Suspend(i + 1);
         }
@@ -548,6 +528,41 @@ fn answer(out: &mut Vec<u8>, noreply: bool, reply: &[u8]) -> Action {
         out.extend_from_slice(reply);
     }
     Action::Continue
+}
+
+/// Counts a retrieval as memcached does, in every dialect: a hit in `get_hits` (or
+/// `touch_hits` when the request also touched the item) and in its class's counters; a miss
+/// in `get_misses` (`touch_misses`) and, if an item was there but expired or flushed, in
+/// `get_expired` / `get_flushed`. (`cmd_get` / `cmd_touch` are the caller's: dialects count
+/// them at different points.)
+pub(crate) fn count_lookup(stats: &WorkerStats, touched: bool, found: Result<u8, Miss>) {
+    match found {
+        Ok(class) if touched => {
+            stats.touch_hits.incr();
+            stats.classes.incr(class, ClassCmd::TouchHit);
+        }
+        Ok(class) => {
+            stats.get_hits.incr();
+            stats.classes.incr(class, ClassCmd::GetHit);
+        }
+        Err(miss) => {
+            if touched {
+                stats.touch_misses.incr();
+            } else {
+                stats.get_misses.incr();
+            }
+            count_miss_reason(stats, miss);
+        }
+    }
+}
+
+/// Counts why a lookup missed when an item was there (memcached's `do_item_get`).
+pub(crate) fn count_miss_reason(stats: &WorkerStats, miss: Miss) {
+    match miss {
+        Miss::Expired => stats.get_expired.incr(),
+        Miss::Flushed => stats.get_flushed.incr(),
+        Miss::Absent => {}
+    }
 }
 
 /// Counts a hit or a miss and picks the matching reply.

@@ -18,7 +18,7 @@ use crate::protocol::binary::{
 use crate::protocol::{Limits, Parsed};
 use crate::stats::classes::ClassCmd;
 use crate::stats::prefix::PrefixOp;
-use crate::store::{ArithOutcome, Delta, Entry, ItemRef, Miss, SetMode, SetOutcome, StoreError};
+use crate::store::{ArithOutcome, Delta, Entry, ItemRef, SetMode, SetOutcome, StoreError};
 use std::io::Write as _;
 
 /// The one SASL mechanism larder offers.
@@ -325,45 +325,22 @@ fn retrieve(req: &Request<'_>, key: &[u8], touch: Option<u32>, ctx: &Ctx<'_>, ou
             .prefixes
             .record(key, PrefixOp::Get { hit: found.is_ok() });
     }
-    match found {
-        Ok(class) => {
-            if touch.is_some() {
-                stats.touch_hits.incr();
-                stats.classes.incr(class, ClassCmd::TouchHit);
-            } else {
-                stats.get_hits.incr();
-                stats.classes.incr(class, ClassCmd::GetHit);
-            }
-        }
-        Err(miss) => {
-            if touch.is_some() {
-                stats.touch_misses.incr();
-            } else {
-                stats.get_misses.incr();
-            }
-            match miss {
-                Miss::Expired => stats.get_expired.incr(),
-                Miss::Flushed => stats.get_flushed.incr(),
-                Miss::Absent => {}
-            }
-            if op.is_quiet() {
-                return;
-            }
-            if with_key {
-                // memcached's GetK/GatK miss: the key, no message.
-                encode_response(
-                    out,
-                    req.header.opcode,
-                    Status::KeyNotFound,
-                    req.header.opaque,
-                    0,
-                    &[],
-                    key,
-                    &[],
-                );
-            } else {
-                err(out, req, Status::KeyNotFound);
-            }
+    super::count_lookup(stats, touch.is_some(), found);
+    if found.is_err() && !op.is_quiet() {
+        if with_key {
+            // memcached's GetK/GatK miss: the key, no message.
+            encode_response(
+                out,
+                req.header.opcode,
+                Status::KeyNotFound,
+                req.header.opaque,
+                0,
+                &[],
+                key,
+                &[],
+            );
+        } else {
+            err(out, req, Status::KeyNotFound);
         }
     }
 }

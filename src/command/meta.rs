@@ -35,7 +35,7 @@
 
 mod update;
 
-use super::{Action, Ctx};
+use super::{count_miss_reason, Action, Ctx};
 use crate::clock::RelTime;
 use crate::protocol::meta::{
     encode_me, encode_meta, encode_mn, MetaCommand, MetaRequest, MetaStatus, ReturnFlags,
@@ -70,15 +70,6 @@ fn reply(
     }
     encode_meta(out, status, req, ret);
     true
-}
-
-/// Counts a lookup that found an expired or flushed item, as memcached's `do_item_get`.
-fn count_miss(ctx: &Ctx<'_>, miss: Miss) {
-    match miss {
-        Miss::Expired => ctx.stats.get_expired.incr(),
-        Miss::Flushed => ctx.stats.get_flushed.incr(),
-        Miss::Absent => {}
-    }
 }
 
 /// memcached's `t`: seconds left as an unsigned 32-bit difference, `-1` for no expiry.
@@ -166,7 +157,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         let (mut entry, created) = match entry {
             Entry::Occupied(o) => (o, false),
             Entry::Vacant(v) => {
-                count_miss(ctx, v.miss());
+                count_miss_reason(ctx.stats, v.miss());
                 // Without N a miss is a miss.
                 f.vivify_ttl?;
                 let empty = NewItem {
@@ -214,22 +205,20 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         }
         Some((plan.touched, class))
     });
-    match hit {
-        Some((true, class)) => {
-            stats.cmd_touch.incr();
-            stats.touch_hits.incr();
-            stats.classes.incr(class, ClassCmd::TouchHit);
-        }
-        Some((false, class)) => {
-            stats.cmd_get.incr();
-            stats.get_hits.incr();
-            stats.classes.incr(class, ClassCmd::GetHit);
-        }
-        None => {
-            stats.cmd_get.incr();
-            stats.get_misses.incr();
-            reply(out, req, MetaStatus::En, &ReturnFlags::default(), false);
-        }
+    // (Why a miss missed was counted by the lookup, `count_miss_reason`.)
+    let touched = matches!(hit, Some((true, _)));
+    if touched {
+        stats.cmd_touch.incr();
+    } else {
+        stats.cmd_get.incr();
+    }
+    super::count_lookup(
+        stats,
+        touched,
+        hit.map(|(_, class)| class).ok_or(Miss::Absent),
+    );
+    if hit.is_none() {
+        reply(out, req, MetaStatus::En, &ReturnFlags::default(), false);
     }
 }
 
@@ -262,7 +251,7 @@ fn delete(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let clock = ctx.store.clock();
     let status = ctx.store.entry(req.key.as_bytes(), |entry| match entry {
         Entry::Vacant(v) => {
-            count_miss(ctx, v.miss());
+            count_miss_reason(ctx.stats, v.miss());
             stats.delete_misses.incr();
             Ok(MetaStatus::Nf)
         }
@@ -341,7 +330,7 @@ fn debug(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             true
         }
         Entry::Vacant(v) => {
-            count_miss(ctx, v.miss());
+            count_miss_reason(ctx.stats, v.miss());
             false
         }
     });

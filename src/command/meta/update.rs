@@ -10,7 +10,8 @@
 //! prepend, which build a new item without the mark, as memcached does. An `E<cas>` flag
 //! (later memcached, not 1.6.18) is the CAS of whatever `ms` or `ma` stores or changes.
 
-use super::{count_miss, reply, Ctx, Plan};
+use super::{reply, Ctx, Plan};
+use crate::command::count_miss_reason;
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
 use crate::protocol::meta::{MetaRequest, MetaStatus, ReturnFlags};
 use crate::protocol::text::StoreKind;
@@ -56,7 +57,7 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         .entry(req.key.as_bytes(), |entry| -> Result<_, StoreError> {
             let o = match entry {
                 Entry::Vacant(v) => {
-                    count_miss(ctx, v.miss());
+                    count_miss_reason(ctx.stats, v.miss());
                     return if cas_mode {
                         stats.cas_misses.incr();
                         Ok((MetaStatus::Nf, 0))
@@ -173,7 +174,7 @@ pub(super) fn arithmetic(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>
     let found = ctx.store.entry(req.key.as_bytes(), |entry| {
         let (mut o, n, created) = match entry {
             Entry::Vacant(v) => {
-                count_miss(ctx, v.miss());
+                count_miss_reason(ctx.stats, v.miss());
                 if f.vivify_ttl.is_none() {
                     misses.incr();
                     return Arith::Status(MetaStatus::Nf);
