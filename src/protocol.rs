@@ -8,6 +8,7 @@
 //! - [`meta`]: the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`), parsed on the text
 //!   tokenizer and returned as [`text::Request::Meta`].
 //! - [`binary`]: the binary protocol (24-byte headers, every opcode of memcached 1.6).
+//! - [`auth`]: memcached's ASCII authentication request (`-Y`) and SASL PLAIN messages.
 //!
 //! It is *sans-IO*: functions take `&[u8]` and return how many bytes they used, or append to a
 //! `Vec<u8>`. It never touches a socket, the store, the clock or the configuration; the server
@@ -23,6 +24,7 @@
 //! transcripts taken from a running memcached 1.6.18.
 
 pub mod admin;
+pub mod auth;
 pub mod binary;
 pub mod meta;
 pub mod prometheus;

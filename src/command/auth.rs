@@ -9,11 +9,11 @@
 //! exit on the first differing byte or entry), so response timing does not reveal how much
 //! of a guess was right or which user exists.
 //!
-//! ASCII authentication follows memcached 1.6.18's `try_read_command_asciiauth`: before a
-//! connection authenticates, the only accepted input is `set <key> <flags> <exptime> <bytes>`
-//! whose data block is `user password`; anything else answers `CLIENT_ERROR
-//! unauthenticated`.
+//! ASCII authentication (`-Y`): [`ascii_step`] checks what `protocol::auth` parsed (memcached
+//! 1.6.18's `try_read_command_asciiauth`) against the credentials.
 
+use crate::protocol::auth::{self, AsciiAuthRequest};
+use crate::protocol::text;
 use std::fmt;
 use std::path::Path;
 
@@ -116,24 +116,6 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Splits a SASL PLAIN message (`authzid NUL authcid NUL password`, RFC 4616) into user
-/// and password; `None` if it is not one.
-pub fn sasl_plain(data: &[u8]) -> Option<(&[u8], &[u8])> {
-    let mut parts = data.splitn(3, |b| *b == 0);
-    let _authzid = parts.next()?;
-    let user = parts.next()?;
-    let password = parts.next()?;
-    if user.is_empty() || password.contains(&0) {
-        return None;
-    }
-    Some((user, password))
-}
-
-/// Largest line memcached waits for before it closes an unauthenticated connection.
-const MAX_AUTH_LINE: usize = 1024;
-/// Largest token block larder buffers; longer ones are skipped and fail.
-const MAX_AUTH_DATA: usize = 64 * 1024;
-
 /// The outcome of one ASCII authentication step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AsciiAuth {
@@ -156,98 +138,44 @@ pub enum AsciiAuth {
     },
 }
 
-fn unauthenticated(consumed: usize) -> AsciiAuth {
-    AsciiAuth::Done {
-        consumed,
-        swallow: 0,
-        reply: b"CLIENT_ERROR unauthenticated\r\n",
-        attempt: false,
-        authenticated: false,
-    }
-}
-
-fn failed(consumed: usize, swallow: usize) -> AsciiAuth {
+fn done(consumed: usize, swallow: usize, reply: &'static [u8], attempt: bool) -> AsciiAuth {
     AsciiAuth::Done {
         consumed,
         swallow,
-        reply: b"CLIENT_ERROR authentication failure\r\n",
-        attempt: true,
+        reply,
+        attempt,
         authenticated: false,
     }
 }
 
-fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|b| *b == b' ').filter(|t| !t.is_empty())
+fn unauthenticated(consumed: usize) -> AsciiAuth {
+    done(consumed, 0, auth::UNAUTHENTICATED, false)
 }
 
-/// Parses a decimal u32 as memcached's `safe_strtoul` does for this token (digits only).
-fn parse_u32(tok: &[u8]) -> Option<u32> {
-    if tok.is_empty() || !tok.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(tok).ok()?.parse().ok()
+fn failed(consumed: usize, swallow: usize) -> AsciiAuth {
+    done(consumed, swallow, auth::AUTH_FAILURE, true)
 }
 
 /// Handles the input of a connection that has not authenticated under `-Y`.
 pub fn ascii_step(input: &[u8], creds: &Credentials) -> AsciiAuth {
-    if input.len() < 2 {
-        return AsciiAuth::NeedInput;
-    }
-    let Some(nl) = input.iter().position(|b| *b == b'\n') else {
-        return if input.len() > MAX_AUTH_LINE {
-            AsciiAuth::Close
-        } else {
-            AsciiAuth::NeedInput
-        };
-    };
-    let line_len = nl + 1;
-    let line = &input[..nl];
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut toks = tokens(line);
-    let (cmd, size) = (toks.next(), toks.nth(3));
-    let size = match (cmd, size.and_then(parse_u32)) {
-        (Some(b"set"), Some(size)) => size as usize,
-        _ => return unauthenticated(line_len),
-    };
-    let data_len = size + 2;
-    if data_len > MAX_AUTH_DATA {
-        let have = (input.len() - line_len).min(data_len);
-        return failed(line_len + have, data_len - have);
-    }
-    if input.len() < line_len + data_len {
-        return AsciiAuth::NeedInput;
-    }
-    let consumed = line_len + data_len;
-    let data = &input[line_len..consumed];
-    let Some(data) = data.strip_suffix(b"\r\n") else {
-        return AsciiAuth::Done {
+    match auth::parse_ascii_auth(input) {
+        AsciiAuthRequest::Incomplete => AsciiAuth::NeedInput,
+        AsciiAuthRequest::Close => AsciiAuth::Close,
+        AsciiAuthRequest::NotAuth { consumed } => unauthenticated(consumed),
+        AsciiAuthRequest::TooLong { consumed, swallow } => failed(consumed, swallow),
+        AsciiAuthRequest::Malformed { consumed, reply } => done(consumed, 0, reply, false),
+        AsciiAuthRequest::Login {
+            consumed,
+            user,
+            password,
+        } if creds.check(user, password) => AsciiAuth::Done {
             consumed,
             swallow: 0,
-            reply: b"CLIENT_ERROR bad command line termination\r\n",
-            attempt: false,
-            authenticated: false,
-        };
-    };
-    let mut toks = tokens(data);
-    let (Some(user), Some(password)) = (toks.next(), toks.next()) else {
-        return AsciiAuth::Done {
-            consumed,
-            swallow: 0,
-            reply: b"CLIENT_ERROR bad authentication token format\r\n",
-            attempt: false,
-            authenticated: false,
-        };
-    };
-    if creds.check(user, password) {
-        AsciiAuth::Done {
-            consumed,
-            swallow: 0,
-            reply: b"STORED\r\n",
+            reply: text::STORED,
             attempt: true,
             authenticated: true,
-        }
-    } else {
-        failed(consumed, 0)
+        },
+        AsciiAuthRequest::Login { consumed, .. } => failed(consumed, 0),
     }
 }
 
@@ -295,20 +223,6 @@ mod tests {
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
         assert!(!ct_eq(b"ab\0", b"ab"));
-    }
-
-    #[test]
-    fn sasl_plain_splits_rfc4616() {
-        assert_eq!(
-            sasl_plain(b"\0alice\0secret"),
-            Some((&b"alice"[..], &b"secret"[..]))
-        );
-        assert_eq!(
-            sasl_plain(b"admin\0alice\0secret"),
-            Some((&b"alice"[..], &b"secret"[..]))
-        );
-        assert_eq!(sasl_plain(b"alice\0secret"), None);
-        assert_eq!(sasl_plain(b"\0\0secret"), None);
     }
 
     #[test]

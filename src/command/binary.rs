@@ -7,10 +7,10 @@
 //! and Version answers "Auth failure." and closes until the connection authenticates), then
 //! the opcode's own checks. Counters are the same as the text dialect's.
 
-use super::auth;
 use super::stats::{self, Group};
 use super::{Action, Ctx, Session, Stepped, PROTOCOL_VERSION};
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
+use crate::protocol::auth::sasl_plain;
 use crate::protocol::binary::{
     self, encode_error, encode_header, encode_response, Body, Frame, Opcode, Request, Status,
     ARITH_NO_CREATE, HEADER_LEN, MAX_SASL_MECH_LEN,
@@ -613,7 +613,7 @@ fn sasl(
     ctx.stats.auth_cmds.incr();
     let accepted = req.opcode == Opcode::SaslAuth
         && mechanism == SASL_MECHANISMS.as_bytes()
-        && auth::sasl_plain(data).is_some_and(|(user, pass)| creds.check(user, pass));
+        && sasl_plain(data).is_some_and(|(user, pass)| creds.check(user, pass));
     if accepted {
         session.authenticated = true;
         ok(out, req, 0, b"Authenticated");

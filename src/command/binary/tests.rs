@@ -21,8 +21,9 @@ fn settings(creds: bool) -> Settings {
         output_limit: 1 << 20,
         forced_dialect: None,
         auth_required: creds,
-        credentials: creds
-            .then(|| Arc::new(auth::Credentials::parse(b"u:p\n").expect("valid credentials"))),
+        credentials: creds.then(|| {
+            Arc::new(crate::command::auth::Credentials::parse(b"u:p\n").expect("valid credentials"))
+        }),
         stats_settings: Vec::new(),
         dump_disabled: false,
         cluster: None,
