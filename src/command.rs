@@ -346,12 +346,8 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
                     misses.incr();
                     text::NOT_FOUND
                 }
-                Ok(ArithOutcome::NonNumeric) => {
-                    b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
-                }
-                Err(StoreError::TooLarge) | Err(StoreError::OutOfMemory) => {
-                    b"SERVER_ERROR out of memory\r\n"
-                }
+                Ok(ArithOutcome::NonNumeric) => text::NON_NUMERIC,
+                Err(StoreError::TooLarge) | Err(StoreError::OutOfMemory) => text::ARITH_NO_MEMORY,
             };
             answer(out, *noreply, reply)
         }
@@ -383,7 +379,7 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
                 ctx.store.flush_all(delay);
                 text::OK
             } else {
-                b"CLIENT_ERROR flush_all not allowed\r\n"
+                text::FLUSH_NOT_ALLOWED
             };
             answer(out, *noreply, reply)
         }
@@ -407,7 +403,7 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             if ctx.settings.shutdown_enabled {
                 Action::Shutdown
             } else {
-                out.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
+                out.extend_from_slice(text::SHUTDOWN_NOT_ENABLED);
                 Action::Continue
             }
         }
@@ -415,16 +411,16 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
             use crate::snapshot::Request as Asked;
             out.extend_from_slice(
                 match ctx.settings.snapshot.as_deref().map(|s| s.request()) {
-                    None => b"ERROR: snapshot not enabled (no -e file)\r\n",
+                    None => text::SNAPSHOT_NOT_ENABLED,
                     Some(Asked::Started) => text::OK,
-                    Some(Asked::Busy) => b"BUSY snapshot in progress\r\n",
+                    Some(Asked::Busy) => text::SNAPSHOT_BUSY,
                 },
             );
             Action::Continue
         }
         Request::CacheMemlimit { megabytes, noreply } => {
             let reply: &[u8] = if *megabytes < 8 {
-                b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"
+                text::MEMLIMIT_TOO_SMALL
             } else {
                 let bytes = megabytes.saturating_mul(1024 * 1024);
                 ctx.store
@@ -470,7 +466,7 @@ fn retrieve(
             for part in item.value() {
                 out.extend_from_slice(part);
             }
-            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(text::VALUE_END);
             item.class_id()
         };
         let found = match touch {
@@ -502,17 +498,15 @@ fn retrieve(
 /// `flush_prefix` (and `md <prefix> X`): the reply line.
 pub(crate) fn flush_prefix(ctx: &Ctx<'_>, prefix: &[u8]) -> &'static [u8] {
     if !ctx.settings.flush_enabled {
-        return b"CLIENT_ERROR flush_prefix not allowed\r\n";
+        return text::FLUSH_PREFIX_NOT_ALLOWED;
     }
     match ctx.store.flush_prefix(prefix) {
         Ok(()) => {
             ctx.stats.cmd_flush_prefix.incr();
             text::OK
         }
-        Err(PrefixDeleteError::NoCas) => {
-            b"SERVER_ERROR flush_prefix needs CAS (the server runs with -C)\r\n"
-        }
-        Err(PrefixDeleteError::TooMany) => b"SERVER_ERROR too many prefix deletes pending\r\n",
+        Err(PrefixDeleteError::NoCas) => text::FLUSH_PREFIX_NEEDS_CAS,
+        Err(PrefixDeleteError::TooMany) => text::TOO_MANY_PREFIX_DELETES,
     }
 }
 
@@ -580,11 +574,11 @@ fn store_error(stats: &WorkerStats, e: StoreError) -> &'static [u8] {
     match e {
         StoreError::TooLarge => {
             stats.store_too_large.incr();
-            b"SERVER_ERROR object too large for cache\r\n"
+            text::OBJECT_TOO_LARGE
         }
         StoreError::OutOfMemory => {
             stats.store_no_memory.incr();
-            b"SERVER_ERROR out of memory storing object\r\n"
+            text::OUT_OF_MEMORY_STORING
         }
     }
 }

@@ -22,7 +22,7 @@ pub fn execute(req: &Admin<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>)
         } => return dump::listing(ctx, format, classes, prefix, resume, out),
         Admin::SlabsAutomove(level) => {
             ctx.registry.slab_automove.store(level, Ordering::Relaxed);
-            out.extend_from_slice(b"OK\r\n");
+            out.extend_from_slice(crate::protocol::text::OK);
         }
         Admin::SlabsReassign { src, dst } => {
             let largest = ctx.store.class_sizes().len() as i64 - 1;
@@ -40,7 +40,7 @@ pub fn execute(req: &Admin<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>)
                 admin::encode_config_cluster(out, version, &nodes);
             }
             // Without -o cluster_config larder answers as memcached, which has no config.
-            _ => out.extend_from_slice(b"ERROR\r\n"),
+            _ => crate::protocol::ErrorReply::Error.encode(out),
         },
         Admin::Reply(reply) => out.extend_from_slice(reply),
     }

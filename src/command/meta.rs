@@ -192,7 +192,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             for part in item.value() {
                 out.extend_from_slice(part);
             }
-            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(crate::protocol::text::VALUE_END);
         }
         if plan.exptime != item.exptime() {
             entry.set_exptime(plan.exptime);
@@ -335,6 +335,6 @@ fn debug(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         }
     });
     if !found {
-        out.extend_from_slice(b"EN\r\n");
+        out.extend_from_slice(crate::protocol::meta::ME_MISS);
     }
 }

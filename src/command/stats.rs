@@ -102,7 +102,7 @@ pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
             return;
         }
         _ => {
-            out.extend_from_slice(b"ERROR\r\n");
+            crate::protocol::ErrorReply::Error.encode(out);
             return;
         }
     };
@@ -122,7 +122,7 @@ fn hotkeys(ctx: &Ctx<'_>, arg: Option<&[u8]>, extra: bool, out: &mut Vec<u8>) {
         Some(a) => match text::parse_u32(a) {
             Some(n @ 1..) if !extra => (n as usize).min(CAPACITY),
             _ => {
-                out.extend_from_slice(b"CLIENT_ERROR usage: stats hotkeys [N]\r\n");
+                out.extend_from_slice(text::HOTKEYS_USAGE);
                 return;
             }
         },

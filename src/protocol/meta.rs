@@ -660,6 +660,9 @@ fn push_key(out: &mut Vec<u8>, key: &[u8], binary: bool) {
     }
 }
 
+/// `EN\r\n`: `me` found no item (it has no flags to echo).
+pub const ME_MISS: &[u8] = b"EN\r\n";
+
 /// Writes a meta reply line: the status, then the return flags in the order the request
 /// listed them (`s t c f l h` from `ret`, `O` echoed, `k` the key), then mg's ` Z`, ` X`,
 /// ` W`, then `\r\n`. For [`MetaStatus::Va`] the caller appends the value and `\r\n`.
