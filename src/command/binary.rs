@@ -12,14 +12,13 @@ use super::{Action, Ctx, Session, Stepped, PROTOCOL_VERSION};
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
 use crate::protocol::auth::sasl_plain;
 use crate::protocol::binary::{
-    self, encode_error, encode_header, encode_response, Body, Frame, Opcode, Request, Status,
-    ARITH_NO_CREATE, HEADER_LEN, MAX_SASL_MECH_LEN,
+    self, encode_error, encode_header, encode_response, encode_stat, Body, Frame, Opcode, Request,
+    Status, ARITH_NO_CREATE, MAX_SASL_MECH_LEN,
 };
 use crate::protocol::{Limits, Parsed};
 use crate::stats::classes::ClassCmd;
 use crate::stats::prefix::PrefixOp;
 use crate::store::{ArithOutcome, Delta, Entry, ItemRef, SetMode, SetOutcome, StoreError};
-use std::io::Write as _;
 
 /// The one SASL mechanism larder offers.
 pub const SASL_MECHANISMS: &str = "PLAIN";
@@ -572,25 +571,7 @@ fn stat_row(
     name: &dyn std::fmt::Display,
     value: &dyn std::fmt::Display,
 ) {
-    let start = out.len();
-    encode_header(
-        out,
-        req.header.opcode,
-        Status::Success,
-        0,
-        0,
-        0,
-        req.header.opaque,
-        0,
-    );
-    let _ = write!(out, "{name}");
-    let key_len = out.len() - start - HEADER_LEN;
-    let _ = write!(out, "{value}");
-    let body_len = out.len() - start - HEADER_LEN;
-    let key_len = u16::try_from(key_len).unwrap_or(u16::MAX);
-    out[start + 2..start + 4].copy_from_slice(&key_len.to_be_bytes());
-    let body_len = u32::try_from(body_len).unwrap_or(u32::MAX);
-    out[start + 8..start + 12].copy_from_slice(&body_len.to_be_bytes());
+    encode_stat(out, req.header.opcode, req.header.opaque, name, value);
 }
 
 /// SASL auth and step. PLAIN is a single step, so a step is always a failure.

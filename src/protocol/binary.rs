@@ -644,6 +644,28 @@ pub fn encode_response(
     out.extend_from_slice(value);
 }
 
+/// Appends one Stat response: the row's name as key, its value as value (formatted straight
+/// into `out`, then the header's lengths filled in).
+pub fn encode_stat(
+    out: &mut Vec<u8>,
+    opcode: u8,
+    opaque: u32,
+    name: &dyn std::fmt::Display,
+    value: &dyn std::fmt::Display,
+) {
+    use std::io::Write as _;
+    let start = out.len();
+    encode_header(out, opcode, Status::Success, 0, 0, 0, opaque, 0);
+    let _ = write!(out, "{name}");
+    let key_len = out.len() - start - HEADER_LEN;
+    let _ = write!(out, "{value}");
+    let body_len = out.len() - start - HEADER_LEN;
+    let key_len = u16::try_from(key_len).unwrap_or(u16::MAX);
+    out[start + 2..start + 4].copy_from_slice(&key_len.to_be_bytes());
+    let body_len = u32::try_from(body_len).unwrap_or(u32::MAX);
+    out[start + 8..start + 12].copy_from_slice(&body_len.to_be_bytes());
+}
+
 /// Appends an error response carrying the status's message, as `write_bin_error` does.
 pub fn encode_error(out: &mut Vec<u8>, opcode: u8, status: Status, opaque: u32) {
     encode_response(

@@ -4,6 +4,7 @@
 use super::*;
 use crate::clock::Clock;
 use crate::command::Settings;
+use crate::protocol::binary::HEADER_LEN;
 use crate::stats::Registry;
 use crate::store::{Store, StoreConfig};
 use proptest::prelude::*;
