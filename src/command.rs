@@ -26,8 +26,8 @@ pub const PROTOCOL_VERSION: &str = "1.6.18";
 pub struct Settings {
     /// `-R`: requests handled per connection per event.
     pub reqs_per_event: usize,
-    /// `-I`: the largest item accepted.
-    pub item_size_max: usize,
+    /// What the parsers enforce (`-I`: the largest item accepted).
+    pub limits: Limits,
     /// `flush_all` allowed (not `-F`).
     pub flush_enabled: bool,
     /// `shutdown` allowed (`-A`).
@@ -138,10 +138,7 @@ fn step_text(
             return step_ascii_auth(input, creds, ctx, session, out);
         }
     }
-    let limits = Limits {
-        item_size_max: ctx.settings.item_size_max,
-    };
-    match text::parse(input, &limits) {
+    match text::parse(input, &ctx.settings.limits) {
         Parsed::Incomplete => Stepped::NeedInput,
         Parsed::Invalid(err) => {
             if let Some(refused) = &err.too_large {

@@ -409,7 +409,9 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
     let credentials = load_credentials(config)?;
     Ok(Settings {
         reqs_per_event: config.reqs_per_event.max(1),
-        item_size_max: config.item_size_max,
+        limits: crate::protocol::Limits {
+            item_size_max: config.item_size_max,
+        },
         flush_enabled: config.flush_enabled,
         shutdown_enabled: config.shutdown_enabled,
         max_connections: config.max_connections,

@@ -756,6 +756,11 @@ impl Store {
         self.pool.set_limit(pages);
         self.pool.trim();
     }
+
+    /// The memory limit in bytes: `-m`, or what `cache_memlimit` last set.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit.load(Ordering::Relaxed)
+    }
 }
 
 impl fmt::Debug for Store {

@@ -15,7 +15,7 @@ use crate::protocol::binary::{
     self, encode_error, encode_header, encode_response, encode_stat, Body, Frame, Opcode, Request,
     Status, ARITH_NO_CREATE, MAX_SASL_MECH_LEN,
 };
-use crate::protocol::{Limits, Parsed};
+use crate::protocol::Parsed;
 use crate::stats::classes::ClassCmd;
 use crate::stats::prefix::PrefixOp;
 use crate::store::{ArithOutcome, Delta, Entry, ItemRef, SetMode, SetOutcome, StoreError};
@@ -33,10 +33,7 @@ fn done(consumed: usize, action: Action) -> Stepped {
 
 /// Handles the binary frame at the front of `input`, appending the reply to `out`.
 pub fn step(input: &[u8], ctx: &Ctx<'_>, session: &mut Session, out: &mut Vec<u8>) -> Stepped {
-    let limits = Limits {
-        item_size_max: ctx.settings.item_size_max,
-    };
-    match binary::parse(input, &limits) {
+    match binary::parse(input, &ctx.settings.limits) {
         Parsed::Incomplete => Stepped::NeedInput,
         Parsed::Invalid(e) => done(e.consumed.min(input.len()), Action::Close),
         Parsed::Complete(Frame::Reject(r), consumed) => {

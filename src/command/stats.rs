@@ -40,8 +40,10 @@ pub fn rows(ctx: &Ctx<'_>, group: Group, emit: &mut Emit<'_>) {
         Group::Settings => {
             let prefixes = &ctx.registry.prefixes;
             for (name, value) in &ctx.settings.stats_settings {
-                // Settings changed at run time (`stats detail`, `slabs automove`).
+                // Settings changed at run time (`stats detail`, `slabs automove`,
+                // `cache_memlimit`).
                 match *name {
+                    "maxbytes" => emit(name, &ctx.store.memory_limit()),
                     "detail_enabled" => emit(name, &if prefixes.enabled() { "yes" } else { "no" }),
                     "slab_automove" => {
                         emit(name, &ctx.registry.slab_automove.load(Ordering::Relaxed))

@@ -157,7 +157,7 @@ impl Conn {
             writable: true,
             read_closed: false,
             eof: false,
-            read_cap: Self::read_cap(settings.item_size_max),
+            read_cap: Self::read_cap(settings.limits.item_size_max),
             dialect: settings.forced_dialect,
             session: Session {
                 authenticated: !settings.auth_required,

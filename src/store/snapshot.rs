@@ -280,7 +280,7 @@ impl Store {
             return;
         }
         let per_item = self.geo.layout.hdr as u64 + bytes / items;
-        let limit = self.memory_limit.load(std::sync::atomic::Ordering::Relaxed) as u64;
+        let limit = self.memory_limit() as u64;
         let fits = limit / per_item.max(1);
         let per_stripe = (items.min(fits) / self.stripes.len() as u64) as usize;
         let per_stripe = per_stripe + per_stripe / 16;

@@ -2,8 +2,6 @@
 //! and `stats sizes`. Visits one stripe lock at a time (never two), so the sums are not a
 //! consistent snapshot across stripes, like memcached's.
 
-use std::sync::atomic::Ordering;
-
 use super::{ItemRef, Store};
 
 /// Store-wide counters for `stats`, `stats slabs` and `stats items`.
@@ -169,7 +167,7 @@ impl Store {
             .filter(|c| c.total_pages > 0 || c.outofmemory > 0 || c.evicted > 0)
             .collect();
         let pages = self.pool.allocated() as u64;
-        s.limit_maxbytes = self.memory_limit.load(Ordering::Relaxed) as u64;
+        s.limit_maxbytes = self.memory_limit() as u64;
         s.total_pages = pages;
         s.total_malloced = pages * self.config.page_size as u64;
         s

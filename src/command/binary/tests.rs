@@ -5,6 +5,7 @@ use super::*;
 use crate::clock::Clock;
 use crate::command::Settings;
 use crate::protocol::binary::HEADER_LEN;
+use crate::protocol::Limits;
 use crate::stats::Registry;
 use crate::store::{Store, StoreConfig};
 use proptest::prelude::*;
@@ -13,7 +14,9 @@ use std::sync::Arc;
 fn settings(creds: bool) -> Settings {
     Settings {
         reqs_per_event: 20,
-        item_size_max: 1024,
+        limits: Limits {
+            item_size_max: 1024,
+        },
         flush_enabled: true,
         shutdown_enabled: false,
         max_connections: 10,
