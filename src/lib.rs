@@ -41,9 +41,10 @@
 //! - Locking: the module doc of `store.rs` (stripe locks; no thread waits on a second
 //!   stripe lock), the `stats` registry's in `stats.rs` (per-worker single-writer
 //!   counters, read without locks), connection state is owned by its worker (no lock).
-//! - `unsafe`: only for single libc calls with a `// SAFETY:` note, in `process.rs`
-//!   (fork, setsid, setuid, rlimits, malloc tuning), `server/listener.rs` (umask around a
-//!   unix socket's bind) and `stats.rs` (getrusage). The store has none: segments are
+//! - `unsafe`: denied at the crate root (`#![deny(unsafe_code)]`); allowed only for single
+//!   libc calls with a `// SAFETY:` note, in `process.rs` (fork, setsid, setuid, rlimits,
+//!   malloc tuning), `server/listener.rs` (umask around a unix socket's bind) and
+//!   `stats::rusage` (getrusage). The store has none: segments are
 //!   `Box<[u8]>` read with `from_le_bytes`.
 //! - Panics abort the process (`main.rs`): a dead worker must not strand its connections.
 //!
@@ -64,6 +65,10 @@
 //! 2. Execute it in `command` (text: `command::execute`; meta/binary: their modules),
 //!    calling the store through `Store`'s public methods only.
 //! 3. Count it in `stats` if memcached does, and cover the new variant in `fuzz/`.
+
+// `unsafe` only where a libc call needs it: `process`, `server::listener` and
+// `stats::rusage` allow it, each block with a `// SAFETY:` note.
+#![deny(unsafe_code)]
 
 pub mod clock;
 pub mod command;

@@ -16,6 +16,9 @@
 //! `unsafe` here is limited to single libc calls (fork, setsid, dup2, getpwnam_r, setuid,
 //! setgid, setgroups, getrlimit, setrlimit, kill, _exit), each with a `SAFETY:` comment.
 
+// Single libc calls, each with a `// SAFETY:` note (crate root: deny(unsafe_code)).
+#![allow(unsafe_code)]
+
 use std::ffi::{CString, OsStr};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};

@@ -285,6 +285,7 @@ impl Registry {
 }
 
 /// User and system CPU time of this process, in seconds (for `rusage_user`/`rusage_system`).
+#[allow(unsafe_code)] // getrusage(2); the crate root denies unsafe elsewhere
 pub fn rusage() -> (f64, f64) {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `ru` points to writable memory the size of `rusage`, and getrusage only

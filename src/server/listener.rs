@@ -1,6 +1,9 @@
 //! Listening sockets (TCP on each `-l` address, a unix socket with `-s`) and the
 //! stream type a connection owns, whichever kind it came through.
 
+// Single libc calls, each with a `// SAFETY:` note (crate root: deny(unsafe_code)).
+#![allow(unsafe_code)]
+
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
