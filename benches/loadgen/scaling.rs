@@ -32,6 +32,19 @@ pub struct ScalingReportArgs {
     baseline: String,
 }
 
+impl ScalingReportArgs {
+    /// Arguments for the self-check: `results` in, report into `out`, the default font.
+    pub fn for_test(results: &Path, out: &Path) -> ScalingReportArgs {
+        ScalingReportArgs {
+            results: results.to_path_buf(),
+            out: out.to_path_buf(),
+            preamble: None,
+            font: PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+            baseline: "memcached".to_string(),
+        }
+    }
+}
+
 /// (cell, t) → label → record.
 type Grid<'a> = BTreeMap<(String, u32), BTreeMap<String, &'a Record>>;
 
