@@ -9,7 +9,8 @@
 //!  worker: per connection  read → command::step → write             (server/conn.rs)
 //!  maintenance thread: every 100 ms clock tick + Store::maintain (expiry crawl, spare
 //!     segments back to the pool, prefix tombstones retired)
-//!  snapshot thread (-e with snapshot_interval or the `snapshot` command): snapshot.rs
+//!  snapshot thread (-e with snapshot_interval or the `snapshot` command): snapshot.rs,
+//!     at nice 10 so that workers sharing its core go first
 //!  metrics thread (-o metrics_port): server/metrics.rs, plain HTTP /metrics
 //!  all share Arc<Shared> = Store + stats Registry + settings + stop flags
 //! ```
@@ -40,9 +41,9 @@
 //!   stripe lock), the `stats` registry's in `stats.rs` (per-worker single-writer
 //!   counters, read without locks), connection state is owned by its worker (no lock).
 //! - `unsafe`: only for single libc calls with a `// SAFETY:` note, in `process.rs`
-//!   (fork, setsid, setuid, rlimits, malloc tuning), `server/listener.rs` (umask around a
-//!   unix socket's bind) and `stats.rs` (getrusage). The store has none: segments are
-//!   `Box<[u8]>` read with `from_le_bytes`.
+//!   (fork, setsid, setuid, rlimits, malloc tuning, a background thread's priority),
+//!   `server/listener.rs` (umask around a unix socket's bind) and `stats.rs` (getrusage).
+//!   The store has none: segments are `Box<[u8]>` read with `from_le_bytes`.
 //! - Panics abort the process (`main.rs`): a dead worker must not strand its connections.
 //!
 //! # Tests, by concern
