@@ -226,6 +226,13 @@ mod tests {
         let mut seen: Vec<u32> = ix.iter().copied().collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        // The slice-by-slice walk (`stats sizes`) sees the same entries, each once.
+        let mut sliced: Vec<u32> = (0..ix.tables())
+            .flat_map(|i| ix.iter_table(i).copied().collect::<Vec<_>>())
+            .collect();
+        sliced.sort_unstable();
+        assert_eq!(sliced, seen);
+        assert_eq!(ix.iter_table(ix.tables()).count(), 0);
     }
 
     #[test]
