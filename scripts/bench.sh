@@ -4,6 +4,8 @@
 # plus single-connection ping-pong) and a memory-efficiency fill. Writes a markdown report and
 # PNG charts to target/bench-report/ (or --out). See docs/BENCHMARKS.md for what every column
 # means. Benchmarks report; this script fails only if the kit itself cannot run.
+# With --background it measures latency under background work (target/bench-background/);
+# with --scaling, throughput and p99.9 against -t (target/bench-scaling/).
 # With --hitratio and/or --mrc it instead compares hit ratios (cache-aside: get, set on a miss)
 # over a matrix of -m, workloads and value sizes, and/or draws the miss-ratio curve; the report
 # goes to target/bench-hitratio/.
@@ -15,6 +17,8 @@ usage: scripts/bench.sh [--larder BIN] [--memcached BIN] [--quick] [--threads N]
                         [--meta] [--skip-memory]
 
   --larder BIN      larder binary (default: cargo build --release, target/release/larder)
+  --loadgen BIN     load generator (default: cargo build --release --bench loadgen); with
+                    --larder and this, no cargo is needed (scripts/device-scaling.sh)
   --memcached BIN   memcached binary (default /usr/bin/memcached; apt-get installs it if absent)
   --quick           a reduced matrix, 1 s per cell, -m 64 only: about a minute
   --threads N       server worker threads, -t (default: half the cores, at least 1)
@@ -22,6 +26,20 @@ usage: scripts/bench.sh [--larder BIN] [--memcached BIN] [--quick] [--threads N]
   --meta            also run the matrix over the meta protocol (mg/ms)
   --skip-memory     skip the memory-efficiency fill
   --no-perf         do not count every server syscall with perf stat (used when perf works)
+
+latency under background work (--background; docs/BENCHMARKS.md):
+  --background      the same steady load (text, get:set 10:1, 32 B, unpipelined, 50
+                    connections, a full -m 64 cache) idle, then while each background job
+                    runs: crawler, page moves, flush_all, stats storm, snapshot (larder only);
+                    p50/p99/p99.9 and the change in p99.9 from idle, background.md
+  --bg-jobs "J..."  of idle crawl moves flush stats snapshot (default all; idle first)
+
+scaling mode (--scaling):
+  --scaling         -t 1, 2, 4, ... up to the cores (or --scale-ts), server on cores
+                    0..t-1 and the client on the others (taskset), both servers; cells
+                    text d1, binary d16, text d16 (200 connections, 32 B, 10:1, 100k keys);
+                    scaling.md and scaling.png (throughput and p99.9 against -t)
+  --scale-ts "T..." the -t values (default powers of two below the core count, and it)
 
 hit-ratio mode (cache-aside: get, set on a miss; fresh servers per cell; docs/BENCHMARKS.md):
   --hitratio        run the hit-ratio matrix instead of the throughput matrix
@@ -48,6 +66,7 @@ ENV_FILL_SIZES=${FILL_SIZES:-}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LARDER=""
+LOADGEN=""
 MEMCACHED=/usr/bin/memcached
 QUICK=0
 THREADS=""
@@ -67,9 +86,14 @@ TRACE=""
 MRC_MEMS=""
 MRC_WORKLOAD=zipf99
 MRC_SIZES=mixed
+BACKGROUND=0
+BG_JOBS="idle crawl moves flush stats snapshot"
+SCALING=0
+SCALE_TS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --larder) LARDER=$2; shift 2 ;;
+        --loadgen) LOADGEN=$2; shift 2 ;;
         --memcached) MEMCACHED=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --threads) THREADS=$2; shift 2 ;;
@@ -89,6 +113,10 @@ while [ $# -gt 0 ]; do
         --mrc-mems) MRC_MEMS=$2; shift 2 ;;
         --mrc-workload) MRC_WORKLOAD=$2; shift 2 ;;
         --mrc-sizes) MRC_SIZES=$2; shift 2 ;;
+        --background) BACKGROUND=1; shift ;;
+        --bg-jobs) BG_JOBS=$2; shift 2 ;;
+        --scaling) SCALING=1; shift ;;
+        --scale-ts) SCALE_TS=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -96,6 +124,10 @@ done
 HR_MODE=$(( HITRATIO || MRC ))
 if [ "$HR_MODE" -eq 1 ]; then
     OUT=${OUT:-$TARGET/bench-hitratio}
+elif [ "$BACKGROUND" -eq 1 ]; then
+    OUT=${OUT:-$TARGET/bench-background}
+elif [ "$SCALING" -eq 1 ]; then
+    OUT=${OUT:-$TARGET/bench-scaling}
 else
     OUT=${OUT:-$TARGET/bench-report}
 fi
@@ -120,7 +152,7 @@ if [ ! -x "$MEMCACHED" ]; then
         echo "bench.sh: $MEMCACHED is not executable" >&2; exit 1
     fi
 fi
-FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+FONT=${BENCH_FONT:-/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf}
 if [ ! -f "$FONT" ]; then
     log "installing fonts-dejavu-core (chart text)"
     apt_install fonts-dejavu-core || echo "bench.sh: no font; the report will have no charts" >&2
@@ -134,9 +166,11 @@ fi
 
 # With the release profile, like larder above: the load generator then shares its
 # dependencies' optimised build instead of building them again with the bench profile.
-log "building the load generator (cargo build --release --bench loadgen)"
-LOADGEN=$(cargo build --release --bench loadgen --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | grep loadgen | tail -n 1)
+if [ -z "$LOADGEN" ]; then
+    log "building the load generator (cargo build --release --bench loadgen)"
+    LOADGEN=$(cargo build --release --bench loadgen --message-format=json 2>/dev/null |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | grep loadgen | tail -n 1)
+fi
 [ -x "$LOADGEN" ] || { echo "bench.sh: could not build the load generator" >&2; exit 1; }
 
 # --- machine layout: servers on the first half of the cores, the client on the rest -------
@@ -189,6 +223,7 @@ RESULTS=$OUT/results.tsv
 
 NAMES=(memcached larder)
 BINS=("$MEMCACHED" "$LARDER")
+LARDER_EXTRA=()
 
 # --- server lifecycle ----------------------------------------------------------------------
 PIDS=()
@@ -227,6 +262,7 @@ start_server() {
         # memcached refuses to run as root without -u; a server that rejects -u gets a try
         # without it (attempts alternate).
         [ "$(id -u)" -eq 0 ] && [ $(( attempt % 2 )) -eq 1 ] && args+=(-u root)
+        [ "$name" != larder ] || args+=("${LARDER_EXTRA[@]}")
         "${PIN_SERVER[@]}" "$bin" "${args[@]}" >>"$OUT/$name.log" 2>&1 &
         SERVER_PID=$!
         PIDS+=("$SERVER_PID")
@@ -367,6 +403,109 @@ if [ "$HR_MODE" -eq 1 ]; then
     log "hit-ratio report"
     "$LOADGEN" hitratio-report --results "$RESULTS" --out "$OUT" --preamble "$OUT/preamble.md" \
         --baseline memcached --font "$FONT"
+    exit 0
+fi
+
+# --- latency under background work (--background) ----------------------------------------------
+# One server at a time: fill -m 64 until it evicts, then per job: the job on its own
+# connection (loadgen background) while loadgen run measures the steady load.
+if [ "$BACKGROUND" -eq 1 ]; then
+    BG_MEM=${BG_MEM:-64}
+    DURATION=${ENV_DURATION:-$( [ "$QUICK" -eq 1 ] && echo 2 || echo 5 )}
+    LARDER_EXTRA=(-e "$OUT/larder.snapshot")
+    : >"$OUT/memcached.log"
+    : >"$OUT/larder.log"
+    {
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), host: $(uname -srm), $NCPU CPU(s): $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+        echo "- memcached: \`$MEMCACHED\` ($("$MEMCACHED" -V 2>/dev/null | head -n 1 || echo '?'))"
+        echo "- larder: \`$LARDER\` ($("$LARDER" -V 2>/dev/null | head -n 1 || echo '?')), with \`-e FILE\` for the snapshot job"
+        echo "- server flags: \`-t $THREADS -m $BG_MEM -c $MAX_CONNS -U 0\`; the cache is filled with 100 B items until it evicts before the first job"
+        echo "- $PINNING"
+        echo "- steady load: text, get:set 10:1, 32 B values, unpipelined, $CONNS connections, $KEYS keys (prefilled before each job), $CLIENT_THREADS client thread(s), ${DURATION} s per job; each background job on one more connection, started 0.5 s before"
+        echo "- jobs: crawl = 20k items/s with exptime 1 s + \`lru_crawler crawl all\` every 100 ms; moves = fresh keys of 100 B..64 KiB (log-uniform) over the full cache with \`slabs automove 1\`; flush = 20 MB of 1 KiB items then \`flush_all\`, repeated; stats = \`stats\`, \`stats items\`, \`stats slabs\` back to back; snapshot = the \`snapshot\` command every 50 ms (larder only; memcached has none)"
+    } >"$OUT/preamble.md"
+    log "background-work setup"
+    cat "$OUT/preamble.md" >&2
+    for i in 0 1; do
+        start_server "${NAMES[$i]}" "${BINS[$i]}" "$BG_MEM"
+        "${PIN_CLIENT[@]}" "$LOADGEN" fill --server "127.0.0.1:$SERVER_PORT" \
+            --server-pid "$SERVER_PID" --value-size 100 --mem-mb "$BG_MEM" \
+            --label "${NAMES[$i]}" >&2 || echo "bench.sh: fill failed on ${NAMES[$i]}" >&2
+        for job in $BG_JOBS; do
+            [ "$job" = snapshot ] && [ "${NAMES[$i]}" != larder ] && continue
+            log "${NAMES[$i]}: background job $job"
+            "${PIN_CLIENT[@]}" "$LOADGEN" background --server "127.0.0.1:$SERVER_PORT" \
+                --job "$job" --duration "$(( DURATION + 3 ))" >&2 &
+            bg_pid=$!
+            sleep 0.5
+            loadgen_run "${NAMES[$i]}" "$SERVER_PORT" "$SERVER_PID" --protocol text \
+                --ratio 10:1 --value-size 32 --pipeline 1 --connections "$CONNS" \
+                --cell "bg $job" || echo "- run failed on ${NAMES[$i]}: $job" >>"$OUT/preamble.md"
+            wait "$bg_pid" || echo "- background job $job failed on ${NAMES[$i]}" >>"$OUT/preamble.md"
+        done
+        stop_server "$SERVER_PID"
+    done
+    rm -f "$OUT/larder.snapshot"
+    log "background-work report"
+    "$LOADGEN" background-report --results "$RESULTS" --out "$OUT" --preamble "$OUT/preamble.md"
+    cat "$OUT/background.md"
+    exit 0
+fi
+
+# --- scaling (--scaling) -------------------------------------------------------------------------
+# Per -t: the server pinned to cores 0..t-1, the client to the other cores (all of them when
+# t is the core count: then they share, and the report says so), both servers, three cells.
+if [ "$SCALING" -eq 1 ]; then
+    if [ -z "$SCALE_TS" ]; then
+        t=1
+        while [ "$t" -lt "$NCPU" ]; do SCALE_TS="$SCALE_TS $t"; t=$(( t * 2 )); done
+        SCALE_TS="$SCALE_TS $NCPU"
+    fi
+    DURATION=${ENV_DURATION:-$( [ "$QUICK" -eq 1 ] && echo 2 || echo 5 )}
+    SCALE_CONNS=${SCALE_CONNS:-200}
+    KEYS=${SCALE_KEYS:-100000}
+    : >"$OUT/memcached.log"
+    : >"$OUT/larder.log"
+    {
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), host: $(uname -srm), $NCPU CPU(s): $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+        echo "- memcached: \`$MEMCACHED\` ($("$MEMCACHED" -V 2>/dev/null | head -n 1 || echo '?'))"
+        echo "- larder: \`$LARDER\` ($("$LARDER" -V 2>/dev/null | head -n 1 || echo '?'))"
+        echo "- server flags: \`-t T -m $MEM_MB -c $MAX_CONNS -U 0\`, T in {$SCALE_TS}; server on CPUs 0..T-1, client on CPUs ${SCALE_CLIENT_CPUS:-"T..$(( NCPU - 1 )) (all CPUs shared when T = $NCPU)"} (taskset)"
+        echo "- load: get:set 10:1, 32 B values, $SCALE_CONNS connections, $KEYS keys (prefilled), ${DURATION} s per cell, closed loop"
+    } >"$OUT/preamble.md"
+    log "scaling setup"
+    cat "$OUT/preamble.md" >&2
+    MAX_CONNS=$(( SCALE_CONNS + 64 > MAX_CONNS ? SCALE_CONNS + 64 : MAX_CONNS ))
+    for t in $SCALE_TS; do
+        THREADS=$t
+        if command -v taskset >/dev/null; then
+            PIN_SERVER=(taskset -c "0-$(( t - 1 ))")
+            if [ -n "${SCALE_CLIENT_CPUS:-}" ]; then
+                # A fixed client set (the issue's matrix: 8 client cores on a 16-core machine).
+                PIN_CLIENT=(taskset -c "$SCALE_CLIENT_CPUS")
+                CLIENT_THREADS=$(taskset -c "$SCALE_CLIENT_CPUS" nproc)
+            elif [ "$t" -lt "$NCPU" ]; then
+                PIN_CLIENT=(taskset -c "$t-$(( NCPU - 1 ))"); CLIENT_THREADS=$(( NCPU - t ))
+            else
+                PIN_CLIENT=(taskset -c "0-$(( NCPU - 1 ))"); CLIENT_THREADS=$NCPU
+            fi
+        fi
+        for i in 0 1; do
+            start_server "${NAMES[$i]}" "${BINS[$i]}" "$MEM_MB"
+            for spec in text:1 binary:16 text:16; do
+                proto=${spec%%:*}; depth=${spec##*:}
+                loadgen_run "${NAMES[$i]}" "$SERVER_PORT" "$SERVER_PID" --protocol "$proto" \
+                    --ratio 10:1 --value-size 32 --pipeline "$depth" \
+                    --connections "$SCALE_CONNS" --cell "scale t=$t $proto d$depth" ||
+                    echo "- cell failed on ${NAMES[$i]}: t=$t $spec" >>"$OUT/preamble.md"
+            done
+            stop_server "$SERVER_PID"
+        done
+    done
+    log "scaling report"
+    "$LOADGEN" scaling-report --results "$RESULTS" --out "$OUT" --preamble "$OUT/preamble.md" \
+        --font "$FONT"
+    cat "$OUT/scaling.md"
     exit 0
 fi
 

@@ -9,7 +9,8 @@
 //!  worker: per connection  read → command::step → write             (server/conn.rs)
 //!  maintenance thread: every 100 ms clock tick + Store::maintain (expiry crawl, spare
 //!     segments back to the pool, prefix tombstones retired)
-//!  snapshot thread (-e with snapshot_interval or the `snapshot` command): snapshot.rs
+//!  snapshot thread (-e with snapshot_interval or the `snapshot` command): snapshot.rs,
+//!     at nice 10 so that workers sharing its core go first
 //!  metrics thread (-o metrics_port): server/metrics.rs, plain HTTP /metrics
 //!  all share Arc<Shared> = Store + stats Registry + settings + stop flags
 //! ```
@@ -43,8 +44,8 @@
 //!   counters, read without locks), connection state is owned by its worker (no lock).
 //! - `unsafe`: denied at the crate root (`#![deny(unsafe_code)]`); allowed only for single
 //!   libc calls with a `// SAFETY:` note, in `process.rs` (fork, setsid, setuid, rlimits,
-//!   malloc tuning), `server/listener.rs` (umask around a unix socket's bind) and
-//!   `stats::rusage` (getrusage). The store has none: segments are
+//!   malloc tuning, a background thread's priority), `server/listener.rs` (umask around a
+//!   unix socket's bind) and `stats::rusage` (getrusage). The store has none: segments are
 //!   `Box<[u8]>` read with `from_le_bytes`.
 //! - Panics abort the process (`main.rs`): a dead worker must not strand its connections.
 //!

@@ -14,7 +14,8 @@
 //! 5. bind, start workers, then [`notify_ready`]; on shutdown [`notify_stopping`].
 //!
 //! `unsafe` here is limited to single libc calls (fork, setsid, dup2, getpwnam_r, setuid,
-//! setgid, setgroups, getrlimit, setrlimit, kill, _exit), each with a `SAFETY:` comment.
+//! setgid, setgroups, getrlimit, setrlimit, kill, _exit, setpriority), each with a
+//! `SAFETY:` comment.
 
 // Single libc calls, each with a `// SAFETY:` note (crate root: deny(unsafe_code)).
 #![allow(unsafe_code)]
@@ -26,6 +27,30 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
+
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: `setpriority` on the
+/// thread id, which sets one thread's nice value). For background threads whose work is
+/// long but not urgent (the snapshot writer): where they share a core with a worker, the
+/// worker's requests go first instead of waiting out the background thread's time slice.
+///
+/// # Errors
+///
+/// The OS error of `setpriority` (a failure leaves the priority as it was; callers log it).
+pub fn lower_thread_priority(nice: i32) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions and cannot fail.
+        let tid = unsafe { libc::gettid() };
+        // SAFETY: setpriority reads its three integer arguments only; PRIO_PROCESS with a
+        // thread id of this process changes that thread's nice value.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+    Ok(())
+}
 
 /// Detaches from the terminal like memcached's `-d`: fork (the parent exits 0), `setsid`,
 /// `chdir /`, and stdin, stdout and stderr redirected to `/dev/null`.

@@ -46,6 +46,8 @@ const BLOCK_TARGET: usize = 1 << 20;
 const MAX_PAYLOAD: usize = (1 << 30) + (1 << 16);
 /// Keys and values copied per store lock hold (`Store::export_batch`).
 const BATCH_BYTES: usize = 256 << 10;
+/// The snapshot thread's nice value (see [`Snapshots::run`]).
+const SNAPSHOT_NICE: i32 = 10;
 
 /// Record bits (byte 1 of a record).
 const R_FETCHED: u8 = 1;
@@ -727,7 +729,12 @@ impl Snapshots {
 
     /// The snapshot thread: writes a snapshot when asked and every interval, until
     /// [`Snapshots::stop_thread`].
+    /// It runs at nice 10: on a core it shares with a worker, requests go first (measured
+    /// with `scripts/bench.sh --background`: docs/bench/background.md).
     pub fn run(&self, store: &Store) {
+        if let Err(e) = crate::process::lower_thread_priority(SNAPSHOT_NICE) {
+            log::warn!("snapshot thread keeps its priority: {e}");
+        }
         let mut next = self.interval.map(|i| Instant::now() + i);
         loop {
             {

@@ -6,6 +6,7 @@
 //! - `item`: byte layout of records, [`ItemRef`];
 //! - `segment`: segments, the global segment budget and pool, a stripe's queues;
 //! - `stripe`: one lock's worth of cache (index, write/link/unlink, counters);
+//! - `index`: a stripe's hash index, grown one bounded sub-table split at a time;
 //! - `evict`: making room, the eviction policy's queue work, the crawler;
 //! - `policy`: the eviction policies by name ([`Eviction`]);
 //! - `ghost`: fingerprints of keys recently evicted from the small queue;
@@ -60,6 +61,7 @@
 mod entry;
 mod evict;
 mod ghost;
+mod index;
 mod item;
 mod ops;
 mod policy;
@@ -652,7 +654,8 @@ impl Store {
             self.flush_pending.store(0, Ordering::Relaxed);
             self.flush_passed.fetch_max(now, Ordering::Relaxed);
             for stripe in self.stripes.iter() {
-                stripe.lock().flush();
+                let old = stripe.lock().flush();
+                drop(old);
             }
         } else {
             self.flush_pending

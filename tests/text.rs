@@ -470,6 +470,24 @@ fn idle_connections_are_kicked() {
     assert!(c.stat("idle_kicks") >= 1);
 }
 
+/// More idle connections on one worker than its once-a-second sweep visits per loop turn
+/// (256): the sweep goes on over several turns and every one of them is kicked.
+#[test]
+fn idle_connections_beyond_one_sweep_slice_are_all_kicked() {
+    let s = Server::start(&["-t", "1", "-o", "idle_timeout=1"]);
+    let mut idle: Vec<_> = (0..300).map(|_| s.connect()).collect();
+    for c in &mut idle {
+        c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    }
+    let started = std::time::Instant::now();
+    for c in &mut idle {
+        c.expect_closed();
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut c = s.connect();
+    assert!(c.stat("idle_kicks") >= 300);
+}
+
 #[test]
 fn unix_socket_listener() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::OnceLock;
 
-const PALETTE: [RGBColor; 4] = [
+pub const PALETTE: [RGBColor; 4] = [
     RGBColor(52, 110, 170),
     RGBColor(230, 120, 30),
     RGBColor(60, 160, 80),

@@ -14,6 +14,9 @@
 //!   workload or a trace; reports hits and the server's memory figures.
 //! - `hitratio-report`: per-cell hit-ratio tables, miss-ratio ratios and the miss-ratio curve
 //!   chart from a results file.
+//! - `background` / `background-report`: one background job (crawler, page moves,
+//!   `flush_all`, a stats storm, snapshots) run beside `run`, and the table of p99.9 changes.
+//! - `scaling-report`: throughput and p99.9 against `-t` (table and chart).
 //!
 //! `cargo bench -- --test` (and a bare `cargo bench`) runs a quick self-check instead; with
 //! `LOADGEN_SERVER=host:port` set it also makes a one-second run against that server.
@@ -22,8 +25,10 @@
 //! `driver` (threads, connections, closed/open loop, histograms), `procstat` (/proc counters),
 //! `fill` (blocking prefill, stats, memory fill), `results` (the results file), `report`
 //! (markdown), `charts` (PNGs), `selfcheck` (the `--test` mode), `cacheaside` (hit-ratio
-//! workloads and engine), `hitreport` (hit-ratio tables and the miss-ratio curve).
+//! workloads and engine), `hitreport` (hit-ratio tables and the miss-ratio curve),
+//! `background` (background jobs and their latency table), `scaling` (the -t curve).
 
+mod background;
 mod cacheaside;
 mod charts;
 mod driver;
@@ -33,6 +38,7 @@ mod procstat;
 mod proto;
 mod report;
 mod results;
+mod scaling;
 mod selfcheck;
 mod workload;
 
@@ -72,6 +78,12 @@ enum Cmd {
     Hitratio(HitRatioArgs),
     /// Hit-ratio tables (and the miss-ratio curve chart) from a results file.
     HitratioReport(hitreport::HitReportArgs),
+    /// Run one background job (crawl, moves, flush, stats, snapshot) for a while.
+    Background(background::BackgroundArgs),
+    /// The latency-under-background-work table from a results file.
+    BackgroundReport(background::BackgroundReportArgs),
+    /// The scaling table and chart (throughput and p99.9 against -t) from a results file.
+    ScalingReport(scaling::ScalingReportArgs),
 }
 
 /// Options of `loadgen hitratio`.
@@ -297,6 +309,9 @@ fn main() -> ExitCode {
         (false, Some(Cmd::Report(a))) => report::write(&a),
         (false, Some(Cmd::Hitratio(a))) => cmd_hitratio(&a),
         (false, Some(Cmd::HitratioReport(a))) => hitreport::write(&a),
+        (false, Some(Cmd::Background(a))) => background::run(&a),
+        (false, Some(Cmd::BackgroundReport(a))) => background::report(&a),
+        (false, Some(Cmd::ScalingReport(a))) => scaling::write(&a),
         (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
             .map_err(|e| format!("reading {}: {e}", a.results.display()))
             .and_then(|t| results::parse(&t))

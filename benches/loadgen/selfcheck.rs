@@ -12,7 +12,7 @@ use crate::cacheaside::{self, Perm, Req, Sizes, Synthetic, LOGNORMAL_MAX, LOGNOR
 use crate::driver::{self, RunConfig, Stop};
 use crate::proto::{encode_get, encode_set, parse_reply, Op, Parsed, Protocol, Reply};
 use crate::workload::{key_bytes, KeyDist, KeyGen, Mix, Rng, ValueSize, Zipf};
-use crate::{charts, fill, hitreport, procstat, report, results};
+use crate::{background, charts, fill, hitreport, procstat, report, results, scaling};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -39,6 +39,7 @@ pub fn run() -> Result<(), String> {
     protocol()?;
     proc_parsing()?;
     report_on_synthetic_data()?;
+    background_and_scaling_reports()?;
     engine_against_fake_server()?;
     if let Ok(addr) = std::env::var("LOADGEN_SERVER") {
         engine_against(&addr)?;
@@ -425,6 +426,69 @@ fn report_on_synthetic_data() -> Result<(), String> {
         charts::short(1_234_567.0) == "1.23M" && charts::short(0.1234) == "0.123",
         "short()"
     );
+    Ok(())
+}
+
+/// The background table (change in p99.9 from idle, n/a for a missing job) and the scaling
+/// table and chart, from synthetic records.
+fn background_and_scaling_reports() -> Result<(), String> {
+    let rec = |label: &str, cell: &str, rps: f64, p999: f64| -> results::Record {
+        [
+            ("kind", "run".to_string()),
+            ("label", label.to_string()),
+            ("cell", cell.to_string()),
+            ("rps", rps.to_string()),
+            ("p50_us", "10".to_string()),
+            ("p99_us", "50".to_string()),
+            ("p999_us", p999.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    };
+    let recs = vec![
+        rec("memcached", "bg idle", 1000.0, 100.0),
+        rec("larder", "bg idle", 1200.0, 80.0),
+        rec("memcached", "bg flush", 900.0, 150.0),
+        rec("larder", "bg flush", 1100.0, 200.0),
+        rec("larder", "bg snapshot", 1100.0, 120.0),
+    ];
+    let md = background::table(&recs);
+    check!(
+        md.contains("| flush | memcached | 900 |"),
+        "background row: {md}"
+    );
+    check!(md.contains("1.50x |"), "memcached flush change: {md}");
+    check!(
+        md.contains("2.50x **> 2x**"),
+        "larder flush change marked: {md}"
+    );
+    check!(
+        md.contains("| snapshot | memcached | n/a |"),
+        "missing job is n/a: {md}"
+    );
+    check!(
+        md.contains("Largest p99.9 change from idle: 2.50x (flush on larder)"),
+        "{md}"
+    );
+    let dir = std::env::temp_dir().join(format!("loadgen-scaling-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("temp dir: {e}"))?;
+    let file = dir.join("results.tsv");
+    for (label, t, rps, p) in [
+        ("memcached", 1, 100.0, 50.0),
+        ("larder", 1, 110.0, 40.0),
+        ("memcached", 2, 180.0, 60.0),
+        ("larder", 2, 210.0, 90.0),
+    ] {
+        results::append(&file, &rec(label, &format!("scale t={t} text d1"), rps, p))?;
+    }
+    scaling::write(&scaling::ScalingReportArgs::for_test(&file, &dir))?;
+    let md = std::fs::read_to_string(dir.join("scaling.md")).map_err(|e| e.to_string())?;
+    check!(
+        md.contains("| text d1 | 2 | larder | 210 | 50.0 | 90.0 | 1.17x | 1.00x | 1.50x |"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

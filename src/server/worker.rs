@@ -21,12 +21,19 @@ use std::time::{Duration, Instant};
 /// The token of a worker's waker; connection tokens are their slab keys.
 pub const WAKER: Token = Token(usize::MAX);
 
+/// Connections the once-a-second sweep (idle kicks, buffer shrinking) visits per loop
+/// turn: a worker with many connections sweeps over several turns instead of stalling the
+/// ready ones for a time that grows with the connection count.
+const SWEEP_SLICE: usize = 256;
+
 /// One event loop and its connections.
 pub struct Worker {
     poll: Poll,
     conns: Slab<(Conn, u64)>,
     inbox: Receiver<Accepted>,
     pending: Vec<Token>,
+    /// The next slab key the sweep in progress visits (None: no sweep in progress).
+    sweep_at: Option<usize>,
     shared: Arc<Shared>,
     stats: Arc<WorkerStats>,
 }
@@ -50,6 +57,7 @@ impl Worker {
                 conns: Slab::with_capacity(64),
                 inbox,
                 pending: Vec::new(),
+                sweep_at: None,
                 shared,
                 stats,
             },
@@ -63,7 +71,7 @@ impl Worker {
         let idle = self.shared.settings.idle_timeout;
         let mut next_sweep = Instant::now() + Duration::from_secs(1);
         loop {
-            let timeout = if !self.pending.is_empty() {
+            let timeout = if !self.pending.is_empty() || self.sweep_at.is_some() {
                 Some(Duration::ZERO)
             } else {
                 Some(next_sweep.saturating_duration_since(Instant::now()))
@@ -97,15 +105,12 @@ impl Worker {
                 self.shutdown();
                 return;
             }
-            if Instant::now() >= next_sweep {
-                if idle > 0 {
-                    self.kick_idle(idle);
-                }
-                let now = self.shared.store.clock().now();
-                for (_, (conn, _)) in self.conns.iter_mut() {
-                    conn.shrink_idle(now.saturating_sub(1));
-                }
+            if self.sweep_at.is_none() && Instant::now() >= next_sweep {
+                self.sweep_at = Some(0);
                 next_sweep = Instant::now() + Duration::from_secs(1);
+            }
+            if let Some(from) = self.sweep_at {
+                self.sweep_at = self.sweep(from, idle);
             }
         }
     }
@@ -187,18 +192,25 @@ impl Worker {
         }
     }
 
-    fn kick_idle(&mut self, idle: u32) {
+    /// One slice of the sweep: from slab key `from`, up to [`SWEEP_SLICE`] keys, closes
+    /// connections idle longer than `idle` seconds (`-o idle_timeout`, 0: never) and
+    /// shrinks the buffers of the others that were quiet for a second. Returns where the
+    /// next slice starts, or None when the sweep is done.
+    fn sweep(&mut self, from: usize, idle: u32) -> Option<usize> {
         let now = self.shared.store.clock().now();
-        let idle_tokens: Vec<Token> = self
-            .conns
-            .iter()
-            .filter(|(_, (c, _))| now.saturating_sub(c.last_seen()) > idle)
-            .map(|(k, _)| Token(k))
-            .collect();
-        for t in idle_tokens {
-            self.stats.idle_kicks.incr();
-            self.close(t);
+        let end = (from + SWEEP_SLICE).min(self.conns.capacity());
+        for key in from..end {
+            let Some((conn, _)) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if idle > 0 && now.saturating_sub(conn.last_seen()) > idle {
+                self.stats.idle_kicks.incr();
+                self.close(Token(key));
+            } else {
+                conn.shrink_idle(now.saturating_sub(1));
+            }
         }
+        (end < self.conns.capacity()).then_some(end)
     }
 
     /// Orderly stop: write what each connection still owes (waiting up to

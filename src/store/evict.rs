@@ -43,6 +43,9 @@ const HUGE_ITEM_QUARTERS: usize = 16;
 /// Most bytes of a victim segment kept, out of 8 (the rest is freed).
 const KEEP_EIGHTHS: usize = 7;
 
+/// Spare segments one crawl step hands back to the pool at most (the rest go next time).
+const SPARE_PER_CRAWL: usize = 64;
+
 impl Stripe {
     /// Room for a record of `n` bytes (at most a segment) at the end of queue `q`'s open
     /// segment: returns its reference, bytes not yet written.
@@ -348,13 +351,15 @@ impl Stripe {
         }
     }
 
-    /// One bounded crawl step: visits up to `budget` records, reclaims expired and flushed
-    /// items (their segments then compact early), and hands spare segments beyond one back
-    /// to the global pool.
+    /// One bounded crawl step: visits up to `budget` records and steps past up to `budget`
+    /// page slots, reclaims expired and flushed items (their segments then compact early),
+    /// and hands up to `SPARE_PER_CRAWL` spare segments beyond one back to the global
+    /// pool. Its lock hold is bounded by `budget`, not by the stripe's size.
     pub fn crawl(&mut self, ctx: &Ctx, budget: usize) {
         let mut visited = 0;
         let mut slots_seen = 0;
-        while visited < budget && slots_seen <= self.mem.pages.len() {
+        let max_slots = self.mem.pages.len().min(budget);
+        while visited < budget && slots_seen <= max_slots {
             let n_slots = self.mem.pages.len() as u32;
             if n_slots == 0 {
                 // Nothing to visit: a whole lap.
@@ -382,7 +387,9 @@ impl Stripe {
                 }
             }
         }
-        while self.mem.spare.len() > 1 {
+        let mut given = 0;
+        while self.mem.spare.len() > 1 && given < SPARE_PER_CRAWL {
+            given += 1;
             let slot = self.mem.spare.pop().expect("spare has more than one");
             let page = self.mem.remove_page(slot);
             self.pool.give(page);

@@ -174,17 +174,27 @@ impl Store {
     }
 
     /// `stats sizes`: item total size rounded up to 32-byte buckets → item count, ascending.
+    /// Walks each stripe one index sub-table per lock hold (a few hundred items), so the
+    /// lock is never held for a time that grows with the cache; items that move between
+    /// sub-tables meanwhile (a split) may be counted twice or not at all.
     pub fn size_histogram(&self) -> Vec<(usize, u64)> {
         let mut buckets = std::collections::BTreeMap::new();
         for stripe in self.stripes.iter() {
-            let st = stripe.lock();
-            for &h in st.index.iter() {
-                let size = ItemRef {
-                    mem: &st.mem,
-                    head: h,
+            let mut i = 0;
+            loop {
+                let st = stripe.lock();
+                if i >= st.index.tables() {
+                    break;
                 }
-                .total_size();
-                *buckets.entry(size.div_ceil(32) * 32).or_insert(0u64) += 1;
+                for &h in st.index.iter_table(i) {
+                    let size = ItemRef {
+                        mem: &st.mem,
+                        head: h,
+                    }
+                    .total_size();
+                    *buckets.entry(size.div_ceil(32) * 32).or_insert(0u64) += 1;
+                }
+                i += 1;
             }
         }
         buckets.into_iter().collect()

@@ -11,9 +11,8 @@
 
 use std::sync::{Arc, Weak};
 
-use hashbrown::HashTable;
-
 use super::ghost::Ghost;
+use super::index::Index;
 use super::item::{self, head, Header, CONT_HDR, CONT_LEN, CONT_NEXT, CONT_OWNER};
 use super::policy::Params;
 use super::segment::{Mem, PagePool, Queue, NIL};
@@ -62,7 +61,7 @@ pub(crate) struct Counters {
 pub(crate) struct Stripe {
     pub id: u64,
     pub stripes: u64,
-    pub index: HashTable<u32>,
+    pub index: Index,
     pub mem: Mem,
     pub hasher: ahash::RandomState,
     pub pool: Arc<PagePool>,
@@ -129,7 +128,7 @@ impl Stripe {
         Stripe {
             id,
             stripes,
-            index: HashTable::new(),
+            index: Index::new(),
             mem,
             hasher,
             pool,
@@ -531,9 +530,7 @@ impl Stripe {
                 head::atime(c),
             )
         };
-        if let Ok(e) = self.index.find_entry(hash, |&r| r == h) {
-            e.remove();
-        }
+        self.index.remove(hash, |&r| r == h);
         let cid = self.mem.class_of(h) as usize;
         let unfetched = bits & item::FETCHED == 0;
         let k = &mut self.counters;
@@ -573,9 +570,12 @@ impl Stripe {
         self.pool.set_held(self.id as usize, self.mem.page_count());
     }
 
-    /// flush_all now: drops every item and returns every segment to the pool.
-    pub fn flush(&mut self) {
-        self.index.clear();
+    /// flush_all now: drops every item and returns every segment to the pool. Returns the
+    /// old index, for the caller to drop after releasing the lock (freeing its sub-tables,
+    /// one per few hundred items, is the part of a flush that need not hold the lock).
+    #[must_use = "drop the old index after unlocking"]
+    pub fn flush(&mut self) -> Index {
+        let old = std::mem::take(&mut self.index);
         self.counters.curr_items = 0;
         self.counters.bytes = 0;
         for page in self.mem.drain_pages() {
@@ -586,5 +586,6 @@ impl Stripe {
         self.crawl_slot = 0;
         self.crawl_off = 0;
         self.sync_held();
+        old
     }
 }

@@ -1,0 +1,87 @@
+//! Worst single-insert latency of the store as one stripe's index grows, in process (no
+//! sockets): one stripe, `--items` distinct keys stored one after another, each insert
+//! timed. An index that rehashes itself whole when it grows shows a spike that grows with
+//! the item count (the stripe lock is held meanwhile, so every request on that stripe
+//! waits); a bounded one does not.
+//!
+//! `cargo run --release --example index_growth -- --items 4000000` prints the latency
+//! percentiles, the worst inserts and when they happened (docs/STORE.md, "Index growth"),
+//! then how long `stats`, `stats sizes` and `flush_all` take at that size.
+
+use std::time::Instant;
+
+use larder::clock::Clock;
+use larder::store::{SetMode, Store, StoreConfig};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn main() {
+    let items: usize = arg("--items", "4000000").parse().expect("--items N");
+    let stripes: usize = arg("--stripes", "1").parse().expect("--stripes N");
+    let config = StoreConfig {
+        memory_limit: 1 << 30,
+        stripes,
+        ..StoreConfig::default()
+    };
+    let store = Store::new(config, Clock::manual()).expect("config");
+    let value = [b'v'; 8];
+    let mut lat = Vec::with_capacity(items);
+    let mut key = Vec::with_capacity(32);
+    for i in 0..items {
+        key.clear();
+        key.extend_from_slice(format!("key:{i:010}").as_bytes());
+        let t = Instant::now();
+        store
+            .store(SetMode::Set, &key, &value, 0, 0)
+            .expect("store fits");
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    let st = store.stats();
+    let mut worst: Vec<(u64, usize)> = lat.iter().copied().zip(0..).collect();
+    worst.sort_unstable_by(|a, b| b.cmp(a));
+    let mut sorted = lat.clone();
+    sorted.sort_unstable();
+    let pct = |p: f64| sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)];
+    println!(
+        "items {} stripes {} curr_items {} evictions {}",
+        items, stripes, st.curr_items, st.evictions
+    );
+    println!(
+        "insert ns: p50 {} p99 {} p99.9 {} p99.99 {} max {}",
+        pct(0.5),
+        pct(0.99),
+        pct(0.999),
+        pct(0.9999),
+        sorted[sorted.len() - 1]
+    );
+    let over = |ns: u64| lat.iter().filter(|&&l| l > ns).count();
+    println!(
+        "inserts over 100 us: {}, over 1 ms: {}, over 10 ms: {}",
+        over(100_000),
+        over(1_000_000),
+        over(10_000_000)
+    );
+    print!("worst 8 (ns @ item#):");
+    for (ns, at) in worst.iter().take(8) {
+        print!(" {ns}@{at}");
+    }
+    println!();
+    // Whole-store operations at this size (each takes the stripe lock once or, for the
+    // histogram, once per index sub-table).
+    let t = Instant::now();
+    let _ = store.stats();
+    let stats_ns = t.elapsed().as_nanos();
+    let t = Instant::now();
+    let _ = store.size_histogram();
+    let hist_ns = t.elapsed().as_nanos();
+    let t = Instant::now();
+    store.flush_all(0);
+    let flush_ns = t.elapsed().as_nanos();
+    println!("stats {stats_ns} ns, stats sizes {hist_ns} ns (total), flush_all {flush_ns} ns");
+}
