@@ -47,9 +47,12 @@ fn bad_flags_exit_with_usage_error_naming_the_option() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_option"));
     let out = larder().args(["-f", "0.5"]).output().unwrap();
     assert!(!out.status.success());
-    let out = larder().args(["-U", "11211"]).output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("UDP"));
+    let out = larder()
+        .args(["-U", "11211", "-l", "0.0.0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("udp_allow_public"));
 }
 
 #[test]

@@ -230,6 +230,14 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     emit(&"conn_yields", &t.conn_yields);
     emit(&"conn_output_paused", &t.conn_output_paused);
     emit(&"conn_output_held", &c.output_held.load(Relaxed));
+    if ctx.registry.udp_enabled() {
+        // larder's own (memcached counts nothing for UDP): datagrams received, dropped
+        // for a malformed frame header, sent, and sends that failed.
+        emit(&"udp_datagrams_read", &t.udp_datagrams_read);
+        emit(&"udp_datagrams_dropped", &t.udp_datagrams_dropped);
+        emit(&"udp_datagrams_written", &t.udp_datagrams_written);
+        emit(&"udp_send_errors", &t.udp_send_errors);
+    }
     emit(&"slabs_moved", &s.slabs_moved);
     emit(&"bytes", &s.bytes);
     emit(&"curr_items", &s.curr_items);
