@@ -46,6 +46,12 @@ pub fn rows(ctx: &Ctx<'_>, group: Group, emit: &mut Emit<'_>) {
                     "slab_automove" => {
                         emit(name, &ctx.registry.slab_automove.load(Ordering::Relaxed))
                     }
+                    // As the `verbosity` command last set it; then the last flush_all's
+                    // boundary, which memcached prints right after it.
+                    "verbosity" => {
+                        emit(name, &crate::command::verbosity());
+                        emit(&"oldest", &ctx.store.oldest_live());
+                    }
                     _ => emit(name, value),
                 }
             }
