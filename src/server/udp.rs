@@ -308,7 +308,7 @@ impl Endpoint {
     /// its response objects.
     fn step(&mut self, ctx: &Ctx<'_>) -> Action {
         let input = &self.rbuf[self.pos..self.end];
-        let log = self.dialect == Dialect::Text && wirelog::enabled();
+        let log = wirelog::enabled();
         let start = self.wbuf.len();
         let stepped = command::step(
             self.dialect,
@@ -330,8 +330,8 @@ impl Endpoint {
                 action,
             } => {
                 if log {
-                    wirelog::request(self.fd, input);
-                    wirelog::reply(self.fd, &self.wbuf[start..]);
+                    wirelog::request(self.dialect, self.fd, input);
+                    wirelog::reply(self.dialect, self.fd, &self.wbuf[start..]);
                 }
                 let quit = action == Action::Close && self.dialect == Dialect::Text;
                 split_reply(
