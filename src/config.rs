@@ -198,6 +198,9 @@ pub struct Config {
     pub lock_memory: bool,
     /// `-L, --enable-largepages`: accepted; larder does not use large pages (in `ignored`).
     pub large_pages: bool,
+    /// `-o hotkeys` / `-o no_hotkeys` (larder): sample lookups for `stats hotkeys` and the
+    /// `/metrics` hot-key rows (default true).
+    pub hot_keys: bool,
     /// `-o metrics_port=PORT` (larder): serve Prometheus `/metrics` over HTTP on this port,
     /// on the first `-l` address (loopback by default). Off when `None`.
     pub metrics_port: Option<u16>,
@@ -281,6 +284,7 @@ impl Default for Config {
             port: DEFAULT_PORT,
             udp_port: 0,
             udp_allow_public: false,
+            hot_keys: true,
             unix_socket: None,
             unix_mask: DEFAULT_UNIX_MASK,
             listen: vec![DEFAULT_LISTEN.to_string()],
@@ -678,6 +682,7 @@ impl Config {
             ),
             ("snapshot_interval", self.snapshot_interval.to_string()),
             ("udp_allow_public", yes_no(self.udp_allow_public)),
+            ("hotkeys", yes_no(self.hot_keys)),
         ]
     }
 }

@@ -149,6 +149,7 @@ impl Server {
         for l in &listeners {
             registry.add_listener(l.fd() as u64, l.name());
         }
+        registry.set_hot_keys(config.hot_keys);
         let shared = Arc::new(Shared {
             store,
             registry,

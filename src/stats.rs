@@ -215,6 +215,18 @@ impl Registry {
         r
     }
 
+    /// Turns hot-key sampling on or off in every worker (`-o no_hotkeys` at startup).
+    pub fn set_hot_keys(&self, enabled: bool) {
+        for w in &self.workers {
+            w.hot.set_enabled(enabled);
+        }
+    }
+
+    /// Whether hot keys are sampled.
+    pub fn hot_keys_enabled(&self) -> bool {
+        self.workers.first().is_some_and(|w| w.hot.enabled())
+    }
+
     /// `stats hotkeys`: the `n` most requested keys of the last one or two intervals.
     pub fn hot_keys(&self, n: usize, now: u32) -> Vec<(Box<[u8]>, u64)> {
         hotkeys::top(self.workers.iter().map(|w| &w.hot), n, now)

@@ -798,6 +798,28 @@ fn stats_hotkeys_reports_the_most_requested_keys() {
 }
 
 #[test]
+fn no_hotkeys_turns_the_sampling_off() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&["-o", "no_hotkeys"]);
+    let mut c = s.connect();
+    c.roundtrip(b"set hot 0 0 1\r\nx\r\n", b"STORED\r\n");
+    let batch = b"get hot\r\n".repeat(1000);
+    c.send(&batch);
+    for _ in 0..1000 {
+        c.expect(b"VALUE hot 0 1\r\nx\r\nEND\r\n");
+    }
+    c.roundtrip(
+        b"stats hotkeys\r\n",
+        b"CLIENT_ERROR hot key tracking is off (-o no_hotkeys)\r\n",
+    );
+    assert!(c
+        .stats("settings")
+        .contains(&("hotkeys".into(), "no".into())));
+}
+
+#[test]
 fn meta_commands_count_in_the_per_class_counters() {
     let s = Server::start(&[]);
     let mut c = s.connect();

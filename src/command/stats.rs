@@ -133,6 +133,10 @@ fn hotkeys(ctx: &Ctx<'_>, arg: Option<&[u8]>, extra: bool, out: &mut Vec<u8>) {
             }
         },
     };
+    if !ctx.registry.hot_keys_enabled() {
+        out.extend_from_slice(b"CLIENT_ERROR hot key tracking is off (-o no_hotkeys)\r\n");
+        return;
+    }
     text::encode_stat(&mut *out, "hotkeys_sample_every", SAMPLE_EVERY);
     text::encode_stat(&mut *out, "hotkeys_interval", INTERVAL_SECS);
     let now = ctx.store.clock().now();

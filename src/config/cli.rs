@@ -432,6 +432,8 @@ have no effect (larder logs each one at startup).
    - snapshot_interval:   (larder) also write the -e snapshot every N seconds (default: 0)
    - udp_allow_public:    (larder) allow -U on addresses that are not loopback (UDP can
                           be abused to flood third parties: reflection attacks)
+   - no_hotkeys:          (larder) do not sample lookups for 'stats hotkeys' (default:
+                          sampled, one lookup in 64; 'hotkeys' turns it back on)
    accepted and validated as memcached does, but without effect [ignored]:
      hashpower, no_hashexpand, tail_repair_time, hash_algorithm, lru_crawler,
      no_lru_crawler, lru_crawler_sleep, lru_crawler_tocrawl, lru_maintainer,

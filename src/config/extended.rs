@@ -5,7 +5,7 @@
 //! suboption; an unknown name is `Illegal suboption "..."` as in memcached. The few that
 //! larder implements set [`Config`] fields; the rest are recorded in [`Config::ignored`].
 //! larder adds names of its own: `slab_page_size`, `eviction`, `snapshot_interval`,
-//! `metrics_port`, `cluster_config` and `udp_allow_public`.
+//! `metrics_port`, `cluster_config`, `udp_allow_public` and `hotkeys`/`no_hotkeys`.
 
 use super::cli::parse_size;
 use super::{Config, ConfigError};
@@ -127,6 +127,14 @@ fn apply_one(
         }
         "udp_allow_public" => {
             c.udp_allow_public = true;
+            Ok(false)
+        }
+        "hotkeys" => {
+            c.hot_keys = true;
+            Ok(false)
+        }
+        "no_hotkeys" => {
+            c.hot_keys = false;
             Ok(false)
         }
         "cluster_config" => {

@@ -1030,6 +1030,7 @@ fn stats_settings_defaults_match_memcached() {
         ("snapshot_file", "NULL"),
         ("snapshot_interval", "0"),
         ("udp_allow_public", "no"),
+        ("hotkeys", "yes"),
     ];
     let got_ref: Vec<(&str, &str)> = got.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(got_ref, expected);
@@ -1044,6 +1045,7 @@ fn stats_settings_defaults_match_memcached() {
                 | "snapshot_file"
                 | "snapshot_interval"
                 | "udp_allow_public"
+                | "hotkeys"
         ) {
             continue;
         }
@@ -1053,7 +1055,7 @@ fn stats_settings_defaults_match_memcached() {
             .unwrap_or_else(|| panic!("{name} out of memcached's order"));
         position += at + 1;
     }
-    assert_eq!(got.last().map(|(n, _)| *n), Some("udp_allow_public"));
+    assert_eq!(got.last().map(|(n, _)| *n), Some("hotkeys"));
 }
 
 #[test]
@@ -1437,6 +1439,9 @@ fn udp_binds_the_listen_addresses_and_knows_loopback() {
     assert!(c
         .stats_settings()
         .contains(&("udp_allow_public", "yes".to_string())));
+    assert!(run(&[]).hot_keys);
+    assert!(!run(&["-o", "no_hotkeys"]).hot_keys);
+    assert!(run(&["-o", "no_hotkeys,hotkeys"]).hot_keys);
     // A unix socket turns UDP off, as in memcached; so does -U 0.
     assert!(!run(&["-U", "11311", "-s", "/tmp/x.sock"]).udp_enabled());
     assert!(!run(&[]).udp_enabled());
