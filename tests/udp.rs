@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{larder_only, server_bin, Server, REPLY_TIMEOUT};
+use common::{larder_only, server_bin, Rng, Server, REPLY_TIMEOUT};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 
@@ -425,6 +425,84 @@ fn a_huge_udp_reply_does_not_stall_other_clients() {
         // The whole reply went out (30 MB in datagrams of 1392 bytes), paced in parts.
         assert!(c.stat("udp_datagrams_written") > 21_000);
     }
+}
+
+#[test]
+fn random_datagrams_never_hurt_the_server() {
+    if !larder_only() {
+        return; // memcached carries state from one datagram to the next
+    }
+    // One worker, so that the check after the flood is served after every datagram of it.
+    let (s, udp) = start(&["-t", "1"]);
+    let seed = Rng::seed();
+    println!("seed {seed} (LARDER_TEST_SEED replays it)");
+    let mut rng = Rng::new(seed);
+    let pieces: [&[u8]; 12] = [
+        b"get a b c\r\n",
+        b"set a 0 0 3\r\nabc\r\n",
+        b"set b 0 0 100000\r\n",
+        b"mg a v q k\r\n",
+        b"ms c 2 I\r\nzz\r\n",
+        b"gat 0 a a a\r\n",
+        b"quit\r\n",
+        b"stats\r\n",
+        b"\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00a",
+        b"\x80\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff",
+        b"\r\n",
+        b" ",
+    ];
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3000 {
+        let mut d = Vec::new();
+        let header_len = if rng.chance(1, 10) { rng.below(9) } else { 8 };
+        for _ in 0..header_len {
+            d.push(if rng.chance(1, 2) {
+                0
+            } else {
+                rng.next() as u8
+            });
+        }
+        if header_len == 8 && rng.chance(3, 4) {
+            d[4] = 0;
+            d[5] = 1;
+        }
+        for _ in 0..rng.below(6) {
+            let p = pieces[rng.below(pieces.len())];
+            let cut = if rng.chance(1, 5) {
+                rng.below(p.len() + 1)
+            } else {
+                p.len()
+            };
+            d.extend_from_slice(&p[..cut]);
+            if rng.chance(1, 10) {
+                d.push(rng.next() as u8);
+            }
+        }
+        let _ = sock.send_to(&d, udp); // replies are left unread
+    }
+    // Still serving, over UDP and TCP, with the data intact. The flood overflows the
+    // socket's receive queue, where the kernel drops datagrams (UDP is lossy): the first
+    // probes may be lost too.
+    let mut u = Udp::new(udp);
+    u.sock
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let answered = (0..100).any(|_| {
+        u.send(SYNC_ID, b"mn\r\n");
+        matches!(u.sock.recv(&mut buf), Ok(n) if buf[..n].ends_with(b"MN\r\n"))
+    });
+    assert!(answered, "no reply after the flood");
+    // Whatever else the probes brought in, then the normal timeout again.
+    while u.sock.recv(&mut buf).is_ok() {}
+    u.sock.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    let mut c = s.connect();
+    c.roundtrip(b"set canary 0 0 2\r\nok\r\n", b"STORED\r\n");
+    assert_eq!(
+        u.transcript(b"get canary\r\n"),
+        [t(0, 1, "VALUE canary 0 2\r\nok\r\nEND\r\n")]
+    );
+    assert!(c.stat("udp_datagrams_dropped") > 0);
 }
 
 #[test]

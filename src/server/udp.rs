@@ -380,7 +380,10 @@ impl Endpoint {
                             break;
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        log::debug!(">{} UDP send would block", self.fd);
+                        return false;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         // The peer cannot be reached (or the address is bad): the rest of
@@ -532,6 +535,44 @@ fn split_values<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the request and the reply, the response objects cover the reply exactly,
+        /// in order, with no gap or overlap (empty ones aside).
+        #[test]
+        fn response_objects_partition_the_reply(
+            keys in proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("cc")], 0..6),
+            blocks in proptest::collection::vec((prop_oneof![Just("a"), Just("b"), Just("zz")], 0usize..4), 0..6),
+            end in any::<bool>(),
+            junk in proptest::collection::vec(any::<u8>(), 0..8),
+            resume in 0usize..3,
+            prefix in 0usize..5,
+        ) {
+            let input = format!("get {}\r\n", keys.join(" "));
+            let mut out = vec![b'#'; prefix];
+            for (key, len) in &blocks {
+                out.extend_from_slice(format!("VALUE {key} 0 {len}\r\n").as_bytes());
+                out.extend_from_slice(&vec![b'x'; *len]);
+                out.extend_from_slice(b"\r\n");
+            }
+            if end {
+                out.extend_from_slice(b"END\r\n");
+            }
+            out.extend_from_slice(&junk);
+            let mut q = VecDeque::new();
+            split_reply(Dialect::Text, input.as_bytes(), resume, &out, prefix, false, &mut q);
+            let mut at = prefix;
+            for seg in &q {
+                prop_assert!(seg.start <= seg.end && seg.end <= out.len());
+                if seg.start != seg.end {
+                    prop_assert_eq!(seg.start, at);
+                    at = seg.end;
+                }
+            }
+            prop_assert_eq!(at, out.len());
+        }
+    }
 
     fn split(input: &[u8], resume: usize, out: &[u8], quit: bool) -> Vec<&'static str> {
         let mut q = VecDeque::new();
