@@ -1,7 +1,7 @@
 //! UDP (`-U`): memcached's frame header, replies split into datagrams of at most 1400
 //! bytes, one response object per key of a multiget, malformed datagrams dropped, and the
 //! startup refusals. A raw `std::net::UdpSocket` client speaks the framing; libmemcached's
-//! `memccp --udp` is the real client.
+//! `memccp --udp` and `memcaslap -U` are the real clients.
 //!
 //! `LARDER_TEST_BIN=/usr/bin/memcached cargo test --test udp` runs the transcripts against
 //! memcached 1.6.18, whose replies they encode (larder-only checks are skipped there).
@@ -533,6 +533,96 @@ fn memccp_stores_files_over_udp() {
     expected.extend_from_slice(b"\r\nEND\r\n");
     c.roundtrip(b"get udpfile.txt\r\n", &expected);
     assert_eq!(c.stat("cmd_set"), 2, "one set over text, one over binary");
+}
+
+/// A server whose UDP port is its TCP port (what libmemcached-based tools assume), killed
+/// on drop.
+struct SamePort {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SamePort {
+    fn start() -> SamePort {
+        for _ in 0..5 {
+            let port = common::free_port();
+            if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+                continue;
+            }
+            let mut cmd = Command::new(server_bin());
+            let p = port.to_string();
+            cmd.args(["-p", &p, "-U", &p, "-l", "127.0.0.1", "-t", "2"]);
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } == 0 {
+                cmd.args(["-u", "root"]);
+            }
+            let mut child = cmd
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn server");
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let up = common::wait_for(std::time::Duration::from_secs(20), || {
+                std::net::TcpStream::connect(addr).is_ok()
+                    || child.try_wait().ok().flatten().is_some()
+            });
+            if up && child.try_wait().ok().flatten().is_none() {
+                return SamePort { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("no server with equal TCP and UDP ports");
+    }
+}
+
+impl Drop for SamePort {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn memcaslap_gets_and_sets_over_udp() {
+    let s = SamePort::start();
+    let out = Command::new("memcaslap")
+        .args([
+            "-s",
+            &format!("127.0.0.1:{}", s.port),
+            "-U",
+            "-t",
+            "1s",
+            "-T",
+            "1",
+            "-c",
+            "4",
+        ])
+        .output()
+        .expect("memcaslap (libmemcached-tools) must be installed: scripts/test.sh does it");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "memcaslap failed: {out:?}");
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (gets, sets) = (field("cmd_get"), field("cmd_set"));
+    assert!(gets > 100 && sets > 10, "{text}");
+    // Every reply arrived, whole and in order; every get found the value set before it.
+    assert_eq!(field("get_misses"), 0, "{text}");
+    assert_eq!(field("packet_drop"), 0, "{text}");
+    assert_eq!(field("packet_disorder"), 0, "{text}");
+    assert!(field("udp_timeout") * 100 <= gets + sets, "{text}");
+    let mut c = common::Client::tcp(SocketAddr::from(([127, 0, 0, 1], s.port)));
+    // (memcaslap counts the requests it had in flight when it stopped, too.)
+    assert!(c.stat("get_hits") * 100 >= gets * 99, "{text}");
+    if larder_only() {
+        assert!(c.stat("udp_datagrams_read") * 100 >= (gets + sets) * 99);
+        assert_eq!(c.stat("udp_datagrams_dropped"), 0);
+    }
 }
 
 #[test]
