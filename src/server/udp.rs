@@ -344,6 +344,9 @@ impl Endpoint {
                     &mut self.queue,
                 );
                 match action {
+                    // A request that used nothing cannot be followed by another: the rest
+                    // of the datagram goes (a guard; the parsers always consume something).
+                    Action::Continue if consumed + swallow == 0 => self.pos = self.end,
                     Action::Continue => {
                         self.pos = (self.pos + consumed + swallow).min(self.end);
                         self.resume = 0;
