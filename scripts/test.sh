@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test larder has, after installing what the tests need:
 # memcached (the reference server the suites can be pointed at), libmemcached-tools
-# (memccapable), nutcracker (twemproxy, in front of larder in larder-ring's proxy test),
-# php-cli with php-memcached (getAllKeys()), and the Python clients used by the interop
-# tests.
+# (memccapable; memccp and memcaslap for the UDP tests), nutcracker (twemproxy, in front
+# of larder in larder-ring's proxy test), php-cli with php-memcached (getAllKeys()), and
+# the Python clients used by the interop tests.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -591,6 +591,17 @@ pub fn set_verbosity(level: u32) {
     });
 }
 
+/// The verbosity level in force (the inverse of [`set_verbosity`]; `-v` counts set it at
+/// startup the same way).
+pub fn verbosity() -> u32 {
+    match log::max_level() {
+        log::LevelFilter::Off | log::LevelFilter::Error | log::LevelFilter::Warn => 0,
+        log::LevelFilter::Info => 1,
+        log::LevelFilter::Debug => 2,
+        log::LevelFilter::Trace => 3,
+    }
+}
+
 pub mod admin;
 pub mod auth;
 pub mod binary;

@@ -30,7 +30,9 @@
 //!
 //! - The default listen address is `127.0.0.1`, not every interface (`-l 0.0.0.0` or `-l *`
 //!   to bind all).
-//! - UDP is not implemented: a non-zero `-U` is a startup error. TLS (`-Z`) likewise.
+//! - UDP (`-U`) on an address that is not loopback is refused unless `-o udp_allow_public`
+//!   acknowledges it (open UDP caches were used for reflection attacks); memcached only
+//!   leaves UDP off by default. TLS (`-Z`) is not implemented: a startup error.
 //! - Numbers are parsed strictly: memcached's `atoi` turns `-p abc` into port 0; larder
 //!   reports an error naming the option.
 //! - Options without effect in larder are accepted and listed in [`Config::ignored`] so the
@@ -114,8 +116,13 @@ pub struct Config {
     /// `-p, --port`: TCP port (default 11211). 0 turns TCP off, as in memcached, even for
     /// `-l host:port` entries.
     pub port: u16,
-    /// `-U, --udp-port`: always 0 in a valid config (UDP is not implemented).
+    /// `-U, --udp-port`: UDP port (default 0, off). Bound on the `-l` addresses (an entry's
+    /// own `:port` wins, as in memcached); see [`Config::udp_enabled`].
     pub udp_port: u16,
+    /// `-o udp_allow_public` (larder): allow `-U` on addresses that are not loopback. UDP
+    /// answers can be far larger than requests and their source address is not checked, so
+    /// an open UDP port can be used to flood a third party (reflection/amplification).
+    pub udp_allow_public: bool,
     /// `-s, --unix-socket`: listen on this unix socket. As in memcached, this disables TCP
     /// (see [`Config::tcp_enabled`]).
     pub unix_socket: Option<PathBuf>,
@@ -191,6 +198,9 @@ pub struct Config {
     pub lock_memory: bool,
     /// `-L, --enable-largepages`: accepted; larder does not use large pages (in `ignored`).
     pub large_pages: bool,
+    /// `-o hotkeys` / `-o no_hotkeys` (larder): sample lookups for `stats hotkeys` and the
+    /// `/metrics` hot-key rows (default true).
+    pub hot_keys: bool,
     /// `-o metrics_port=PORT` (larder): serve Prometheus `/metrics` over HTTP on this port,
     /// on the first `-l` address (loopback by default). Off when `None`.
     pub metrics_port: Option<u16>,
@@ -273,6 +283,8 @@ impl Default for Config {
         Config {
             port: DEFAULT_PORT,
             udp_port: 0,
+            udp_allow_public: false,
+            hot_keys: true,
             unix_socket: None,
             unix_mask: DEFAULT_UNIX_MASK,
             listen: vec![DEFAULT_LISTEN.to_string()],
@@ -410,16 +422,12 @@ impl Config {
     /// # Errors
     ///
     /// The first failed check: factor ≤ 1, zero threads/connections/requests per event/chunk
-    /// size, `-I` out of 1k..=1024m or above half of `-m`, non-zero `-U`, a bad `-a` mask or
-    /// `-l` entry, a slab page size out of range, `-S` with `-B ascii`, `-Y` with
-    /// `-B binary`.
+    /// size, `-I` out of 1k..=1024m or above half of `-m`, a bad `-a` mask or `-l` entry, a
+    /// slab page size out of range, `-S` with `-B ascii`, `-Y` with `-B binary`, `-U` with
+    /// `-S` or `-Y` (as memcached), `-U` on a non-loopback `-l` address without
+    /// `-o udp_allow_public`.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.udp_port != 0 {
-            return Err(ConfigError::new(format!(
-                "UDP is not supported by larder (-U, --udp-port {}): use -U 0",
-                self.udp_port
-            )));
-        }
+        self.validate_udp()?;
         if !self.factor.is_finite() || self.factor <= 1.0 {
             return Err(ConfigError::new(
                 "Factor must be greater than 1 (-f, --slab-growth-factor)",
@@ -506,6 +514,57 @@ impl Config {
     /// configured (memcached: "-s ... disables network support").
     pub fn tcp_enabled(&self) -> bool {
         self.port != 0 && self.unix_socket.is_none()
+    }
+
+    /// True when UDP sockets should be opened: `-U` is not 0 and no `-s` unix socket is
+    /// configured (which disables UDP too in memcached).
+    pub fn udp_enabled(&self) -> bool {
+        self.udp_port != 0 && self.unix_socket.is_none()
+    }
+
+    /// The addresses UDP is bound on: the `-l` entries with `-U` as their port (an entry's
+    /// own `:port` wins, as in memcached, where `-l host:port` sets the port of both
+    /// transports).
+    pub fn udp_addrs(&self) -> Vec<ListenAddr> {
+        self.listen
+            .iter()
+            .filter_map(|entry| parse_listen_entry(entry, self.udp_port).ok())
+            .collect()
+    }
+
+    /// memcached's refusals of `-U` with authentication (UDP has no session to
+    /// authenticate), and larder's refusal of UDP on a non-loopback address without
+    /// `-o udp_allow_public`.
+    fn validate_udp(&self) -> Result<(), ConfigError> {
+        if self.udp_port == 0 {
+            return Ok(());
+        }
+        if self.sasl {
+            return Err(ConfigError::new(
+                "ERROR: Cannot enable UDP while using binary SASL authentication. (-S with -U)",
+            ));
+        }
+        if self.auth_file.is_some() {
+            return Err(ConfigError::new(
+                "Cannot use UDP with ascii authentication enabled (-U 0 to disable)",
+            ));
+        }
+        if self.udp_allow_public || !self.udp_enabled() {
+            return Ok(());
+        }
+        for entry in &self.listen {
+            let Ok(addr) = parse_listen_entry(entry, self.udp_port) else {
+                continue; // reported by the -l check
+            };
+            if !listen::is_loopback(addr.host.as_deref()) {
+                return Err(ConfigError::new(format!(
+                    "-U {}: UDP on a non-loopback address (-l {entry}) can be used for \
+                     reflection attacks; give -o udp_allow_public to allow it, or -U 0",
+                    self.udp_port
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The `-l` entries resolved into bind addresses, in order.
@@ -622,6 +681,8 @@ impl Config {
                     .map_or_else(|| "NULL".to_string(), |p| p.display().to_string()),
             ),
             ("snapshot_interval", self.snapshot_interval.to_string()),
+            ("udp_allow_public", yes_no(self.udp_allow_public)),
+            ("hotkeys", yes_no(self.hot_keys)),
         ]
     }
 }

@@ -7,6 +7,8 @@
 //!     signals: TERM/INT/USR1 stop, HUP reloads -o cluster_config     (server/worker.rs,
 //!                                                                     one mio Poll each)
 //!  worker: per connection  read → command::step → write             (server/conn.rs)
+//!          per UDP socket (-U; one per -l address per worker, SO_REUSEPORT group)
+//!          datagram → command::step per request → framed replies    (server/udp.rs)
 //!  maintenance thread: every 100 ms clock tick + Store::maintain (expiry crawl, spare
 //!     segments back to the pool, prefix tombstones retired)
 //!  snapshot thread (-e with snapshot_interval or the `snapshot` command): snapshot.rs,
@@ -18,7 +20,7 @@
 //! # Modules (who may use whom: docs/ARCHITECTURE.md)
 //! - [`config`]: memcached's flags, `-o` suboptions and the conf file → one `Config`.
 //! - [`process`]: daemonizing, pid file, dropping privileges, rlimits, systemd notify.
-//! - [`server`]: listeners, the control thread, workers, connections, `/metrics`.
+//! - [`server`]: listeners, the control thread, workers, connections, UDP, `/metrics`.
 //! - [`protocol`]: sans-IO parsing of requests and encoding of replies (text, meta,
 //!   binary, operator commands); all wire bytes live here.
 //! - [`command`]: executes parsed requests against the store; the only module that knows
@@ -59,6 +61,7 @@
 //! - Process and faults: `tests/{process,robustness,faults,soak,netfuzz,concurrency}.rs`.
 //! - Real clients: `tests/interop.rs` (pymemcache, python-binary-memcached, meta-memcache,
 //!   php-memcached, memccapable, memcached-tool, memcdump); fuzz targets in `fuzz/`.
+//! - UDP: `tests/udp.rs` (raw-socket framing, also against memcached; `memccp --udp`).
 //!
 //! # Adding a command
 //! 1. Parse it in `protocol` (a `Request` variant; its reply bytes as `protocol` constants

@@ -18,6 +18,7 @@
 pub mod conn;
 pub mod listener;
 pub mod metrics;
+pub mod udp;
 pub mod wirelog;
 pub mod worker;
 
@@ -116,10 +117,21 @@ impl Server {
         if let Some(path) = &config.unix_socket {
             listeners.push(Listener::bind_unix(path, config.unix_mask, config.backlog)?);
         }
-        if listeners.is_empty() {
+        // -U: one socket per address per worker (see server/udp.rs).
+        let mut udp_sockets: Vec<Vec<mio::net::UdpSocket>> =
+            (0..config.threads).map(|_| Vec::new()).collect();
+        if config.udp_enabled() {
+            for addr in config.udp_addrs() {
+                let groups = udp::bind(addr.host.as_deref(), addr.port, config.threads)?;
+                for (mine, group) in udp_sockets.iter_mut().zip(groups) {
+                    mine.extend(group);
+                }
+            }
+        }
+        if listeners.is_empty() && udp_sockets.iter().all(Vec::is_empty) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "no listener: give a TCP port (-p) or a unix socket (-s)",
+                "no listener: give a TCP port (-p), a UDP port (-U) or a unix socket (-s)",
             ));
         }
         let tcp_addrs = listeners.iter().filter_map(Listener::tcp_addr).collect();
@@ -137,6 +149,7 @@ impl Server {
         for l in &listeners {
             registry.add_listener(l.fd() as u64, l.name());
         }
+        registry.set_hot_keys(config.hot_keys);
         let shared = Arc::new(Shared {
             store,
             registry,
@@ -162,9 +175,12 @@ impl Server {
 
         let mut inboxes = Vec::new();
         let mut workers = Vec::new();
-        for i in 0..config.threads {
+        for (i, udp) in udp_sockets.into_iter().enumerate() {
             let (tx, rx) = channel::unbounded();
-            let (worker, waker) = worker::Worker::new(i, Arc::clone(&shared), rx)?;
+            let (mut worker, waker) = worker::Worker::new(i, Arc::clone(&shared), rx)?;
+            for socket in udp {
+                worker.add_udp(socket)?;
+            }
             inboxes.push((tx, waker));
             workers.push(
                 std::thread::Builder::new()

@@ -116,6 +116,10 @@ worker_counters!(
     conn_yields,
     idle_kicks,
     conn_output_paused,
+    udp_datagrams_read,
+    udp_datagrams_dropped,
+    udp_datagrams_written,
+    udp_send_errors,
 );
 
 /// What `stats conns` shows of one open connection.
@@ -163,6 +167,7 @@ pub struct Registry {
     pub slab_automove: AtomicU32,
     open: Mutex<BTreeMap<u64, ConnInfo>>,
     listeners: Mutex<Vec<(u64, String)>>,
+    udp: Mutex<Vec<(u64, String)>>,
 }
 
 impl Registry {
@@ -179,6 +184,7 @@ impl Registry {
             slab_automove: AtomicU32::new(1),
             open: Mutex::new(BTreeMap::new()),
             listeners: Mutex::new(Vec::new()),
+            udp: Mutex::new(Vec::new()),
         }
     }
 
@@ -207,6 +213,18 @@ impl Registry {
         };
         r.prefixes.set_enabled(enabled);
         r
+    }
+
+    /// Turns hot-key sampling on or off in every worker (`-o no_hotkeys` at startup).
+    pub fn set_hot_keys(&self, enabled: bool) {
+        for w in &self.workers {
+            w.hot.set_enabled(enabled);
+        }
+    }
+
+    /// Whether hot keys are sampled.
+    pub fn hot_keys_enabled(&self) -> bool {
+        self.workers.first().is_some_and(|w| w.hot.enabled())
     }
 
     /// `stats hotkeys`: the `n` most requested keys of the last one or two intervals.
@@ -245,6 +263,16 @@ impl Registry {
         self.listeners.lock().push((id, addr));
     }
 
+    /// Records a UDP socket for `stats conns` (`addr` as `udp:127.0.0.1:11211`).
+    pub fn add_udp(&self, id: u64, addr: String) {
+        self.udp.lock().push((id, addr));
+    }
+
+    /// Whether UDP is served (`-U`): `stats` then prints the UDP counters.
+    pub fn udp_enabled(&self) -> bool {
+        !self.udp.lock().is_empty()
+    }
+
     /// Records an open connection under `id` (its file descriptor).
     pub fn conn_opened(&self, id: u64, info: ConnInfo) {
         let mut open = self.open.lock();
@@ -266,6 +294,13 @@ impl Registry {
         for (id, addr) in self.listeners.lock().iter() {
             rows.push((*id, "addr", addr.clone()));
             rows.push((*id, "state", "conn_listening".to_string()));
+            rows.push((*id, "secs_since_last_cmd", "0".to_string()));
+        }
+        // memcached lists each worker's UDP socket as a connection waiting to read.
+        for (id, addr) in self.udp.lock().iter() {
+            rows.push((*id, "UDP", "UDP".to_string()));
+            rows.push((*id, "addr", addr.clone()));
+            rows.push((*id, "state", "conn_read".to_string()));
             rows.push((*id, "secs_since_last_cmd", "0".to_string()));
         }
         for (id, c) in self.open.lock().iter() {

@@ -663,6 +663,19 @@ impl Store {
         }
     }
 
+    /// memcached's `oldest` (`settings.oldest_live`): one second before the moment of the
+    /// last `flush_all`, in the clock's relative seconds, from which items stored or used
+    /// earlier are invalid (in the future while a delayed flush is pending); 0 before any.
+    pub fn oldest_live(&self) -> u32 {
+        let pending = self.flush_pending.load(Ordering::Relaxed);
+        let boundary = if pending != 0 {
+            pending
+        } else {
+            self.flush_passed.load(Ordering::Relaxed)
+        };
+        boundary.saturating_sub(1)
+    }
+
     /// Delete by prefix: every item whose key starts with `prefix` and that was stored
     /// before this call stops being returned at once; items stored from now on are kept.
     /// O(stripes), whatever the number of items: nothing is walked; the hidden items are

@@ -501,8 +501,6 @@ fn stats_slabs_has_per_class_command_counters() {
 /// (`ext_*`, `slab_automove_freeratio`) and TLS (`ssl_*`) ones: larder has neither, as a
 /// memcached built without them prints none of them. Shared with the config unit tests.
 const MEMCACHED_SETTINGS: &str = include_str!("data/memcached-1.6.18-stats-settings.txt");
-/// Names memcached prints that larder does not yet (`oldest`: the age of the oldest item).
-const NOT_YET: &[&str] = &["oldest"];
 
 #[test]
 fn stats_settings_has_every_memcached_field_in_order() {
@@ -512,7 +510,7 @@ fn stats_settings_has_every_memcached_field_in_order() {
     let mut at = 0;
     let wanted = MEMCACHED_SETTINGS
         .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty() && !NOT_YET.contains(l));
+        .filter(|l| !l.starts_with('#') && !l.is_empty());
     for want in wanted {
         let i = names[at..]
             .iter()
@@ -526,6 +524,41 @@ fn stats_settings_has_every_memcached_field_in_order() {
             .stats("settings")
             .contains(&("track_sizes".into(), "yes".into())));
     }
+}
+
+#[test]
+fn stats_settings_oldest_and_verbosity_follow_the_commands() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let setting = |c: &mut common::Client, name: &str| -> u64 {
+        c.stats("settings")
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .1
+            .parse()
+            .unwrap()
+    };
+    // `oldest`: 0 until a flush_all, then one second before its moment (memcached's
+    // settings.oldest_live), in the future for a delayed flush.
+    assert_eq!(setting(&mut c, "oldest"), 0);
+    c.roundtrip(b"flush_all\r\n", b"OK\r\n");
+    let now = setting(&mut c, "oldest");
+    assert!(now > 0);
+    c.roundtrip(b"flush_all 100\r\n", b"OK\r\n");
+    let later = setting(&mut c, "oldest");
+    assert!(
+        (now + 99..=now + 110).contains(&later),
+        "{now} then {later}"
+    );
+    c.roundtrip(b"flush_all 0\r\n", b"OK\r\n");
+    assert!((now..now + 10).contains(&setting(&mut c, "oldest")));
+    // `verbosity`: as last set.
+    assert_eq!(setting(&mut c, "verbosity"), 0);
+    c.roundtrip(b"verbosity 1\r\n", b"OK\r\n");
+    assert_eq!(setting(&mut c, "verbosity"), 1);
+    c.roundtrip(b"verbosity 0\r\n", b"OK\r\n");
+    assert_eq!(setting(&mut c, "verbosity"), 0);
 }
 
 #[test]
@@ -762,6 +795,28 @@ fn stats_hotkeys_reports_the_most_requested_keys() {
         b"stats hotkeys 0\r\n",
         b"CLIENT_ERROR usage: stats hotkeys [N]\r\n",
     );
+}
+
+#[test]
+fn no_hotkeys_turns_the_sampling_off() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&["-o", "no_hotkeys"]);
+    let mut c = s.connect();
+    c.roundtrip(b"set hot 0 0 1\r\nx\r\n", b"STORED\r\n");
+    let batch = b"get hot\r\n".repeat(1000);
+    c.send(&batch);
+    for _ in 0..1000 {
+        c.expect(b"VALUE hot 0 1\r\nx\r\nEND\r\n");
+    }
+    c.roundtrip(
+        b"stats hotkeys\r\n",
+        b"CLIENT_ERROR hot key tracking is off (-o no_hotkeys)\r\n",
+    );
+    assert!(c
+        .stats("settings")
+        .contains(&("hotkeys".into(), "no".into())));
 }
 
 #[test]

@@ -47,9 +47,12 @@ fn bad_flags_exit_with_usage_error_naming_the_option() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_option"));
     let out = larder().args(["-f", "0.5"]).output().unwrap();
     assert!(!out.status.success());
-    let out = larder().args(["-U", "11211"]).output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("UDP"));
+    let out = larder()
+        .args(["-U", "11211", "-l", "0.0.0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("udp_allow_public"));
 }
 
 #[test]
@@ -319,6 +322,106 @@ fn vv_logs_commands_and_replies_and_verbosity_changes_it() {
         ],
         "{err}"
     );
+}
+
+/// `-vv` logs binary requests and responses as memcached 1.6.18 does (header dumps, the
+/// command's own line, error messages); the expected lines are memcached's own output for
+/// the same requests.
+#[test]
+fn vv_logs_binary_requests_as_memcached_does() {
+    if !larder_only() {
+        return;
+    }
+    let (port, mut child) = larder_vv();
+    let mut c = connect_retry(([127, 0, 0, 1], port).into());
+    let header = |opcode: u8, key: &[u8], opaque: u8| {
+        let mut h = vec![0x80, opcode, 0, key.len() as u8, 0, 0, 0, 0];
+        h.extend_from_slice(&[0, 0, 0, key.len() as u8, 0, 0, 0, opaque]);
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(key);
+        h
+    };
+    // Get of a missing key, Delete of one, Noop.
+    c.send(&header(0x00, b"nope", 3));
+    c.read_exact(24 + 9);
+    c.send(&header(0x04, b"gone", 0));
+    c.read_exact(24 + 9);
+    c.send(&header(0x0a, b"", 0));
+    c.read_exact(24);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = child.wait();
+    // The descriptor is replaced by "FD".
+    let lines: Vec<String> = err
+        .lines()
+        .filter(|l| !l.starts_with('[') && !l.contains("connection"))
+        .map(|l| {
+            let sign = l.starts_with(['<', '>']) as usize;
+            let digits = l[sign..].chars().take_while(char::is_ascii_digit).count();
+            if digits == 0 {
+                l.to_string()
+            } else {
+                format!("{}FD{}", &l[..sign], &l[sign + digits..])
+            }
+        })
+        .collect();
+    let expected = "\
+FD: Client using the binary protocol
+<FD Read binary protocol data:
+<FD    0x80 0x00 0x00 0x04
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x04
+<FD    0x00 0x00 0x00 0x03
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+<FD GET nope
+>FD Writing an error: Not found
+>FD Writing bin response:
+>FD   0x81 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x01
+>FD   0x00 0x00 0x00 0x09
+>FD   0x00 0x00 0x00 0x03
+>FD   0x00 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x00
+<FD Read binary protocol data:
+<FD    0x80 0x04 0x00 0x04
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x04
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+Deleting gone
+>FD Writing an error: Not found
+>FD Writing bin response:
+>FD   0x81 0x04 0x00 0x00
+>FD   0x00 0x00 0x00 0x01
+>FD   0x00 0x00 0x00 0x09
+>FD   0x00 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x00
+<FD Read binary protocol data:
+<FD    0x80 0x0a 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+<FD    0x00 0x00 0x00 0x00
+>FD Writing bin response:
+>FD   0x81 0x0a 0x00 0x00
+>FD   0x00 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x00
+>FD   0x00 0x00 0x00 0x00";
+    assert_eq!(lines, expected.lines().collect::<Vec<_>>(), "{err}");
 }
 
 /// memcached ignores SIGHUP; it used to kill larder.

@@ -48,6 +48,12 @@ pub fn rows(ctx: &Ctx<'_>, group: Group, emit: &mut Emit<'_>) {
                     "slab_automove" => {
                         emit(name, &ctx.registry.slab_automove.load(Ordering::Relaxed))
                     }
+                    // As the `verbosity` command last set it; then the last flush_all's
+                    // boundary, which memcached prints right after it.
+                    "verbosity" => {
+                        emit(name, &crate::command::verbosity());
+                        emit(&"oldest", &ctx.store.oldest_live());
+                    }
                     _ => emit(name, value),
                 }
             }
@@ -129,6 +135,10 @@ fn hotkeys(ctx: &Ctx<'_>, arg: Option<&[u8]>, extra: bool, out: &mut Vec<u8>) {
             }
         },
     };
+    if !ctx.registry.hot_keys_enabled() {
+        out.extend_from_slice(b"CLIENT_ERROR hot key tracking is off (-o no_hotkeys)\r\n");
+        return;
+    }
     text::encode_stat(&mut *out, "hotkeys_sample_every", SAMPLE_EVERY);
     text::encode_stat(&mut *out, "hotkeys_interval", INTERVAL_SECS);
     let now = ctx.store.clock().now();
@@ -232,6 +242,14 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     emit(&"conn_yields", &t.conn_yields);
     emit(&"conn_output_paused", &t.conn_output_paused);
     emit(&"conn_output_held", &c.output_held.load(Relaxed));
+    if ctx.registry.udp_enabled() {
+        // larder's own (memcached counts nothing for UDP): datagrams received, dropped
+        // for a malformed frame header, sent, and sends that failed.
+        emit(&"udp_datagrams_read", &t.udp_datagrams_read);
+        emit(&"udp_datagrams_dropped", &t.udp_datagrams_dropped);
+        emit(&"udp_datagrams_written", &t.udp_datagrams_written);
+        emit(&"udp_send_errors", &t.udp_send_errors);
+    }
     emit(&"slabs_moved", &s.slabs_moved);
     emit(&"bytes", &s.bytes);
     emit(&"curr_items", &s.curr_items);

@@ -366,14 +366,15 @@ pub(super) fn usage() -> String {
 Usage: larder [options]   (options are memcached's; unlisted memcached options are errors)
 
 Differences from memcached: the default listen address is 127.0.0.1 (memcached binds
-every interface); UDP (-U) and TLS (-Z) are not supported; options marked [ignored] are
-accepted for compatibility and have no effect (larder logs each one at startup).
+every interface); UDP (-U) on an address that is not loopback needs -o udp_allow_public;
+TLS (-Z) is not supported; options marked [ignored] are accepted for compatibility and
+have no effect (larder logs each one at startup).
 
 --config=<file>           read options from <file> first, one per line as on the command
                           line (Debian /etc/memcached.conf format, '#' comments); options
                           on the command line come after the file's and win
 -p, --port=<num>          TCP port to listen on (default: 11211, 0 = TCP off)
--U, --udp-port=<num>      UDP port: must be 0 (UDP is not supported by larder)
+-U, --udp-port=<num>      UDP port to listen on (default: 0, off), on the -l addresses
 -s, --unix-socket=<file>  UNIX socket to listen on (disables network support)
 -a, --unix-mask=<mask>    access mask for UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     enable ascii \"shutdown\" command
@@ -429,6 +430,10 @@ accepted for compatibility and have no effect (larder logs each one at startup).
    - metrics_port:        (larder) serve Prometheus /metrics on this port (first -l host)
    - cluster_config:      (larder) node list file for 'config get cluster' (SIGHUP reloads)
    - snapshot_interval:   (larder) also write the -e snapshot every N seconds (default: 0)
+   - udp_allow_public:    (larder) allow -U on addresses that are not loopback (UDP can
+                          be abused to flood third parties: reflection attacks)
+   - no_hotkeys:          (larder) do not sample lookups for 'stats hotkeys' (default:
+                          sampled, one lookup in 64; 'hotkeys' turns it back on)
    accepted and validated as memcached does, but without effect [ignored]:
      hashpower, no_hashexpand, tail_repair_time, hash_algorithm, lru_crawler,
      no_lru_crawler, lru_crawler_sleep, lru_crawler_tocrawl, lru_maintainer,

@@ -4,7 +4,8 @@
 //! here and checked the way memcached checks it, with memcached's message plus the
 //! suboption; an unknown name is `Illegal suboption "..."` as in memcached. The few that
 //! larder implements set [`Config`] fields; the rest are recorded in [`Config::ignored`].
-//! larder adds names of its own: `slab_page_size`, `eviction` and `snapshot_interval`.
+//! larder adds names of its own: `slab_page_size`, `eviction`, `snapshot_interval`,
+//! `metrics_port`, `cluster_config`, `udp_allow_public` and `hotkeys`/`no_hotkeys`.
 
 use super::cli::parse_size;
 use super::{Config, ConfigError};
@@ -122,6 +123,18 @@ fn apply_one(
         "metrics_port" => {
             let v = need(name, value, token, Missing::Numeric)?;
             c.metrics_port = Some(number(name, v, token)?);
+            Ok(false)
+        }
+        "udp_allow_public" => {
+            c.udp_allow_public = true;
+            Ok(false)
+        }
+        "hotkeys" => {
+            c.hot_keys = true;
+            Ok(false)
+        }
+        "no_hotkeys" => {
+            c.hot_keys = false;
             Ok(false)
         }
         "cluster_config" => {

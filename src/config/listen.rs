@@ -62,3 +62,17 @@ pub(super) fn parse_listen_entry(
     };
     Ok(ListenAddr { host, port })
 }
+
+/// Whether a `-l` host binds only loopback addresses: `localhost`, or an IP address in
+/// 127.0.0.0/8 or `::1`. `None` (`*`, every interface) and any other host name count as
+/// public: a name is not resolved here, and may resolve to a public address.
+pub(super) fn is_loopback(host: Option<&str>) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}

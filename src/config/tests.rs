@@ -91,6 +91,9 @@ fn every_value_flag_short_and_long() {
     let cases: &[(&[&str], &[&str], Check)] = &[
         (&["-p", "11311"], &["--port", "11311"], |c| c.port == 11311),
         (&["-U", "0"], &["--udp-port=0"], |c| c.udp_port == 0),
+        (&["-U", "11311"], &["--udp-port=11311"], |c| {
+            c.udp_port == 11311 && c.udp_enabled() && !c.udp_allow_public
+        }),
         (
             &["-s", "/tmp/l.sock"],
             &["--unix-socket=/tmp/l.sock"],
@@ -374,8 +377,13 @@ fn validation_errors_have_memcacheds_messages() {
         (&["-t", "x"], "-t, --threads: invalid number \"x\""),
         (&["-b", "x"], "-b, --listen-backlog: invalid number \"x\""),
         (
-            &["-U", "11211"],
-            "UDP is not supported by larder (-U, --udp-port 11211): use -U 0",
+            &["-U", "11211", "-l", "0.0.0.0"],
+            "-U 11211: UDP on a non-loopback address (-l 0.0.0.0) can be used for reflection \
+             attacks; give -o udp_allow_public to allow it, or -U 0",
+        ),
+        (
+            &["-U", "11211", "-S"],
+            "ERROR: Cannot enable UDP while using binary SASL authentication. (-S with -U)",
         ),
         (&["-U", "70000"], "ERROR: Invalid port number 70000. (-U, --udp-port)"),
         (&["-Z"], "TLS is not supported by larder (-Z, --enable-ssl)"),
@@ -463,7 +471,7 @@ fn help_version_and_license_outcomes() {
                 assert!(text.starts_with("larder "), "{text}");
                 assert!(text.contains("-p, --port=<num>"));
                 assert!(text.contains("(default: 127.0.0.1)"));
-                assert!(text.contains("UDP (-U) and TLS (-Z) are not supported"));
+                assert!(text.contains("UDP (-U) on an address that is not loopback needs"));
             }
             other => panic!("{flag}: {other:?}"),
         }
@@ -1021,6 +1029,8 @@ fn stats_settings_defaults_match_memcached() {
         ("eviction", "s3fifo"),
         ("snapshot_file", "NULL"),
         ("snapshot_interval", "0"),
+        ("udp_allow_public", "no"),
+        ("hotkeys", "yes"),
     ];
     let got_ref: Vec<(&str, &str)> = got.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(got_ref, expected);
@@ -1030,7 +1040,12 @@ fn stats_settings_defaults_match_memcached() {
     for (name, _) in &got {
         if matches!(
             *name,
-            "slab_page_size" | "eviction" | "snapshot_file" | "snapshot_interval"
+            "slab_page_size"
+                | "eviction"
+                | "snapshot_file"
+                | "snapshot_interval"
+                | "udp_allow_public"
+                | "hotkeys"
         ) {
             continue;
         }
@@ -1040,7 +1055,7 @@ fn stats_settings_defaults_match_memcached() {
             .unwrap_or_else(|| panic!("{name} out of memcached's order"));
         position += at + 1;
     }
-    assert_eq!(got.last().map(|(n, _)| *n), Some("snapshot_interval"));
+    assert_eq!(got.last().map(|(n, _)| *n), Some("hotkeys"));
 }
 
 #[test]
@@ -1116,9 +1131,19 @@ fn validate_checks_hand_built_configs() {
     let mut c = Config::default();
     assert_eq!(c.validate(), Ok(()));
     c.udp_port = 11211;
+    assert_eq!(c.validate(), Ok(()), "UDP on loopback");
+    c.listen = vec!["127.0.0.1".into(), "*".into()];
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .message()
+        .contains("UDP on a non-loopback address (-l *)"));
+    c.udp_allow_public = true;
+    assert_eq!(c.validate(), Ok(()));
+    c.auth_file = Some("/nonexistent".into());
     assert_eq!(
         c.validate().unwrap_err().message(),
-        "UDP is not supported by larder (-U, --udp-port 11211): use -U 0"
+        "Cannot use UDP with ascii authentication enabled (-U 0 to disable)"
     );
     let mut c = Config::default();
     c.listen.clear();
@@ -1392,5 +1417,45 @@ mod properties {
             let c = run(&["-l", &entry]);
             prop_assert_eq!(c.listen_addrs(), vec![ListenAddr { host: Some(host), port }]);
         }
+    }
+}
+
+#[test]
+fn udp_binds_the_listen_addresses_and_knows_loopback() {
+    let c = run(&["-U", "11311", "-l", "127.0.0.1,[::1]:5000,localhost"]);
+    let udp = c.udp_addrs();
+    let addrs: Vec<(Option<&str>, u16)> = udp.iter().map(|a| (a.host.as_deref(), a.port)).collect();
+    // An entry's own port wins, as in memcached (it sets both transports' port).
+    assert_eq!(
+        addrs,
+        [
+            (Some("127.0.0.1"), 11311),
+            (Some("::1"), 5000),
+            (Some("localhost"), 11311)
+        ]
+    );
+    let c = run(&["-U", "11311", "-l", "0.0.0.0", "-o", "udp_allow_public"]);
+    assert!(c.udp_allow_public);
+    assert!(c
+        .stats_settings()
+        .contains(&("udp_allow_public", "yes".to_string())));
+    assert!(run(&[]).hot_keys);
+    assert!(!run(&["-o", "no_hotkeys"]).hot_keys);
+    assert!(run(&["-o", "no_hotkeys,hotkeys"]).hot_keys);
+    // A unix socket turns UDP off, as in memcached; so does -U 0.
+    assert!(!run(&["-U", "11311", "-s", "/tmp/x.sock"]).udp_enabled());
+    assert!(!run(&[]).udp_enabled());
+    for (host, loopback) in [
+        (Some("127.0.0.1"), true),
+        (Some("127.5.6.7"), true),
+        (Some("::1"), true),
+        (Some("LocalHost"), true),
+        (Some("0.0.0.0"), false),
+        (Some("::"), false),
+        (Some("10.0.0.1"), false),
+        (Some("cache.example"), false),
+        (None, false),
+    ] {
+        assert_eq!(listen::is_loopback(host), loopback, "{host:?}");
     }
 }

@@ -339,13 +339,18 @@ impl Conn {
                 self.wstart = 0;
             }
             let input = &self.rbuf[self.rstart..self.rend];
-            let dialect = *self
-                .dialect
-                .get_or_insert_with(|| protocol::sniff(input[0]));
+            let dialect = match self.dialect {
+                Some(d) => d,
+                None => {
+                    let d = protocol::sniff(input[0]);
+                    wirelog::negotiated(self.stream.fd(), d);
+                    *self.dialect.insert(d)
+                }
+            };
             let resume = self.resume;
             let out_start = self.wbuf.len();
             // Read before executing: `verbosity 0` is itself logged, as in memcached.
-            let log_request = dialect == Dialect::Text && wirelog::enabled();
+            let log_request = wirelog::enabled();
             let stepped = command::step(
                 dialect,
                 input,
@@ -357,10 +362,10 @@ impl Conn {
             if let Stepped::Done { .. } = stepped {
                 let fd = self.stream.fd();
                 if log_request {
-                    wirelog::request(fd, input);
+                    wirelog::request(dialect, fd, input);
                 }
-                if dialect == Dialect::Text && wirelog::enabled() {
-                    wirelog::reply(fd, &self.wbuf[out_start..]);
+                if wirelog::enabled() {
+                    wirelog::reply(dialect, fd, &self.wbuf[out_start..]);
                 }
             }
             match stepped {

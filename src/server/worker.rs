@@ -7,6 +7,7 @@
 
 use super::conn::{Conn, Status};
 use super::listener::Accepted;
+use super::udp::Endpoint;
 use super::Shared;
 use crate::command::Ctx;
 use crate::stats::{ConnInfo, WorkerStats};
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 
 /// The token of a worker's waker; connection tokens are their slab keys.
 pub const WAKER: Token = Token(usize::MAX);
+/// UDP endpoint `i` of a worker has token `UDP_TOKENS + i` (far above any slab key).
+const UDP_TOKENS: usize = usize::MAX / 2;
 
 /// Connections the once-a-second sweep (idle kicks, buffer shrinking) visits per loop
 /// turn: a worker with many connections sweeps over several turns instead of stalling the
@@ -34,6 +37,8 @@ pub struct Worker {
     pending: Vec<Token>,
     /// The next slab key the sweep in progress visits (None: no sweep in progress).
     sweep_at: Option<usize>,
+    /// This worker's UDP sockets (`-U`), one per address.
+    udp: Vec<Endpoint>,
     shared: Arc<Shared>,
     stats: Arc<WorkerStats>,
 }
@@ -58,11 +63,31 @@ impl Worker {
                 inbox,
                 pending: Vec::new(),
                 sweep_at: None,
+                udp: Vec::new(),
                 shared,
                 stats,
             },
             waker,
         ))
+    }
+
+    /// Adds a UDP socket that this worker serves (before [`Worker::run`]).
+    ///
+    /// # Errors
+    /// When the socket cannot be registered with the poll.
+    pub fn add_udp(&mut self, socket: mio::net::UdpSocket) -> io::Result<()> {
+        let mut endpoint = Endpoint::new(socket)?;
+        let token = Token(UDP_TOKENS + self.udp.len());
+        self.poll.registry().register(
+            endpoint.socket_mut(),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.shared
+            .registry
+            .add_udp(endpoint.fd() as u64, endpoint.name());
+        self.udp.push(endpoint);
+        Ok(())
     }
 
     /// Runs until the server stops.
@@ -93,7 +118,11 @@ impl Worker {
                 // input ends here: the connection reads until `read` says so.
                 let read_closed = ev.is_read_closed() || ev.is_error();
                 let writable = ev.is_writable() || ev.is_write_closed();
-                if let Some((conn, _)) = self.conns.get_mut(token.0) {
+                if let Some(endpoint) = token.0.checked_sub(UDP_TOKENS) {
+                    if let Some(u) = self.udp.get_mut(endpoint) {
+                        u.note(ev.is_readable() || ev.is_error());
+                    }
+                } else if let Some((conn, _)) = self.conns.get_mut(token.0) {
                     conn.note(ev.is_readable(), writable, read_closed);
                 }
                 self.drive(token);
@@ -124,10 +153,18 @@ impl Worker {
             registry: &shared.registry,
             settings: &shared.settings,
         };
-        let Some((conn, _)) = self.conns.get_mut(token.0) else {
-            return;
+        let status = if let Some(i) = token.0.checked_sub(UDP_TOKENS) {
+            match self.udp.get_mut(i) {
+                Some(endpoint) => endpoint.ready(&ctx),
+                None => return,
+            }
+        } else {
+            match self.conns.get_mut(token.0) {
+                Some((conn, _)) => conn.ready(&ctx),
+                None => return,
+            }
         };
-        match conn.ready(&ctx) {
+        match status {
             Status::Open => {}
             Status::Yield => {
                 self.stats.conn_yields.incr();

@@ -10,10 +10,14 @@
 //! [`INTERVAL_SECS`]-second windows: each worker keeps the current and the previous one, and
 //! `stats hotkeys` merges both over all workers, so it reports the last one to two
 //! intervals. Counts are multiplied back by the sampling rate.
+//!
+//! `-o no_hotkeys` turns sampling off: a lookup then costs one relaxed load of a flag that
+//! never changes after startup.
 
 use super::Counter;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One lookup in this many is sampled.
 pub const SAMPLE_EVERY: u64 = 64;
@@ -37,6 +41,8 @@ struct Sketch {
 /// One worker's sampler and sketch.
 #[derive(Debug, Default)]
 pub struct HotKeys {
+    /// Sampling is off (`-o no_hotkeys`).
+    off: AtomicBool,
     tick: Counter,
     sketch: Mutex<Sketch>,
 }
@@ -46,10 +52,23 @@ impl HotKeys {
     /// for a sampled one.
     #[inline]
     pub fn lookup(&self, key: &[u8], now: impl FnOnce() -> u32) {
+        if self.off.load(Ordering::Relaxed) {
+            return;
+        }
         self.tick.incr();
         if self.tick.get() % SAMPLE_EVERY == 0 {
             self.record(key, now() / INTERVAL_SECS);
         }
+    }
+
+    /// Turns sampling on or off (set at startup from `-o hotkeys` / `-o no_hotkeys`).
+    pub fn set_enabled(&self, enabled: bool) {
+        self.off.store(!enabled, Ordering::Relaxed);
+    }
+
+    /// Whether lookups are sampled.
+    pub fn enabled(&self) -> bool {
+        !self.off.load(Ordering::Relaxed)
     }
 
     #[cold]
@@ -131,5 +150,21 @@ mod tests {
         assert!((hot - 33_333.0).abs() / 33_333.0 < 0.2, "{hot}");
         // Two intervals later the window is gone.
         assert!(top(std::iter::once(&h), 2, 5 + 2 * INTERVAL_SECS).is_empty());
+    }
+
+    #[test]
+    fn nothing_is_sampled_when_off() {
+        let h = HotKeys::default();
+        h.set_enabled(false);
+        assert!(!h.enabled());
+        for _ in 0..10 * SAMPLE_EVERY {
+            h.lookup(b"hot", || panic!("no clock read when off"));
+        }
+        assert!(top(std::iter::once(&h), 2, 5).is_empty());
+        h.set_enabled(true);
+        for _ in 0..10 * SAMPLE_EVERY {
+            h.lookup(b"hot", || 5);
+        }
+        assert_eq!(&*top(std::iter::once(&h), 2, 5)[0].0, b"hot");
     }
 }
