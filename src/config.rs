@@ -30,7 +30,9 @@
 //!
 //! - The default listen address is `127.0.0.1`, not every interface (`-l 0.0.0.0` or `-l *`
 //!   to bind all).
-//! - UDP is not implemented: a non-zero `-U` is a startup error. TLS (`-Z`) likewise.
+//! - UDP is not implemented: a non-zero `-U` is a startup error.
+//! - TLS (`-Z`, `-o ssl_*`, `config/tls.rs`) is rustls: TLS 1.2 and 1.3 only, so
+//!   `ssl_min_version` 0/1 and `ssl_keyformat=ENGINE` are startup errors.
 //! - Numbers are parsed strictly: memcached's `atoi` turns `-p abc` into port 0; larder
 //!   reports an error naming the option.
 //! - Options without effect in larder are accepted and listed in [`Config::ignored`] so the
@@ -42,6 +44,7 @@ mod file;
 mod listen;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -116,6 +119,8 @@ pub struct Config {
     pub port: u16,
     /// `-U, --udp-port`: always 0 in a valid config (UDP is not implemented).
     pub udp_port: u16,
+    /// `-Z` and `-o ssl_*`: TLS on the TCP listeners.
+    pub tls: tls::TlsOptions,
     /// `-s, --unix-socket`: listen on this unix socket. As in memcached, this disables TCP
     /// (see [`Config::tcp_enabled`]).
     pub unix_socket: Option<PathBuf>,
@@ -265,6 +270,8 @@ pub struct ListenAddr {
     pub host: Option<String>,
     /// The entry's own port, or `-p`.
     pub port: u16,
+    /// memcached's `notls:` prefix: this listener stays plain text under `-Z`.
+    pub notls: bool,
 }
 
 impl Default for Config {
@@ -273,6 +280,7 @@ impl Default for Config {
         Config {
             port: DEFAULT_PORT,
             udp_port: 0,
+            tls: tls::TlsOptions::default(),
             unix_socket: None,
             unix_mask: DEFAULT_UNIX_MASK,
             listen: vec![DEFAULT_LISTEN.to_string()],
@@ -499,6 +507,7 @@ impl Config {
         for entry in &self.listen {
             parse_listen_entry(entry, self.port)?;
         }
+        self.tls.validate()?;
         Ok(())
     }
 
@@ -511,8 +520,8 @@ impl Config {
     /// The `-l` entries resolved into bind addresses, in order.
     ///
     /// An entry's own `:port` overrides `-p`; `*` means every interface; IPv6 addresses may
-    /// be bare (`::1`) or bracketed (`[::1]:11311`); memcached's `notls:` prefix is accepted
-    /// and dropped (larder has no TLS). Entries were checked by [`Config::validate`]; an
+    /// be bare (`::1`) or bracketed (`[::1]:11311`); memcached's `notls:` prefix sets
+    /// [`ListenAddr::notls`]. Entries were checked by [`Config::validate`]; an
     /// entry that does not parse (only possible on a hand-built, unvalidated `Config`) is
     /// skipped.
     pub fn listen_addrs(&self) -> Vec<ListenAddr> {
@@ -611,6 +620,17 @@ impl Config {
             // are always tracked.
             ("track_sizes", yes_no(true)),
             ("inline_ascii_response", yes_no(false)),
+        ]
+        .into_iter()
+        // memcached prints its TLS rows here (after the extstore ones larder lacks).
+        .chain(
+            self.tls
+                .enabled
+                .then(|| self.tls.stats_settings())
+                .into_iter()
+                .flatten(),
+        )
+        .chain([
             ("num_napi_ids", "(null)".to_string()),
             ("memory_file", "(null)".to_string()),
             ("slab_page_size", self.slab_page_size.to_string()),
@@ -622,6 +642,7 @@ impl Config {
                     .map_or_else(|| "NULL".to_string(), |p| p.display().to_string()),
             ),
             ("snapshot_interval", self.snapshot_interval.to_string()),
-        ]
+        ])
+        .collect()
     }
 }

@@ -72,3 +72,4 @@ pub mod server;
 pub mod snapshot;
 pub mod stats;
 pub mod store;
+pub mod tls;

@@ -18,6 +18,7 @@
 pub mod conn;
 pub mod listener;
 pub mod metrics;
+pub mod tls;
 pub mod wirelog;
 pub mod worker;
 
@@ -104,17 +105,18 @@ impl Server {
         let settings = settings_from(config)?;
 
         let mut listeners = Vec::new();
+        // Per listener: whether its connections speak TLS (-Z, unless `notls:`).
+        let mut tls_listeners = Vec::new();
         if config.tcp_enabled() {
             for addr in config.listen_addrs() {
-                listeners.extend(Listener::bind_tcp(
-                    addr.host.as_deref(),
-                    addr.port,
-                    config.backlog,
-                )?);
+                let bound = Listener::bind_tcp(addr.host.as_deref(), addr.port, config.backlog)?;
+                tls_listeners.extend(bound.iter().map(|_| config.tls.enabled && !addr.notls));
+                listeners.extend(bound);
             }
         }
         if let Some(path) = &config.unix_socket {
             listeners.push(Listener::bind_unix(path, config.unix_mask, config.backlog)?);
+            tls_listeners.push(false);
         }
         if listeners.is_empty() {
             return Err(io::Error::new(
@@ -215,6 +217,7 @@ impl Server {
             poll,
             signals,
             listeners,
+            tls_listeners,
             inboxes,
             next: 0,
             shared: Arc::clone(&shared),
@@ -255,6 +258,8 @@ struct Control {
     poll: Poll,
     signals: Signals,
     listeners: Vec<Listener>,
+    /// Whether each listener's connections speak TLS.
+    tls_listeners: Vec<bool>,
     inboxes: Vec<(Sender<Accepted>, Arc<Waker>)>,
     next: usize,
     shared: Arc<Shared>,
@@ -328,7 +333,10 @@ impl Control {
                 return false;
             };
             match listener.accept() {
-                Ok(acc) => self.dispatch(acc),
+                Ok(mut acc) => {
+                    acc.tls = self.tls_listeners.get(i).copied().unwrap_or(false);
+                    self.dispatch(acc)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -436,6 +444,13 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
             .snapshot_file
             .clone()
             .map(|path| Arc::new(Snapshots::new(path, config.snapshot_interval))),
+        tls: match config.tls.enabled {
+            true => Some(Arc::new(
+                crate::tls::TlsContext::new(&config.tls)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )),
+            false => None,
+        },
     })
 }
 

@@ -116,6 +116,7 @@ worker_counters!(
     conn_yields,
     idle_kicks,
     conn_output_paused,
+    ssl_handshake_errors,
 );
 
 /// What `stats conns` shows of one open connection.

@@ -27,6 +27,7 @@ fn settings(creds: bool) -> Settings {
         dump_disabled: false,
         cluster: None,
         snapshot: None,
+        tls: None,
     }
 }
 

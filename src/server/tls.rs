@@ -1,0 +1,122 @@
+//! The TLS layer of a connection accepted on a `-Z` listener: a rustls `ServerConnection`
+//! between the socket and the connection's own buffers.
+//!
+//! Sans-blocking, driven by the worker's readiness like the plain path: `read` decrypts
+//! into the connection's input buffer (reading the socket only when rustls holds no
+//! plaintext), `write` encrypts from the connection's output buffer and sends the records.
+//! The handshake happens inside the same two calls: a client that stops mid-handshake
+//! leaves a connection that waits like any idle one (and is closed by `idle_timeout`).
+//!
+//! Bounds: rustls holds at most one TLS record of received data beyond what it has
+//! decrypted, at most its default 16 KiB of decrypted input (drained into the connection's
+//! buffer before the socket is read again), and at most `ssl_wbuf_size` of encrypted
+//! output ([`rustls::ServerConnection::set_buffer_limit`]); the rest of a slow reader's
+//! output stays in the connection's buffer, counted in `conn_output_held`.
+//!
+//! Unlike the plain path, reading goes on until the socket says `WouldBlock`: how many
+//! bytes rustls asked the socket for is not known here, so a short read cannot be taken
+//! as "drained". That costs a TLS connection one extra `read` per batch.
+
+use super::listener::Stream;
+use crate::stats::WorkerStats;
+use rustls::{ServerConfig, ServerConnection};
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+/// What one [`TlsStream::read`] brought.
+pub enum TlsRead {
+    /// This many decrypted bytes were placed in the buffer.
+    Data(usize),
+    /// Nothing more until the socket is readable again.
+    Drained,
+    /// The peer closed (close_notify, or the socket's end of stream).
+    End,
+}
+
+/// A connection's TLS state.
+pub struct TlsStream {
+    conn: ServerConnection,
+}
+
+impl TlsStream {
+    /// A server-side TLS session with the given configuration.
+    ///
+    /// # Errors
+    /// When rustls cannot start a session with it.
+    pub fn new(config: Arc<ServerConfig>, wbuf_size: usize) -> io::Result<TlsStream> {
+        let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        conn.set_buffer_limit(Some(wbuf_size));
+        Ok(TlsStream { conn })
+    }
+
+    /// Whether encrypted bytes (handshake or records) wait to be written.
+    pub fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Decrypts into `buf` (not empty), reading the socket as needed.
+    ///
+    /// # Errors
+    /// A socket error, or a TLS error (a failed handshake is counted in
+    /// `ssl_handshake_errors`; the alert is sent, best effort).
+    pub fn read(
+        &mut self,
+        sock: &mut Stream,
+        buf: &mut [u8],
+        stats: &WorkerStats,
+    ) -> io::Result<TlsRead> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(0) => return Ok(TlsRead::End),
+                Ok(n) => return Ok(TlsRead::Data(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The socket ended without close_notify: as a plain connection's end.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(TlsRead::End),
+                Err(e) => return Err(e),
+            }
+            match self.conn.read_tls(sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(TlsRead::Drained),
+                Err(e) => return Err(e),
+            }
+            if let Err(e) = self.conn.process_new_packets() {
+                if self.conn.is_handshaking() {
+                    stats.ssl_handshake_errors.incr();
+                }
+                log::debug!("<{} TLS error: {e}", sock.fd());
+                // The alert rustls queued, if the socket takes it now.
+                let _ = self.conn.write_tls(sock);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+        }
+    }
+
+    /// Encrypts what it can of `out` and writes records until the socket is full or
+    /// nothing is left. Returns the bytes of `out` taken, and whether the socket is full.
+    ///
+    /// # Errors
+    /// A socket error.
+    pub fn write(&mut self, sock: &mut Stream, out: &[u8]) -> io::Result<(usize, bool)> {
+        let mut taken = 0;
+        loop {
+            while self.conn.wants_write() {
+                match self.conn.write_tls(sock) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((taken, true)),
+                    Err(e) => return Err(e),
+                }
+            }
+            if taken == out.len() || self.conn.is_handshaking() {
+                return Ok((taken, false));
+            }
+            let n = self.conn.writer().write(&out[taken..])?;
+            if n == 0 && !self.conn.wants_write() {
+                return Ok((taken, false));
+            }
+            taken += n;
+        }
+    }
+}
