@@ -498,6 +498,13 @@ impl Conn {
         }
     }
 
+    /// Ends the TLS session, if any, with close_notify (the connection is closing).
+    pub fn close_tls(&mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.close(&mut self.stream);
+        }
+    }
+
     /// Takes this connection's share out of the shared `output_held` gauge (it is closing).
     pub fn release_output(&mut self, registry: &Registry) {
         if self.held > 0 {

@@ -92,6 +92,13 @@ impl TlsStream {
         }
     }
 
+    /// Sends close_notify before the socket closes (best effort, without waiting): a
+    /// client reading to the end sees an orderly end rather than a truncation.
+    pub fn close(&mut self, sock: &mut Stream) {
+        self.conn.send_close_notify();
+        let _ = self.conn.write_tls(sock);
+    }
+
     /// Encrypts what it can of `out` and writes records until the socket is full or
     /// nothing is left. Returns the bytes of `out` taken, and whether the socket is full.
     ///

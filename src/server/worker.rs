@@ -197,6 +197,7 @@ impl Worker {
 
     fn close(&mut self, token: Token) {
         if let Some((mut conn, fd)) = self.conns.try_remove(token.0) {
+            conn.close_tls();
             let _ = self.poll.registry().deregister(conn.stream_mut());
             conn.release_output(&self.shared.registry);
             self.shared.registry.conn_closed(fd);
