@@ -532,3 +532,39 @@ fn openssl_s_client_and_a_der_key() {
         .expect("openssl");
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_slow_tls_reader_is_bounded_and_does_not_hold_up_others() {
+    let ca = Ca::new("test CA");
+    let files = Files::new();
+    let s = start_tls(&["-t", "1", "-I", "2m"], &server_files(&files, &ca));
+    let cfg = client_config(&ca, None);
+    let mut slow = TlsClient::connect(s.addr, &cfg).expect("handshake");
+    let value = vec![b'v'; 1_000_000];
+    let mut set = b"set big 0 0 1000000\r\n".to_vec();
+    set.extend_from_slice(&value);
+    set.extend_from_slice(b"\r\n");
+    slow.roundtrip(&set, b"STORED\r\n");
+    // 24 MB of replies asked for, none read yet.
+    slow.send(&b"get big\r\n".repeat(24));
+    let mut other = TlsClient::connect(s.addr, &cfg).expect("handshake");
+    other.roundtrip(
+        b"set small 0 0 1\r\nx\r\nget small\r\n",
+        b"STORED\r\nVALUE small 0 1\r\nx\r\nEND\r\n",
+    );
+    // What the server holds for the slow reader: about one output buffer's worth (1 MiB)
+    // plus the reply being built, not the 24 MB it is owed.
+    let held: u64 = other
+        .stat("conn_output_held")
+        .expect("row")
+        .parse()
+        .expect("number");
+    assert!(held <= 3 << 20, "held {held}");
+    // Every reply arrives, intact, once the client reads.
+    let mut want = b"VALUE big 0 1000000\r\n".to_vec();
+    want.extend_from_slice(&value);
+    want.extend_from_slice(b"\r\nEND\r\n");
+    for _ in 0..24 {
+        assert!(slow.read_exact(want.len()) == want, "reply differs");
+    }
+}

@@ -34,6 +34,7 @@ mod proto;
 mod report;
 mod results;
 mod selfcheck;
+mod tls;
 mod workload;
 
 use clap::{Args, Parser, Subcommand};
@@ -72,6 +73,50 @@ enum Cmd {
     Hitratio(HitRatioArgs),
     /// Hit-ratio tables (and the miss-ratio curve chart) from a results file.
     HitratioReport(hitreport::HitReportArgs),
+    /// Write a CA, a server certificate for localhost/127.0.0.1 and its key (PEM) for TLS runs.
+    Certs(CertsArgs),
+    /// TLS handshakes per second: connect, handshake, `version`, close, in closed loop.
+    Handshakes(HandshakeArgs),
+}
+
+/// Options of `loadgen certs`.
+#[derive(Args, Debug)]
+struct CertsArgs {
+    /// Directory for ca.pem, cert.pem and key.pem.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Options of `loadgen handshakes`.
+#[derive(Args, Debug)]
+struct HandshakeArgs {
+    /// Server address (a TLS listener).
+    #[arg(long, default_value = "127.0.0.1:11211")]
+    server: String,
+    /// The CA (PEM) that signed the server's certificate.
+    #[arg(long)]
+    tls_ca: PathBuf,
+    /// Resume sessions (the server needs -o ssl_session_cache); otherwise full handshakes.
+    #[arg(long)]
+    resume: bool,
+    /// Client threads, each one connection at a time.
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Server pid, for its CPU time per handshake.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Server name for the results file.
+    #[arg(long, default_value = "server")]
+    label: String,
+    /// Cell name for the results file.
+    #[arg(long)]
+    cell: Option<String>,
+    /// Append one result record to this file.
+    #[arg(long)]
+    results: Option<PathBuf>,
 }
 
 /// Options of `loadgen hitratio`.
@@ -211,6 +256,13 @@ pub struct RunArgs {
     /// Skip setting every key once before measuring.
     #[arg(long)]
     no_prefill: bool,
+    /// Prefill through this address instead of --server (a plain listener of the same
+    /// server, for TLS runs: `-l notls:HOST:PORT`).
+    #[arg(long)]
+    prefill_server: Option<String>,
+    /// TLS: trust this CA (PEM) and speak TLS to --server (SNI `localhost`).
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
     /// Server pid, to measure its CPU time and syscalls per request from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -297,6 +349,8 @@ fn main() -> ExitCode {
         (false, Some(Cmd::Report(a))) => report::write(&a),
         (false, Some(Cmd::Hitratio(a))) => cmd_hitratio(&a),
         (false, Some(Cmd::HitratioReport(a))) => hitreport::write(&a),
+        (false, Some(Cmd::Certs(a))) => tls::write_certs(&a.out),
+        (false, Some(Cmd::Handshakes(a))) => cmd_handshakes(&a),
         (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
             .map_err(|e| format!("reading {}: {e}", a.results.display()))
             .and_then(|t| results::parse(&t))
@@ -367,13 +421,28 @@ pub fn run_config(a: &RunArgs) -> Result<driver::RunConfig, String> {
         },
         rate: a.rate,
         seed: a.seed,
+        tls: match &a.tls_ca {
+            Some(ca) => Some(tls::client_config(ca, true)?),
+            None => None,
+        },
     })
 }
 
 fn cmd_run(a: &RunArgs) -> Result<(), String> {
     let cfg = run_config(a)?;
     if !a.no_prefill && cfg.mix.gets > 0 {
-        let r = fill::prefill(cfg.addr, cfg.protocol, cfg.keys, cfg.value.max)?;
+        let at = match &a.prefill_server {
+            Some(s) => resolve(s)?,
+            None if cfg.tls.is_some() => {
+                return Err(
+                    "--tls-ca: prefill needs a plain listener (--prefill-server) \
+                            or --no-prefill"
+                        .to_string(),
+                )
+            }
+            None => cfg.addr,
+        };
+        let r = fill::prefill(at, cfg.protocol, cfg.keys, cfg.value.max)?;
         if r.errors > 0 {
             return Err(format!("prefill: {} of {} sets failed", r.errors, cfg.keys));
         }
@@ -382,6 +451,55 @@ fn cmd_run(a: &RunArgs) -> Result<(), String> {
     let cell = a.cell.clone().unwrap_or_else(|| results::cell_name(&cfg));
     let rec = results::run_record(&a.label, &cell, &cfg, &res);
     println!("{}", results::describe(&rec));
+    if let Some(path) = &a.results {
+        results::append(path, &rec)?;
+    }
+    Ok(())
+}
+
+fn cmd_handshakes(a: &HandshakeArgs) -> Result<(), String> {
+    let addr = resolve(&a.server)?;
+    let config = tls::client_config(&a.tls_ca, a.resume)?;
+    let duration = Duration::try_from_secs_f64(a.duration)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
+        .ok_or_else(|| format!("--duration {}: not a number of seconds", a.duration))?;
+    let threads = a.threads.max(1);
+    let (res, resumed) = tls::handshakes(addr, &config, threads, duration, a.server_pid)?;
+    let kind = if a.resume { "resumed" } else { "full" };
+    let done = res.stats.completed();
+    if a.resume && resumed < done {
+        eprintln!("loadgen: only {resumed} of {done} handshakes were resumed");
+    }
+    let cfg = driver::RunConfig {
+        addr,
+        protocol: proto::Protocol::parse("text")?,
+        threads,
+        connections: threads,
+        pipeline: 1,
+        mix: workload::Mix::parse("1:0")?,
+        value: workload::ValueSize::parse("0")?,
+        keys: 1,
+        dist: workload::KeyDist::Uniform,
+        stop: driver::Stop::Duration(duration),
+        rate: None,
+        seed: 0,
+        tls: Some(config),
+    };
+    let cell = a
+        .cell
+        .clone()
+        .unwrap_or_else(|| format!("tls handshake {kind} c{threads}"));
+    let mut rec = results::run_record(&a.label, &cell, &cfg, &res);
+    for (k, v) in rec.iter_mut() {
+        match k.as_str() {
+            "protocol" => *v = format!("tls-handshake-{kind}"),
+            "ratio" | "value" => *v = "-".to_string(),
+            "hit_pct" => *v = format!("{:.1}", resumed as f64 * 100.0 / done.max(1) as f64),
+            _ => {}
+        }
+    }
+    println!("{}  (hit% = resumed%)", results::describe(&rec));
     if let Some(path) = &a.results {
         results::append(path, &rec)?;
     }

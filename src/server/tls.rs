@@ -10,7 +10,7 @@
 //! Bounds: rustls holds at most one TLS record of received data beyond what it has
 //! decrypted, at most its default 16 KiB of decrypted input (drained into the connection's
 //! buffer before the socket is read again), and at most `ssl_wbuf_size` of encrypted
-//! output ([`rustls::ServerConnection::set_buffer_limit`]); the rest of a slow reader's
+//! output (rustls' `set_buffer_limit`); the rest of a slow reader's
 //! output stays in the connection's buffer, counted in `conn_output_held`.
 //!
 //! Unlike the plain path, reading goes on until the socket says `WouldBlock`: how many
