@@ -416,10 +416,14 @@ impl Conn {
     fn fill(&mut self, ctx: &Ctx<'_>) -> io::Result<Filled> {
         self.make_room()?;
         if let Some(tls) = self.tls.as_mut() {
-            return match tls.read(&mut self.stream, &mut self.rbuf[self.rend..], ctx.stats)? {
-                TlsRead::Data(n) => {
+            let space = &mut self.rbuf[self.rend..];
+            return match tls.read(&mut self.stream, space, self.read_closed, ctx.stats)? {
+                TlsRead::Data(n, drained) => {
                     self.rend += n;
                     ctx.stats.bytes_read.add(n as u64);
+                    if drained {
+                        self.readable = false;
+                    }
                     Ok(Filled::Data)
                 }
                 TlsRead::Drained => {
