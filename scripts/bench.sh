@@ -28,6 +28,7 @@ usage: scripts/bench.sh [--larder BIN] [--memcached BIN] [--quick] [--threads N]
   --tls             the TLS matrix instead (-Z, ECDSA P-256 certificate, ssl_session_cache):
                     text 10:1, 32 B and 16 KiB, depth 1 and 16, then full and resumed
                     handshakes per second (4 client threads); report in target/bench-tls
+                    (with --quick: 32 B only, 1 s per cell, about 15 s)
 
 hit-ratio mode (cache-aside: get, set on a miss; fresh servers per cell; docs/BENCHMARKS.md):
   --hitratio        run the hit-ratio matrix instead of the throughput matrix
@@ -403,6 +404,7 @@ if [ "$TLS" -eq 1 ]; then
     : >"$RESULTS"
     : >"$OUT/memcached.log"
     : >"$OUT/larder.log"
+    [ "$QUICK" -eq 0 ] || TLS_SIZES=${TLS_SIZES:-32} # --quick: 32 B only, 1 s per cell
     TLS_SIZES=${TLS_SIZES:-"32 16384"}
     {
         echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), host: $(uname -srm), $NCPU CPU(s): $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"

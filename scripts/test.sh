@@ -87,5 +87,7 @@ if [ -x scripts/bench.sh ]; then
   scripts/bench.sh --quick
   log "hit-ratio kit, quick mode (reports only; never judged)"
   scripts/bench.sh --hitratio --mrc --quick
+  log "TLS kit, quick mode (reports only; never judged)"
+  scripts/bench.sh --tls --quick
 fi
 log "all tests passed"

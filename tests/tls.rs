@@ -568,3 +568,28 @@ fn a_slow_tls_reader_is_bounded_and_does_not_hold_up_others() {
         assert!(slow.read_exact(want.len()) == want, "reply differs");
     }
 }
+
+#[test]
+fn resets_mid_handshake_and_mid_request_close_only_their_connection() {
+    let ca = Ca::new("test CA");
+    let files = Files::new();
+    let s = start_tls(&["-t", "1"], &server_files(&files, &ca));
+    let cfg = client_config(&ca, None);
+    // A reset right after a partial ClientHello.
+    let mut raw = TcpStream::connect(s.addr).expect("connect");
+    raw.write_all(&[0x16, 0x03, 0x01, 0x00, 0x40, 0x01])
+        .expect("write");
+    common::reset(raw);
+    // A reset with half a `set` sent over an established session.
+    let mut c = TlsClient::connect(s.addr, &cfg).expect("handshake");
+    c.send(b"set r 0 0 10\r\nhalf");
+    let (_, sock) = c.s.into_parts();
+    common::reset(sock);
+    let mut ok = TlsClient::connect(s.addr, &cfg).expect("handshake after the resets");
+    ok.roundtrip(b"get r\r\n", b"END\r\n");
+    // Both reset connections are gone; only this one is left.
+    let gone = common::wait_for(REPLY_TIMEOUT, || {
+        ok.stat("curr_connections").as_deref() == Some("1")
+    });
+    assert!(gone, "{:?}", ok.stat("curr_connections"));
+}
