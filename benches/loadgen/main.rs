@@ -76,7 +76,7 @@ enum Cmd {
     /// Write a CA, a server certificate for localhost/127.0.0.1 and its key (PEM) for TLS runs.
     Certs(CertsArgs),
     /// TLS handshakes per second: connect, handshake, `version`, close, in closed loop.
-    Handshakes(HandshakeArgs),
+    Handshakes(tls::HandshakeArgs),
 }
 
 /// Options of `loadgen certs`.
@@ -85,38 +85,6 @@ struct CertsArgs {
     /// Directory for ca.pem, cert.pem and key.pem.
     #[arg(long)]
     out: PathBuf,
-}
-
-/// Options of `loadgen handshakes`.
-#[derive(Args, Debug)]
-struct HandshakeArgs {
-    /// Server address (a TLS listener).
-    #[arg(long, default_value = "127.0.0.1:11211")]
-    server: String,
-    /// The CA (PEM) that signed the server's certificate.
-    #[arg(long)]
-    tls_ca: PathBuf,
-    /// Resume sessions (the server needs -o ssl_session_cache); otherwise full handshakes.
-    #[arg(long)]
-    resume: bool,
-    /// Client threads, each one connection at a time.
-    #[arg(long, default_value_t = 4)]
-    threads: usize,
-    /// Seconds to run.
-    #[arg(long, default_value_t = 5.0)]
-    duration: f64,
-    /// Server pid, for its CPU time per handshake.
-    #[arg(long)]
-    server_pid: Option<u32>,
-    /// Server name for the results file.
-    #[arg(long, default_value = "server")]
-    label: String,
-    /// Cell name for the results file.
-    #[arg(long)]
-    cell: Option<String>,
-    /// Append one result record to this file.
-    #[arg(long)]
-    results: Option<PathBuf>,
 }
 
 /// Options of `loadgen hitratio`.
@@ -350,7 +318,7 @@ fn main() -> ExitCode {
         (false, Some(Cmd::Hitratio(a))) => cmd_hitratio(&a),
         (false, Some(Cmd::HitratioReport(a))) => hitreport::write(&a),
         (false, Some(Cmd::Certs(a))) => tls::write_certs(&a.out),
-        (false, Some(Cmd::Handshakes(a))) => cmd_handshakes(&a),
+        (false, Some(Cmd::Handshakes(a))) => tls::cmd_handshakes(&a),
         (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
             .map_err(|e| format!("reading {}: {e}", a.results.display()))
             .and_then(|t| results::parse(&t))
@@ -369,7 +337,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn resolve(s: &str) -> Result<SocketAddr, String> {
+/// Resolves a server address to its first socket address.
+pub fn resolve(s: &str) -> Result<SocketAddr, String> {
     s.to_socket_addrs()
         .map_err(|e| format!("server address {s:?}: {e}"))?
         .next()
@@ -451,55 +420,6 @@ fn cmd_run(a: &RunArgs) -> Result<(), String> {
     let cell = a.cell.clone().unwrap_or_else(|| results::cell_name(&cfg));
     let rec = results::run_record(&a.label, &cell, &cfg, &res);
     println!("{}", results::describe(&rec));
-    if let Some(path) = &a.results {
-        results::append(path, &rec)?;
-    }
-    Ok(())
-}
-
-fn cmd_handshakes(a: &HandshakeArgs) -> Result<(), String> {
-    let addr = resolve(&a.server)?;
-    let config = tls::client_config(&a.tls_ca, a.resume)?;
-    let duration = Duration::try_from_secs_f64(a.duration)
-        .ok()
-        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
-        .ok_or_else(|| format!("--duration {}: not a number of seconds", a.duration))?;
-    let threads = a.threads.max(1);
-    let (res, resumed) = tls::handshakes(addr, &config, threads, duration, a.server_pid)?;
-    let kind = if a.resume { "resumed" } else { "full" };
-    let done = res.stats.completed();
-    if a.resume && resumed < done {
-        eprintln!("loadgen: only {resumed} of {done} handshakes were resumed");
-    }
-    let cfg = driver::RunConfig {
-        addr,
-        protocol: proto::Protocol::parse("text")?,
-        threads,
-        connections: threads,
-        pipeline: 1,
-        mix: workload::Mix::parse("1:0")?,
-        value: workload::ValueSize::parse("0")?,
-        keys: 1,
-        dist: workload::KeyDist::Uniform,
-        stop: driver::Stop::Duration(duration),
-        rate: None,
-        seed: 0,
-        tls: Some(config),
-    };
-    let cell = a
-        .cell
-        .clone()
-        .unwrap_or_else(|| format!("tls handshake {kind} c{threads}"));
-    let mut rec = results::run_record(&a.label, &cell, &cfg, &res);
-    for (k, v) in rec.iter_mut() {
-        match k.as_str() {
-            "protocol" => *v = format!("tls-handshake-{kind}"),
-            "ratio" | "value" => *v = "-".to_string(),
-            "hit_pct" => *v = format!("{:.1}", resumed as f64 * 100.0 / done.max(1) as f64),
-            _ => {}
-        }
-    }
-    println!("{}  (hit% = resumed%)", results::describe(&rec));
     if let Some(path) = &a.results {
         results::append(path, &rec)?;
     }

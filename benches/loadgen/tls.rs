@@ -6,12 +6,13 @@
 use crate::driver::{RunResult, Stats};
 use crate::procstat::ProcSample;
 use crate::proto::{Op, Reply};
+use clap::Args;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -193,4 +194,86 @@ pub fn handshakes(
         },
         resumed.load(Ordering::Relaxed),
     ))
+}
+
+/// Options of `loadgen handshakes`.
+#[derive(Args, Debug)]
+pub struct HandshakeArgs {
+    /// Server address (a TLS listener).
+    #[arg(long, default_value = "127.0.0.1:11211")]
+    pub server: String,
+    /// The CA (PEM) that signed the server's certificate.
+    #[arg(long)]
+    pub tls_ca: PathBuf,
+    /// Resume sessions (the server needs -o ssl_session_cache); otherwise full handshakes.
+    #[arg(long)]
+    pub resume: bool,
+    /// Client threads, each one connection at a time.
+    #[arg(long, default_value_t = 4)]
+    pub threads: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Server pid, for its CPU time per handshake.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Server name for the results file.
+    #[arg(long, default_value = "server")]
+    pub label: String,
+    /// Cell name for the results file.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// Append one result record to this file.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+}
+
+/// `loadgen handshakes`: runs the benchmark and records it like a `run`.
+pub fn cmd_handshakes(a: &HandshakeArgs) -> Result<(), String> {
+    let addr = crate::resolve(&a.server)?;
+    let config = client_config(&a.tls_ca, a.resume)?;
+    let duration = Duration::try_from_secs_f64(a.duration)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
+        .ok_or_else(|| format!("--duration {}: not a number of seconds", a.duration))?;
+    let threads = a.threads.max(1);
+    let (res, resumed) = handshakes(addr, &config, threads, duration, a.server_pid)?;
+    let kind = if a.resume { "resumed" } else { "full" };
+    let done = res.stats.completed();
+    if a.resume && resumed < done {
+        eprintln!("loadgen: only {resumed} of {done} handshakes were resumed");
+    }
+    let cfg = crate::driver::RunConfig {
+        addr,
+        protocol: crate::proto::Protocol::parse("text")?,
+        threads,
+        connections: threads,
+        pipeline: 1,
+        mix: crate::workload::Mix::parse("1:0")?,
+        value: crate::workload::ValueSize::parse("0")?,
+        keys: 1,
+        dist: crate::workload::KeyDist::Uniform,
+        stop: crate::driver::Stop::Duration(duration),
+        rate: None,
+        seed: 0,
+        tls: Some(config),
+    };
+    let cell = a
+        .cell
+        .clone()
+        .unwrap_or_else(|| format!("tls handshake {kind} c{threads}"));
+    let mut rec = crate::results::run_record(&a.label, &cell, &cfg, &res);
+    for (k, v) in rec.iter_mut() {
+        match k.as_str() {
+            "protocol" => *v = format!("tls-handshake-{kind}"),
+            "ratio" | "value" => *v = "-".to_string(),
+            "hit_pct" => *v = format!("{:.1}", resumed as f64 * 100.0 / done.max(1) as f64),
+            _ => {}
+        }
+    }
+    println!("{}  (hit% = resumed%)", crate::results::describe(&rec));
+    if let Some(path) = &a.results {
+        crate::results::append(path, &rec)?;
+    }
+    Ok(())
 }
