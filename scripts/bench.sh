@@ -9,6 +9,9 @@
 # With --hitratio and/or --mrc it instead compares hit ratios (cache-aside: get, set on a miss)
 # over a matrix of -m, workloads and value sizes, and/or draws the miss-ratio curve; the report
 # goes to target/bench-hitratio/.
+# With --tls it runs the TLS matrix instead (both servers with -Z and the same certificate):
+# throughput and server CPU per request over TLS, and full and resumed handshakes per second;
+# the report goes to target/bench-tls/.
 set -euo pipefail
 
 usage() {
@@ -26,6 +29,10 @@ usage: scripts/bench.sh [--larder BIN] [--memcached BIN] [--quick] [--threads N]
   --meta            also run the matrix over the meta protocol (mg/ms)
   --skip-memory     skip the memory-efficiency fill
   --no-perf         do not count every server syscall with perf stat (used when perf works)
+  --tls             the TLS matrix instead (-Z, ECDSA P-256 certificate, ssl_session_cache):
+                    text 10:1, 32 B and 16 KiB, depth 1 and 16, then full and resumed
+                    handshakes per second (4 client threads); report in target/bench-tls
+                    (with --quick: 32 B only, 1 s per cell, about 15 s)
 
 latency under background work (--background; docs/BENCHMARKS.md):
   --background      the same steady load (text, get:set 10:1, 32 B, unpipelined, 50
@@ -76,6 +83,7 @@ MEMORY=1
 PERF=1
 HITRATIO=0
 MRC=0
+TLS=0
 HR_MEMS=""
 HR_WORKLOADS=""
 HR_SIZES=""
@@ -102,6 +110,7 @@ while [ $# -gt 0 ]; do
         --skip-memory) MEMORY=0; shift ;;
         --no-perf) PERF=0; shift ;;
         --hitratio) HITRATIO=1; shift ;;
+        --tls) TLS=1; shift ;;
         --mrc) MRC=1; shift ;;
         --hr-mems) HR_MEMS=$2; shift 2 ;;
         --hr-workloads) HR_WORKLOADS=$2; shift 2 ;;
@@ -128,6 +137,8 @@ elif [ "$BACKGROUND" -eq 1 ]; then
     OUT=${OUT:-$TARGET/bench-background}
 elif [ "$SCALING" -eq 1 ]; then
     OUT=${OUT:-$TARGET/bench-scaling}
+elif [ "$TLS" -eq 1 ]; then
+    OUT=${OUT:-$TARGET/bench-tls}
 else
     OUT=${OUT:-$TARGET/bench-report}
 fi
@@ -222,6 +233,10 @@ RESULTS=$OUT/results.tsv
 : >"$RESULTS"
 
 NAMES=(memcached larder)
+TLS_ARGS=()
+PORTS=()
+PLAIN=()
+SPIDS=()
 BINS=("$MEMCACHED" "$LARDER")
 LARDER_EXTRA=()
 
@@ -258,7 +273,14 @@ start_server() {
     local name=$1 bin=$2 mem=$3 attempt
     for attempt in 1 2 3 4 5; do
         SERVER_PORT=$(free_port)
-        local args=(-p "$SERVER_PORT" -l 127.0.0.1 -t "$THREADS" -m "$mem" -c "$MAX_CONNS" -U 0)
+        local listen=127.0.0.1
+        if [ "$TLS" -eq 1 ]; then
+            # A plain listener next to the TLS one, for the prefill.
+            PLAIN_PORT=$(free_port)
+            listen="127.0.0.1,notls:127.0.0.1:$PLAIN_PORT"
+        fi
+        local args=(-p "$SERVER_PORT" -l "$listen" -t "$THREADS" -m "$mem" -c "$MAX_CONNS" -U 0
+            "${TLS_ARGS[@]}")
         # memcached refuses to run as root without -u; a server that rejects -u gets a try
         # without it (attempts alternate).
         [ "$(id -u)" -eq 0 ] && [ $(( attempt % 2 )) -eq 1 ] && args+=(-u root)
@@ -506,6 +528,71 @@ if [ "$SCALING" -eq 1 ]; then
     "$LOADGEN" scaling-report --results "$RESULTS" --out "$OUT" --preamble "$OUT/preamble.md" \
         --font "$FONT"
     cat "$OUT/scaling.md"
+    exit 0
+fi
+
+# --- TLS mode (--tls) --------------------------------------------------------------------------
+# Both servers with -Z and the same certificate and session cache; the load generator speaks
+# TLS to the TLS listener and prefills through the plain one (-l notls:).
+if [ "$TLS" -eq 1 ]; then
+    CERTS=$OUT/certs
+    mkdir -p "$OUT"
+    "$LOADGEN" certs --out "$CERTS"
+    TLS_ARGS=(-Z -o "ssl_chain_cert=$CERTS/cert.pem,ssl_key=$CERTS/key.pem,ssl_session_cache")
+    RESULTS=$OUT/results.tsv
+    : >"$RESULTS"
+    : >"$OUT/memcached.log"
+    : >"$OUT/larder.log"
+    [ "$QUICK" -eq 0 ] || TLS_SIZES=${TLS_SIZES:-32} # --quick: 32 B only, 1 s per cell
+    TLS_SIZES=${TLS_SIZES:-"32 16384"}
+    {
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), host: $(uname -srm), $NCPU CPU(s): $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+        echo "- memcached: \`$MEMCACHED\` ($("$MEMCACHED" -V 2>/dev/null | head -n 1 || echo '?')), Debian's build with OpenSSL"
+        echo "- larder: \`$LARDER\` ($("$LARDER" -V 2>/dev/null | head -n 1 || echo '?')), rustls with ring"
+        echo "- server flags: \`-t $THREADS -m $MEM_MB -c $MAX_CONNS -U 0 -Z -o ssl_chain_cert=..,ssl_key=..,ssl_session_cache\`, ECDSA P-256 certificate"
+        echo "- $PINNING"
+        echo "- $PERF_NOTE"
+        echo "- load generator: rustls client (TLS 1.3, ring); $CLIENT_THREADS client thread(s), $CONNS connections handshaken before measuring, $KEYS keys prefilled over a plain \`notls:\` listener, uniform keys, closed loop, ${DURATION} s per cell"
+        echo "- handshake cells: 4 client threads, each: connect, handshake, \`version\`, close_notify, close; \"full\": no client session cache; \"resumed\": the client resumes (hit% = share resumed); req/s = handshakes/s, cpu/req = server CPU per handshake"
+    } >"$OUT/preamble.md"
+    log "TLS setup"
+    cat "$OUT/preamble.md" >&2
+    for i in 0 1; do
+        start_server "${NAMES[$i]}" "${BINS[$i]}" "$MEM_MB"
+        PORTS[i]=$SERVER_PORT
+        PLAIN[i]=$PLAIN_PORT
+        SPIDS[i]=$SERVER_PID
+    done
+    for size in $TLS_SIZES; do
+        for depth in $DEPTHS; do
+            for i in 0 1; do
+                loadgen_run "${NAMES[$i]}" "${PORTS[$i]}" "${SPIDS[$i]}" --protocol text \
+                    --ratio 10:1 --value-size "$size" --pipeline "$depth" --connections "$CONNS" \
+                    --tls-ca "$CERTS/ca.pem" --prefill-server "127.0.0.1:${PLAIN[$i]}" \
+                    --cell "tls text 10:1 ${size}B d$depth c$CONNS" ||
+                    echo "- cell failed on ${NAMES[$i]}: tls ${size}B d$depth" >>"$OUT/preamble.md"
+            done
+            "$LOADGEN" ratio --results "$RESULTS" --baseline memcached || true
+        done
+    done
+    for mode in full resumed; do
+        resume=()
+        [ "$mode" = full ] || resume=(--resume)
+        for i in 0 1; do
+            "${PIN_CLIENT[@]}" "$LOADGEN" handshakes --server "127.0.0.1:${PORTS[$i]}" \
+                --server-pid "${SPIDS[$i]}" --tls-ca "$CERTS/ca.pem" "${resume[@]}" \
+                --threads 4 --duration "$DURATION" --label "${NAMES[$i]}" \
+                --results "$RESULTS" ||
+                echo "- handshake cell failed on ${NAMES[$i]}: $mode" >>"$OUT/preamble.md"
+        done
+        "$LOADGEN" ratio --results "$RESULTS" --baseline memcached || true
+    done
+    for i in 0 1; do
+        stop_server "${SPIDS[$i]}"
+    done
+    log "report"
+    "$LOADGEN" report --results "$RESULTS" --out "$OUT" --preamble "$OUT/preamble.md" \
+        --baseline memcached --font "$FONT"
     exit 0
 fi
 

@@ -24,6 +24,8 @@ have_clients() {
 need_apt=()
 command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 command -v memccapable >/dev/null 2>&1 || need_apt+=(libmemcached-tools)
+# tests/tls.rs: `openssl s_client` as a TLS client.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # twemproxy, for larder-ring's proxy test (tests/nutcracker.rs); Debian puts it in /usr/sbin.
 command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ] || need_apt+=(nutcracker)
 # PHP with php-memcached, for tests/interop.rs's getAllKeys() test.
@@ -85,5 +87,7 @@ if [ -x scripts/bench.sh ]; then
   scripts/bench.sh --quick
   log "hit-ratio kit, quick mode (reports only; never judged)"
   scripts/bench.sh --hitratio --mrc --quick
+  log "TLS kit, quick mode (reports only; never judged)"
+  scripts/bench.sh --tls --quick
 fi
 log "all tests passed"

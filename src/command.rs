@@ -58,6 +58,8 @@ pub struct Settings {
     /// The `-e` snapshot file's controls and counters (`snapshot`, `stats`); `None` without
     /// `-e`.
     pub snapshot: Option<std::sync::Arc<crate::snapshot::Snapshots>>,
+    /// `-Z`: the TLS context (`refresh_certs`, the TLS `stats`); `None` without TLS.
+    pub tls: Option<std::sync::Arc<crate::tls::TlsContext>>,
 }
 
 /// Everything a request may touch.
@@ -386,6 +388,19 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
         }
         Request::Version => {
             text::encode_version(out, PROTOCOL_VERSION);
+            Action::Continue
+        }
+        Request::RefreshCerts => {
+            // memcached's replies, sent even with `noreply`: `OK`, or the error line.
+            match ctx.settings.tls.as_ref().map(|t| t.refresh()) {
+                Some(Ok(())) => out.extend_from_slice(text::OK),
+                Some(Err(e)) => {
+                    log::warn!("refresh_certs: {e}; keeping the previous certificate");
+                    out.extend_from_slice(e.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+                None => out.extend_from_slice(b"Error TLS not enabled\r\n"),
+            }
             Action::Continue
         }
         Request::Verbosity { level, noreply } => {

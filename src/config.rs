@@ -32,7 +32,9 @@
 //!   to bind all).
 //! - UDP (`-U`) on an address that is not loopback is refused unless `-o udp_allow_public`
 //!   acknowledges it (open UDP caches were used for reflection attacks); memcached only
-//!   leaves UDP off by default. TLS (`-Z`) is not implemented: a startup error.
+//!   leaves UDP off by default.
+//! - TLS (`-Z`, `-o ssl_*`, `config/tls.rs`) is rustls: TLS 1.2 and 1.3 only, so
+//!   `ssl_min_version` 0/1 and `ssl_keyformat=ENGINE` are startup errors.
 //! - Numbers are parsed strictly: memcached's `atoi` turns `-p abc` into port 0; larder
 //!   reports an error naming the option.
 //! - Options without effect in larder are accepted and listed in [`Config::ignored`] so the
@@ -44,6 +46,7 @@ mod file;
 mod listen;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -123,6 +126,8 @@ pub struct Config {
     /// answers can be far larger than requests and their source address is not checked, so
     /// an open UDP port can be used to flood a third party (reflection/amplification).
     pub udp_allow_public: bool,
+    /// `-Z` and `-o ssl_*`: TLS on the TCP listeners.
+    pub tls: tls::TlsOptions,
     /// `-s, --unix-socket`: listen on this unix socket. As in memcached, this disables TCP
     /// (see [`Config::tcp_enabled`]).
     pub unix_socket: Option<PathBuf>,
@@ -275,6 +280,8 @@ pub struct ListenAddr {
     pub host: Option<String>,
     /// The entry's own port, or `-p`.
     pub port: u16,
+    /// memcached's `notls:` prefix: this listener stays plain text under `-Z`.
+    pub notls: bool,
 }
 
 impl Default for Config {
@@ -285,6 +292,7 @@ impl Default for Config {
             udp_port: 0,
             udp_allow_public: false,
             hot_keys: true,
+            tls: tls::TlsOptions::default(),
             unix_socket: None,
             unix_mask: DEFAULT_UNIX_MASK,
             listen: vec![DEFAULT_LISTEN.to_string()],
@@ -507,6 +515,7 @@ impl Config {
         for entry in &self.listen {
             parse_listen_entry(entry, self.port)?;
         }
+        self.tls.validate()?;
         Ok(())
     }
 
@@ -570,8 +579,8 @@ impl Config {
     /// The `-l` entries resolved into bind addresses, in order.
     ///
     /// An entry's own `:port` overrides `-p`; `*` means every interface; IPv6 addresses may
-    /// be bare (`::1`) or bracketed (`[::1]:11311`); memcached's `notls:` prefix is accepted
-    /// and dropped (larder has no TLS). Entries were checked by [`Config::validate`]; an
+    /// be bare (`::1`) or bracketed (`[::1]:11311`); memcached's `notls:` prefix sets
+    /// [`ListenAddr::notls`]. Entries were checked by [`Config::validate`]; an
     /// entry that does not parse (only possible on a hand-built, unvalidated `Config`) is
     /// skipped.
     pub fn listen_addrs(&self) -> Vec<ListenAddr> {
@@ -670,6 +679,17 @@ impl Config {
             // are always tracked.
             ("track_sizes", yes_no(true)),
             ("inline_ascii_response", yes_no(false)),
+        ]
+        .into_iter()
+        // memcached prints its TLS rows here (after the extstore ones larder lacks).
+        .chain(
+            self.tls
+                .enabled
+                .then(|| self.tls.stats_settings())
+                .into_iter()
+                .flatten(),
+        )
+        .chain([
             ("num_napi_ids", "(null)".to_string()),
             ("memory_file", "(null)".to_string()),
             ("slab_page_size", self.slab_page_size.to_string()),
@@ -683,6 +703,7 @@ impl Config {
             ("snapshot_interval", self.snapshot_interval.to_string()),
             ("udp_allow_public", yes_no(self.udp_allow_public)),
             ("hotkeys", yes_no(self.hot_keys)),
-        ]
+        ])
+        .collect()
     }
 }

@@ -18,9 +18,12 @@
 //! ```
 //!
 //! # Modules (who may use whom: docs/ARCHITECTURE.md)
-//! - [`config`]: memcached's flags, `-o` suboptions and the conf file → one `Config`.
+//! - [`config`]: memcached's flags, `-o` suboptions and the conf file → one `Config`
+//!   (`config/tls.rs`: `-Z` and `-o ssl_*`).
 //! - [`process`]: daemonizing, pid file, dropping privileges, rlimits, systemd notify.
-//! - [`server`]: listeners, the control thread, workers, connections, UDP, `/metrics`.
+//! - [`server`]: listeners, the control thread, workers, connections, UDP, `/metrics`;
+//!   `server/tls.rs` is a TLS connection's rustls layer between socket and buffers.
+//! - [`tls`]: the shared rustls (ring) context from `-o ssl_*`, `refresh_certs`' reload.
 //! - [`protocol`]: sans-IO parsing of requests and encoding of replies (text, meta,
 //!   binary, operator commands); all wire bytes live here.
 //! - [`command`]: executes parsed requests against the store; the only module that knows
@@ -59,7 +62,9 @@
 //!   `tests/differential.rs` (random streams compared byte for byte with memcached).
 //! - Operators: `tests/ops.rs`; snapshots: `tests/snapshot.rs`; memory: `tests/memory.rs`.
 //! - Process and faults: `tests/{process,robustness,faults,soak,netfuzz,concurrency}.rs`.
-//! - Real clients: `tests/interop.rs` (pymemcache, python-binary-memcached, meta-memcache,
+//! - TLS: `tests/tls.rs` (rustls and `openssl s_client` clients, mutual TLS, stalled
+//!   handshakes, `refresh_certs`, `notls:` listeners).
+//! - Real clients: `tests/interop.rs` (pymemcache (also over TLS), python-binary-memcached, meta-memcache,
 //!   php-memcached, memccapable, memcached-tool, memcdump); fuzz targets in `fuzz/`.
 //! - UDP: `tests/udp.rs` (raw-socket framing, also against memcached; `memccp --udp`).
 //!
@@ -84,3 +89,4 @@ pub mod server;
 pub mod snapshot;
 pub mod stats;
 pub mod store;
+pub mod tls;

@@ -18,6 +18,7 @@
 pub mod conn;
 pub mod listener;
 pub mod metrics;
+pub mod tls;
 pub mod udp;
 pub mod wirelog;
 pub mod worker;
@@ -105,17 +106,18 @@ impl Server {
         let settings = settings_from(config)?;
 
         let mut listeners = Vec::new();
+        // Per listener: whether its connections speak TLS (-Z, unless `notls:`).
+        let mut tls_listeners = Vec::new();
         if config.tcp_enabled() {
             for addr in config.listen_addrs() {
-                listeners.extend(Listener::bind_tcp(
-                    addr.host.as_deref(),
-                    addr.port,
-                    config.backlog,
-                )?);
+                let bound = Listener::bind_tcp(addr.host.as_deref(), addr.port, config.backlog)?;
+                tls_listeners.extend(bound.iter().map(|_| config.tls.enabled && !addr.notls));
+                listeners.extend(bound);
             }
         }
         if let Some(path) = &config.unix_socket {
             listeners.push(Listener::bind_unix(path, config.unix_mask, config.backlog)?);
+            tls_listeners.push(false);
         }
         // -U: one socket per address per worker (see server/udp.rs).
         let mut udp_sockets: Vec<Vec<mio::net::UdpSocket>> =
@@ -231,6 +233,7 @@ impl Server {
             poll,
             signals,
             listeners,
+            tls_listeners,
             inboxes,
             next: 0,
             shared: Arc::clone(&shared),
@@ -271,6 +274,8 @@ struct Control {
     poll: Poll,
     signals: Signals,
     listeners: Vec<Listener>,
+    /// Whether each listener's connections speak TLS.
+    tls_listeners: Vec<bool>,
     inboxes: Vec<(Sender<Accepted>, Arc<Waker>)>,
     next: usize,
     shared: Arc<Shared>,
@@ -344,7 +349,10 @@ impl Control {
                 return false;
             };
             match listener.accept() {
-                Ok(acc) => self.dispatch(acc),
+                Ok(mut acc) => {
+                    acc.tls = self.tls_listeners.get(i).copied().unwrap_or(false);
+                    self.dispatch(acc)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -454,6 +462,13 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
             .snapshot_file
             .clone()
             .map(|path| Arc::new(Snapshots::new(path, config.snapshot_interval))),
+        tls: match config.tls.enabled {
+            true => Some(Arc::new(
+                crate::tls::TlsContext::new(&config.tls)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )),
+            false => None,
+        },
     })
 }
 

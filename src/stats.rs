@@ -116,6 +116,7 @@ worker_counters!(
     conn_yields,
     idle_kicks,
     conn_output_paused,
+    ssl_handshake_errors,
     udp_datagrams_read,
     udp_datagrams_dropped,
     udp_datagrams_written,

@@ -2,6 +2,7 @@
 //! libmemcached's `memccapable -a` and `-b` (its whole ascii and binary suites),
 //! python-binary-memcached (binary protocol, SASL PLAIN) and meta-memcache (the meta
 //! protocol: get/set/delete/incr, CAS, stale-while-revalidate, recache and lease cycles),
+//! pymemcache over TLS (`-Z`, with and without a client certificate),
 //! and php-memcached's `getAllKeys()` (skipped, with a message, only where `php` is absent).
 //! `scripts/test.sh` installs them (the Python ones into a virtual environment,
 //! `target/pyenv`); a missing client fails the test rather than skipping it, `php` aside.
@@ -51,6 +52,58 @@ fn pymemcache_every_text_command() {
         .arg(script)
         .arg("127.0.0.1")
         .arg(s.addr.port().to_string()));
+}
+
+/// pymemcache with an `ssl.SSLContext` against `-Z`, then with a client certificate
+/// against `ssl_verify_mode=2` (certificates made here with rcgen).
+#[test]
+fn pymemcache_over_tls() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, data: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, data).expect("write");
+        p.display().to_string()
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "interop CA");
+    let ca_key = KeyPair::generate().expect("key");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA");
+    let leaf = |cn: &str| {
+        let mut p = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        p.subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
+        p.distinguished_name.push(DnType::CommonName, cn);
+        let key = KeyPair::generate().expect("key");
+        let cert = p.signed_by(&key, &ca_cert, &ca_key).expect("leaf");
+        (cert.pem(), key.serialize_pem())
+    };
+    let ca_file = write("ca.pem", &ca_cert.pem());
+    let (cert, key) = leaf("server");
+    let (cert, key) = (write("cert.pem", &cert), write("key.pem", &key));
+    let (ccert, ckey) = leaf("client");
+    let (ccert, ckey) = (write("client.pem", &ccert), write("client-key.pem", &ckey));
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/pymemcache_tls.py"
+    );
+    let opts = format!("ssl_chain_cert={cert},ssl_key={key}");
+    let s = Server::start(&["-Z", "-o", &opts]);
+    run(python()
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string())
+        .arg(&ca_file));
+    let opts = format!("{opts},ssl_verify_mode=2,ssl_ca_cert={ca_file}");
+    let s = Server::start(&["-Z", "-o", &opts]);
+    run(python()
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(s.addr.port().to_string())
+        .arg(&ca_file)
+        .arg(&ccert)
+        .arg(&ckey));
 }
 
 #[test]

@@ -64,6 +64,9 @@ pub struct RunConfig {
     pub rate: Option<f64>,
     /// Seed for the request stream.
     pub seed: u64,
+    /// TLS: every connection handshakes first (before the measured phase) and then
+    /// encrypts its batches; `None` for plain TCP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Counters and latencies of (part of) a run.
@@ -123,7 +126,8 @@ impl Stats {
         self.gets + self.sets
     }
 
-    fn record(&mut self, op: Op, reply: Reply, latency: Duration) {
+    /// Counts one completed request.
+    pub fn record(&mut self, op: Op, reply: Reply, latency: Duration) {
         self.latency
             .saturating_record(latency.as_nanos().max(1) as u64);
         match op {
@@ -264,6 +268,7 @@ struct InFlight {
 
 struct Conn {
     sock: TcpStream,
+    tls: Option<rustls::ClientConnection>,
     wbuf: Vec<u8>,
     wpos: usize,
     rbuf: Vec<u8>,
@@ -274,6 +279,22 @@ struct Conn {
     phase: Duration,
     next_due: Instant,
     dead: bool,
+}
+
+impl Conn {
+    /// Frees space at the end of the read buffer: compacts, or doubles it.
+    fn make_room(&mut self) {
+        if self.rend == self.rbuf.len() {
+            if self.rstart > 0 {
+                self.rbuf.copy_within(self.rstart..self.rend, 0);
+                self.rend -= self.rstart;
+                self.rstart = 0;
+            } else {
+                let len = self.rbuf.len();
+                self.rbuf.resize(len * 2, 0);
+            }
+        }
+    }
 }
 
 struct Worker {
@@ -299,7 +320,15 @@ impl Worker {
         let mut conns = Vec::with_capacity(n);
         let now = Instant::now();
         for i in 0..n {
-            let s = connect_retry(cfg.addr, Duration::from_secs(2))?;
+            let mut s = connect_retry(cfg.addr, Duration::from_secs(2))?;
+            let tls = match &cfg.tls {
+                Some(config) => {
+                    let mut c = crate::tls::session(config)?;
+                    crate::tls::handshake(&mut c, &mut s)?;
+                    Some(c)
+                }
+                None => None,
+            };
             s.set_nonblocking(true)
                 .map_err(|e| format!("non-blocking socket: {e}"))?;
             let mut sock = TcpStream::from_std(s);
@@ -310,6 +339,7 @@ impl Worker {
             let phase = cfg.rate.map(|r| (first_conn + i) as f64 / r).unwrap_or(0.0);
             conns.push(Conn {
                 sock,
+                tls,
                 wbuf: Vec::with_capacity(64 * 1024),
                 wpos: 0,
                 rbuf: vec![0; 64 * 1024],
@@ -474,6 +504,9 @@ impl Worker {
     }
 
     fn flush(&mut self, i: usize) {
+        if self.conns[i].tls.is_some() {
+            return self.flush_tls(i);
+        }
         loop {
             let conn = &mut self.conns[i];
             if conn.wpos >= conn.wbuf.len() {
@@ -491,7 +524,74 @@ impl Worker {
         }
     }
 
+    /// TLS: the whole batch is encrypted at once, then records are written until the socket
+    /// is full.
+    fn flush_tls(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        let Some(tls) = conn.tls.as_mut() else {
+            return;
+        };
+        if conn.wpos < conn.wbuf.len() {
+            if tls.writer().write_all(&conn.wbuf[conn.wpos..]).is_err() {
+                return self.kill(i, "TLS write failed");
+            }
+            conn.wbuf.clear();
+            conn.wpos = 0;
+        }
+        while tls.wants_write() {
+            match tls.write_tls(&mut conn.sock) {
+                Ok(0) => return self.kill(i, "server closed the connection"),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.kill(i, "write failed"),
+            }
+        }
+    }
+
+    /// TLS: reads records until the socket is drained, decrypting into the read buffer.
+    fn read_tls(&mut self, i: usize) {
+        loop {
+            let conn = &mut self.conns[i];
+            if conn.dead {
+                return;
+            }
+            let Some(tls) = conn.tls.as_mut() else {
+                return;
+            };
+            match tls.read_tls(&mut conn.sock) {
+                Ok(0) => return self.kill(i, "server closed the connection"),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.kill(i, "read failed"),
+            }
+            if tls.process_new_packets().is_err() {
+                return self.kill(i, "TLS error");
+            }
+            loop {
+                let conn = &mut self.conns[i];
+                conn.make_room();
+                let Some(tls) = conn.tls.as_mut() else {
+                    return;
+                };
+                match tls.reader().read(&mut conn.rbuf[conn.rend..]) {
+                    Ok(0) => return self.kill(i, "server closed the TLS session"),
+                    Ok(n) => conn.rend += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => return self.kill(i, "TLS read failed"),
+                }
+            }
+            if let Err(e) = self.parse(i, Instant::now()) {
+                return self.kill(i, &e);
+            }
+        }
+    }
+
     fn read(&mut self, i: usize) {
+        if self.conns[i].tls.is_some() {
+            return self.read_tls(i);
+        }
         loop {
             let conn = &mut self.conns[i];
             if conn.dead {

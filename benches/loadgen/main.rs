@@ -40,6 +40,7 @@ mod report;
 mod results;
 mod scaling;
 mod selfcheck;
+mod tls;
 mod workload;
 
 use clap::{Args, Parser, Subcommand};
@@ -84,6 +85,18 @@ enum Cmd {
     BackgroundReport(background::BackgroundReportArgs),
     /// The scaling table and chart (throughput and p99.9 against -t) from a results file.
     ScalingReport(scaling::ScalingReportArgs),
+    /// Write a CA, a server certificate for localhost/127.0.0.1 and its key (PEM) for TLS runs.
+    Certs(CertsArgs),
+    /// TLS handshakes per second: connect, handshake, `version`, close, in closed loop.
+    Handshakes(tls::HandshakeArgs),
+}
+
+/// Options of `loadgen certs`.
+#[derive(Args, Debug)]
+struct CertsArgs {
+    /// Directory for ca.pem, cert.pem and key.pem.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// Options of `loadgen hitratio`.
@@ -223,6 +236,13 @@ pub struct RunArgs {
     /// Skip setting every key once before measuring.
     #[arg(long)]
     no_prefill: bool,
+    /// Prefill through this address instead of --server (a plain listener of the same
+    /// server, for TLS runs: `-l notls:HOST:PORT`).
+    #[arg(long)]
+    prefill_server: Option<String>,
+    /// TLS: trust this CA (PEM) and speak TLS to --server (SNI `localhost`).
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
     /// Server pid, to measure its CPU time and syscalls per request from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -312,6 +332,8 @@ fn main() -> ExitCode {
         (false, Some(Cmd::Background(a))) => background::run(&a),
         (false, Some(Cmd::BackgroundReport(a))) => background::report(&a),
         (false, Some(Cmd::ScalingReport(a))) => scaling::write(&a),
+        (false, Some(Cmd::Certs(a))) => tls::write_certs(&a.out),
+        (false, Some(Cmd::Handshakes(a))) => tls::cmd_handshakes(&a),
         (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
             .map_err(|e| format!("reading {}: {e}", a.results.display()))
             .and_then(|t| results::parse(&t))
@@ -330,7 +352,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn resolve(s: &str) -> Result<SocketAddr, String> {
+/// Resolves a server address to its first socket address.
+pub fn resolve(s: &str) -> Result<SocketAddr, String> {
     s.to_socket_addrs()
         .map_err(|e| format!("server address {s:?}: {e}"))?
         .next()
@@ -382,13 +405,28 @@ pub fn run_config(a: &RunArgs) -> Result<driver::RunConfig, String> {
         },
         rate: a.rate,
         seed: a.seed,
+        tls: match &a.tls_ca {
+            Some(ca) => Some(tls::client_config(ca, true)?),
+            None => None,
+        },
     })
 }
 
 fn cmd_run(a: &RunArgs) -> Result<(), String> {
     let cfg = run_config(a)?;
     if !a.no_prefill && cfg.mix.gets > 0 {
-        let r = fill::prefill(cfg.addr, cfg.protocol, cfg.keys, cfg.value.max)?;
+        let at = match &a.prefill_server {
+            Some(s) => resolve(s)?,
+            None if cfg.tls.is_some() => {
+                return Err(
+                    "--tls-ca: prefill needs a plain listener (--prefill-server) \
+                            or --no-prefill"
+                        .to_string(),
+                )
+            }
+            None => cfg.addr,
+        };
+        let r = fill::prefill(at, cfg.protocol, cfg.keys, cfg.value.max)?;
         if r.errors > 0 {
             return Err(format!("prefill: {} of {} sets failed", r.errors, cfg.keys));
         }

@@ -506,6 +506,7 @@ fn config(addr: SocketAddr, protocol: Protocol) -> RunConfig {
         stop: Stop::Requests(4000),
         rate: None,
         seed: 3,
+        tls: None,
     }
 }
 

@@ -265,6 +265,7 @@ pub fn encode_text(req: &Request<'_>) -> Option<Vec<u8>> {
         // Operator commands have many spellings of one request; not re-encoded.
         Request::Admin(_) => return None,
         Request::Version => out.extend_from_slice(b"version"),
+        Request::RefreshCerts => out.extend_from_slice(b"refresh_certs"),
         Request::Verbosity { level, noreply: nr } => {
             out.extend_from_slice(b"verbosity ");
             push_num(&mut out, level);

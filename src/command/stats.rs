@@ -273,6 +273,14 @@ fn general(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
         emit(&name, &0);
     }
     emit(&"total_malloced", &s.total_malloced);
+    if let Some(tls) = &ctx.settings.tls {
+        // memcached 1.6.18's TLS rows (printed with -Z), in its order.
+        if let Some(n) = tls.new_sessions() {
+            emit(&"ssl_new_sessions", &n);
+        }
+        emit(&"ssl_handshake_errors", &t.ssl_handshake_errors);
+        emit(&"time_since_server_cert_refresh", &tls.secs_since_refresh());
+    }
     if let Some(snap) = &ctx.settings.snapshot {
         for (name, value) in snap.stats_rows() {
             emit(&name, &value);

@@ -259,11 +259,7 @@ impl Parsed {
         }
         c.auth_file = self.path("auth-file");
         c.snapshot_file = self.path("memory-file");
-        if self.matches.get_flag("enable-ssl") {
-            return Err(ConfigError::new(
-                "TLS is not supported by larder (-Z, --enable-ssl)",
-            ));
-        }
+        c.tls.enabled = self.matches.get_flag("enable-ssl");
         if let Some(n) = self.string("napi-ids") {
             c.ignored.push(format!("-N {n} (--napi-ids)"));
         }
@@ -367,8 +363,8 @@ Usage: larder [options]   (options are memcached's; unlisted memcached options a
 
 Differences from memcached: the default listen address is 127.0.0.1 (memcached binds
 every interface); UDP (-U) on an address that is not loopback needs -o udp_allow_public;
-TLS (-Z) is not supported; options marked [ignored] are accepted for compatibility and
-have no effect (larder logs each one at startup).
+options marked [ignored] are accepted for compatibility and have no effect (larder logs
+each one at startup).
 
 --config=<file>           read options from <file> first, one per line as on the command
                           line (Debian /etc/memcached.conf format, '#' comments); options
@@ -380,7 +376,8 @@ have no effect (larder logs each one at startup).
 -A, --enable-shutdown     enable ascii \"shutdown\" command
 -l, --listen=<addr>       interface to listen on (default: 127.0.0.1); repeatable and
                           comma separated; <addr> may be host, host:port, [ipv6]:port or
-                          * for every interface
+                          * for every interface; with -Z, a notls: prefix keeps that
+                          listener in plain text (-l notls:<ip>:<port>)
 -d, --daemon              run as a daemon
 --foreground              (larder) do not daemonize even if -d is given (for systemd
                           with a memcached.conf that contains -d)
@@ -418,7 +415,7 @@ have no effect (larder logs each one at startup).
                           user:pass\\nuser2:pass2\\n
 -e, --memory-file=<file>  snapshot file: loaded at start, written at a graceful stop
                           (SIGTERM, SIGINT, SIGUSR1, shutdown); also --snapshot-file
--Z, --enable-ssl          TLS/SSL: not supported by larder (an error)
+-Z, --enable-ssl          enable TLS/SSL on the TCP listeners (rustls; TLS 1.2 and 1.3)
 -N, --napi-ids=<num>      number of napi ids [ignored]
 -o, --extended            comma separated list of extended options
    - idle_timeout:        timeout for idle connections. (default: 0, no timeout)
@@ -430,6 +427,23 @@ have no effect (larder logs each one at startup).
    - metrics_port:        (larder) serve Prometheus /metrics on this port (first -l host)
    - cluster_config:      (larder) node list file for 'config get cluster' (SIGHUP reloads)
    - snapshot_interval:   (larder) also write the -e snapshot every N seconds (default: 0)
+   - ssl_chain_cert:      certificate chain file in PEM format
+   - ssl_key:             private key, if not part of the -ssl_chain_cert
+   - ssl_keyformat:       private key format (PEM or DER; ENGINE is refused)
+   - ssl_verify_mode:     peer certificate verification mode, default is 0(None).
+                          valid values are 0(None), 1(Request), 2(Require)
+                          or 3(Once); 1-3 need ssl_ca_cert
+   - ssl_ciphers:         cipher list (OpenSSL or IANA names rustls implements,
+                          ':'-separated; DEFAULT, HIGH and ALL mean all of them)
+   - ssl_ca_cert:         PEM format file of acceptable client CA's
+   - ssl_wbuf_size:       size in kilobytes of per-connection SSL output buffer
+                          (default: 16)
+   - ssl_session_cache:   enable server-side SSL session cache, to support session
+                          resumption
+   - ssl_session_tickets: (larder) enable stateless session tickets for resumption
+   - ssl_min_version:     minimum protocol version to accept (default: tlsv1.2)
+                          valid values are 2(tlsv1.2) or 3(tlsv1.3); tlsv1.0 and
+                          tlsv1.1 are refused (rustls does not implement them)
    - udp_allow_public:    (larder) allow -U on addresses that are not loopback (UDP can
                           be abused to flood third parties: reflection attacks)
    - no_hotkeys:          (larder) do not sample lookups for 'stats hotkeys' (default:
@@ -445,9 +459,7 @@ have no effect (larder logs each one at startup).
      modern, no_modern, drop_privileges, no_drop_privileges, sock_cookie_id,
      ext_path, ext_page_size, ext_wbuf_size, ext_threads, ext_io_depth, ext_item_size,
      ext_item_age, ext_low_ttl, ext_recache_rate, ext_compact_under, ext_drop_under,
-     ext_max_sleep, ext_max_frag, ext_drop_unread, ssl_chain_cert, ssl_key,
-     ssl_keyformat, ssl_verify_mode, ssl_ciphers, ssl_ca_cert, ssl_wbuf_size,
-     ssl_session_cache, ssl_kernel_tls, ssl_min_version
+     ext_max_sleep, ext_max_frag, ext_drop_unread, ssl_kernel_tls
 ",
         version = env!("CARGO_PKG_VERSION"),
         threads = default_threads(),

@@ -100,6 +100,9 @@ fn apply_one(
     value: Option<&str>,
     token: &str,
 ) -> Result<bool, ConfigError> {
+    if let Some(ignored) = c.tls.apply(name, value, token)? {
+        return Ok(ignored);
+    }
     match name {
         // Implemented by larder.
         "idle_timeout" => {
@@ -272,7 +275,7 @@ fn apply_one(
                 Err(_) => Err(err(format!("could not parse argument to {name}"), token)),
             }
         }
-        "temporary_ttl" | "slab_chunk_max" | "ssl_wbuf_size" => {
+        "temporary_ttl" | "slab_chunk_max" => {
             let v = need(name, value, token, Missing::Argument)?;
             number::<u32>(name, v, token)?;
             Ok(true)
@@ -281,16 +284,6 @@ fn apply_one(
             let v = need(name, value, token, Missing::Argument)?;
             number::<f64>(name, v, token)?;
             Ok(true)
-        }
-        "ssl_verify_mode" | "ssl_min_version" => {
-            let v = need(name, value, token, Missing::Argument)?;
-            match v.trim().parse::<u32>() {
-                Ok(0..=3) => Ok(true),
-                _ => Err(err(
-                    format!("Invalid {name}. Use help to see valid options."),
-                    token,
-                )),
-            }
         }
         "ext_path" => {
             let v = value.filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -316,8 +309,7 @@ fn apply_one(
         // Suboptions that need a value memcached does not check further.
         "slab_sizes" | "sock_cookie_id" | "ext_page_size" | "ext_wbuf_size" | "ext_threads"
         | "ext_io_depth" | "ext_item_size" | "ext_item_age" | "ext_low_ttl"
-        | "ext_recache_rate" | "ext_compact_under" | "ext_drop_under" | "ext_max_sleep"
-        | "ssl_chain_cert" | "ssl_key" | "ssl_keyformat" | "ssl_ciphers" | "ssl_ca_cert" => {
+        | "ext_recache_rate" | "ext_compact_under" | "ext_drop_under" | "ext_max_sleep" => {
             need(name, value, token, Missing::Argument)?;
             Ok(true)
         }
@@ -337,9 +329,7 @@ fn apply_one(
         | "no_modern"
         | "drop_privileges"
         | "no_drop_privileges"
-        | "ext_drop_unread"
-        | "ssl_session_cache"
-        | "ssl_kernel_tls" => Ok(true),
+        | "ext_drop_unread" => Ok(true),
         _ => Err(ConfigError::new(format!(
             "Illegal suboption \"{token}\" (-o, --extended)"
         ))),

@@ -13,6 +13,7 @@ pub(super) fn parse_listen_entry(
             "Invalid port number: \"{p}\" (-l, --listen {entry})"
         ))
     };
+    let notls = entry.starts_with("notls:");
     let spec = entry.strip_prefix("notls:").unwrap_or(entry);
     if spec.is_empty() {
         return Err(ConfigError::new(format!(
@@ -60,7 +61,7 @@ pub(super) fn parse_listen_entry(
     } else {
         Some(host.to_string())
     };
-    Ok(ListenAddr { host, port })
+    Ok(ListenAddr { host, port, notls })
 }
 
 /// Whether a `-l` host binds only loopback addresses: `localhost`, or an IP address in

@@ -248,19 +248,23 @@ fn listen_is_repeatable_comma_separated_and_deduplicated() {
         [
             ListenAddr {
                 host: Some("127.0.0.1".into()),
-                port: 11211
+                port: 11211,
+                notls: false
             },
             ListenAddr {
                 host: Some("10.0.0.1".into()),
-                port: 11211
+                port: 11211,
+                notls: false
             },
             ListenAddr {
                 host: Some("::1".into()),
-                port: 11211
+                port: 11211,
+                notls: false
             },
             ListenAddr {
                 host: Some("::1".into()),
-                port: 9
+                port: 9,
+                notls: false
             },
         ]
     );
@@ -281,15 +285,18 @@ fn listen_entries_forms() {
         [
             ListenAddr {
                 host: None,
-                port: 5000
+                port: 5000,
+                notls: false
             },
             ListenAddr {
                 host: Some("host.example".into()),
-                port: 7000
+                port: 7000,
+                notls: false
             },
             ListenAddr {
                 host: Some("10.1.1.1".into()),
-                port: 5000
+                port: 5000,
+                notls: true
             },
         ]
     );
@@ -386,7 +393,22 @@ fn validation_errors_have_memcacheds_messages() {
             "ERROR: Cannot enable UDP while using binary SASL authentication. (-S with -U)",
         ),
         (&["-U", "70000"], "ERROR: Invalid port number 70000. (-U, --udp-port)"),
-        (&["-Z"], "TLS is not supported by larder (-Z, --enable-ssl)"),
+        (
+            &["-Z"],
+            "-Z, --enable-ssl needs a certificate: -o ssl_chain_cert=FILE[,ssl_key=FILE]",
+        ),
+        (
+            &["-Z", "-o", "ssl_chain_cert=/c.pem,ssl_verify_mode=2"],
+            "ssl_verify_mode=2 needs -o ssl_ca_cert=FILE (the CAs client certificates are checked against)",
+        ),
+        (
+            &["-o", "ssl_min_version=1"],
+            "ssl_min_version below TLS 1.2 is not supported by larder (rustls implements only TLS 1.2 and 1.3): use 2 (tlsv1.2) or 3 (tlsv1.3) (-o ssl_min_version=1)",
+        ),
+        (
+            &["-o", "ssl_keyformat=ENGINE"],
+            "ssl_keyformat ENGINE is not supported by larder (keys are read from PEM or DER files; there are no OpenSSL engines) (-o ssl_keyformat=ENGINE)",
+        ),
         (&["-a", "999"], "-a, --unix-mask: invalid octal mask \"999\""),
         (
             &["-a", "1777"],
@@ -472,6 +494,7 @@ fn help_version_and_license_outcomes() {
                 assert!(text.contains("-p, --port=<num>"));
                 assert!(text.contains("(default: 127.0.0.1)"));
                 assert!(text.contains("UDP (-U) on an address that is not loopback needs"));
+                assert!(text.contains("   - ssl_chain_cert:"));
             }
             other => panic!("{flag}: {other:?}"),
         }
@@ -644,7 +667,8 @@ fn valid_value(name: &str) -> Option<&'static str> {
         | "ext_item_age" | "ext_low_ttl" | "ext_recache_rate" | "ext_compact_under"
         | "ext_drop_under" | "ext_max_sleep" => Some("4"),
         "ssl_chain_cert" | "ssl_key" | "ssl_ca_cert" => Some("/etc/x.pem"),
-        "ssl_keyformat" | "ssl_verify_mode" | "ssl_min_version" => Some("1"),
+        "ssl_keyformat" | "ssl_verify_mode" => Some("1"),
+        "ssl_min_version" => Some("2"),
         "ssl_ciphers" => Some("HIGH"),
         "slab_page_size" => Some("128k"),
         _ => None,
@@ -659,6 +683,15 @@ fn every_memcached_suboption_is_accepted() {
         "track_sizes",
         "idle_timeout",
         "slab_page_size",
+        "ssl_chain_cert",
+        "ssl_key",
+        "ssl_keyformat",
+        "ssl_verify_mode",
+        "ssl_ciphers",
+        "ssl_ca_cert",
+        "ssl_wbuf_size",
+        "ssl_session_cache",
+        "ssl_min_version",
     ];
     for name in SUBOPTIONS {
         let token = match valid_value(name) {
@@ -1415,7 +1448,7 @@ mod properties {
         fn listen_host_port(host in "[a-z][a-z0-9.-]{0,15}", port in any::<u16>()) {
             let entry = format!("{host}:{port}");
             let c = run(&["-l", &entry]);
-            prop_assert_eq!(c.listen_addrs(), vec![ListenAddr { host: Some(host), port }]);
+            prop_assert_eq!(c.listen_addrs(), vec![ListenAddr { host: Some(host), port, notls: false }]);
         }
     }
 }
@@ -1458,4 +1491,43 @@ fn udp_binds_the_listen_addresses_and_knows_loopback() {
     ] {
         assert_eq!(listen::is_loopback(host), loopback, "{host:?}");
     }
+}
+
+#[test]
+fn tls_options_set_fields_and_stats_settings() {
+    use crate::config::tls::{KeyFormat, MinVersion, VerifyMode};
+    let c = run(&[
+        "-Z",
+        "-o",
+        "ssl_chain_cert=/c.pem,ssl_key=/k.der,ssl_keyformat=2,ssl_verify_mode=3",
+        "-o",
+        "ssl_ca_cert=/ca.pem,ssl_min_version=tlsv1.3,ssl_wbuf_size=32,ssl_session_cache",
+        "-o",
+        "ssl_ciphers=ECDHE-RSA-AES128-GCM-SHA256",
+    ]);
+    assert!(c.tls.enabled);
+    assert_eq!(c.tls.key_format, KeyFormat::Der);
+    assert_eq!(c.tls.verify_mode, VerifyMode::Once);
+    assert_eq!(c.tls.min_version, MinVersion::Tls13);
+    assert_eq!(c.tls.wbuf_size, 32 * 1024);
+    let rows = c.stats_settings();
+    let names: Vec<&str> = rows.iter().map(|(n, _)| *n).collect();
+    let at = names
+        .iter()
+        .position(|n| *n == "ssl_enabled")
+        .expect("ssl rows");
+    assert_eq!(names[at - 1], "inline_ascii_response");
+    assert_eq!(names[at + 11], "num_napi_ids");
+    let get = |k: &str| rows.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("ssl_key"), Some("/k.der"));
+    assert_eq!(get("ssl_keyformat"), Some("2"));
+    assert_eq!(get("ssl_verify_mode"), Some("3"));
+    assert_eq!(get("ssl_wbuf_size"), Some("32768"));
+    assert_eq!(get("ssl_min_version"), Some("tlsv1.3"));
+    assert_eq!(get("ssl_ciphers"), Some("ECDHE-RSA-AES128-GCM-SHA256"));
+    // Without -Z no TLS rows (as a memcached built without TLS).
+    assert!(run(&[])
+        .stats_settings()
+        .iter()
+        .all(|(n, _)| !n.starts_with("ssl_")));
 }

@@ -440,6 +440,9 @@ pub enum Request<'a> {
     },
     /// `version`.
     Version,
+    /// `refresh_certs` (arguments, `noreply` included, are ignored, as memcached does):
+    /// reload the TLS certificate and key.
+    RefreshCerts,
     /// `verbosity <level> [noreply]`.
     Verbosity {
         /// The requested level (memcached clamps it to its maximum).
@@ -565,7 +568,8 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             // Known to memcached but not served here: memcached answers these itself (not
             // with the HTTP check below), and `ERROR` is what it says to most of their misuses.
             b"lru_crawler" => ctx.done(Request::Admin(admin::lru_crawler(&toks))),
-            b"watch" | b"lru" | b"refresh_certs" => invalid(ErrorReply::Error, line_len, false),
+            b"refresh_certs" => Parsed::Complete(Request::RefreshCerts, line_len),
+            b"watch" | b"lru" => invalid(ErrorReply::Error, line_len, false),
             _ if toks.last().starts_with(b"HTTP/") => {
                 // An HTTP request sent to the cache port: memcached hangs up silently.
                 Parsed::Invalid(ParseError::close(line_len))

@@ -37,8 +37,13 @@
 //! until its client reads (`conn_output_paused` counts these pauses). Connections whose
 //! client keeps up lose nothing but a write per request while the bound is exceeded; the
 //! gauge is touched only by connections whose writes fall behind.
+//!
+//! TLS (`-Z`): a connection from a TLS listener carries a [`TlsStream`]; `fill` and
+//! `write_out` branch to it once per call, so the parser, the commands and the buffers
+//! are the same for both, and a plain connection pays one never-taken branch.
 
 use super::listener::Stream;
+use super::tls::{TlsRead, TlsStream};
 use super::wirelog;
 use crate::command::{self, Action, Ctx, Session, Stepped};
 use crate::protocol::{self, Dialect};
@@ -106,6 +111,9 @@ enum Progress {
 /// A client connection.
 pub struct Conn {
     stream: Stream,
+    /// The TLS layer, for connections from a `-Z` listener (boxed: a plain connection
+    /// keeps its small size).
+    tls: Option<Box<TlsStream>>,
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
@@ -138,6 +146,7 @@ impl Conn {
     /// Wraps an accepted stream. `item_size_max` sizes the largest read buffer it may need.
     pub fn new(
         stream: Stream,
+        tls: Option<Box<TlsStream>>,
         settings: &command::Settings,
         now: u32,
         last_cmd: Arc<AtomicU32>,
@@ -145,6 +154,7 @@ impl Conn {
         last_cmd.store(now, Ordering::Relaxed);
         Conn {
             stream,
+            tls,
             rbuf: vec![0; RBUF_INITIAL],
             rstart: 0,
             rend: 0,
@@ -279,7 +289,9 @@ impl Conn {
         }
         match self.flush(ctx) {
             // The peer is gone and owed nothing more: close, as memcached does.
-            Ok(()) if self.eof && self.pending_output() == 0 => Status::Close,
+            Ok(()) if self.eof && self.pending_output() == 0 && !self.tls_wants_write() => {
+                Status::Close
+            }
             Ok(()) => Status::Open,
             Err(_) => Status::Close,
         }
@@ -300,11 +312,16 @@ impl Conn {
     /// Writes what it can of the pending output before a shutdown closes the
     /// connection; true once nothing is left to write (or the socket failed).
     pub fn drain_output(&mut self, ctx: &Ctx<'_>) -> bool {
-        self.flush(ctx).is_err() || self.pending_output() == 0
+        self.flush(ctx).is_err() || (self.pending_output() == 0 && !self.tls_wants_write())
     }
 
     fn pending_output(&self) -> usize {
         self.wbuf.len() - self.wstart
+    }
+
+    /// Encrypted bytes (a handshake message, records) still to be written.
+    fn tls_wants_write(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
 
     /// Parses and executes buffered requests.
@@ -403,6 +420,24 @@ impl Conn {
     /// A socket error, or input that outgrew [`Conn::read_cap`].
     fn fill(&mut self, ctx: &Ctx<'_>) -> io::Result<Filled> {
         self.make_room()?;
+        if let Some(tls) = self.tls.as_mut() {
+            let space = &mut self.rbuf[self.rend..];
+            return match tls.read(&mut self.stream, space, self.read_closed, ctx.stats)? {
+                TlsRead::Data(n, drained) => {
+                    self.rend += n;
+                    ctx.stats.bytes_read.add(n as u64);
+                    if drained {
+                        self.readable = false;
+                    }
+                    Ok(Filled::Data)
+                }
+                TlsRead::Drained => {
+                    self.readable = false;
+                    Ok(Filled::Drained)
+                }
+                TlsRead::End => Ok(Filled::End),
+            };
+        }
         let space = self.rbuf.len() - self.rend;
         loop {
             match self.stream.read(&mut self.rbuf[self.rend..]) {
@@ -472,6 +507,13 @@ impl Conn {
         }
     }
 
+    /// Ends the TLS session, if any, with close_notify (the connection is closing).
+    pub fn close_tls(&mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.close(&mut self.stream);
+        }
+    }
+
     /// Takes this connection's share out of the shared `output_held` gauge (it is closing).
     pub fn release_output(&mut self, registry: &Registry) {
         if self.held > 0 {
@@ -510,6 +552,20 @@ impl Conn {
     }
 
     fn write_out(&mut self, ctx: &Ctx<'_>) -> io::Result<()> {
+        if let Some(tls) = self.tls.as_mut() {
+            if !self.writable {
+                return Ok(());
+            }
+            let (n, full) = tls.write(&mut self.stream, &self.wbuf[self.wstart..])?;
+            self.wstart += n;
+            ctx.stats.bytes_written.add(n as u64);
+            if full {
+                self.writable = false;
+            }
+            if self.wstart < self.wbuf.len() {
+                return Ok(());
+            }
+        }
         while self.wstart < self.wbuf.len() {
             if !self.writable {
                 return Ok(());

@@ -37,6 +37,9 @@ pub struct Accepted {
     pub peer: String,
     /// The listener's name, in the same format.
     pub local: String,
+    /// It came through a TLS listener (set by the acceptor, which knows the listeners'
+    /// roles).
+    pub tls: bool,
 }
 
 impl Listener {
@@ -142,6 +145,7 @@ impl Listener {
                     stream: Stream::Tcp(s),
                     peer: format!("tcp:{peer}"),
                     local: format!("tcp:{local}"),
+                    tls: false,
                 })
             }
             Listener::Unix(l, path) => {
@@ -150,6 +154,7 @@ impl Listener {
                     stream: Stream::Unix(s),
                     peer: format!("unix:{}", path.display()),
                     local: format!("unix:{}", path.display()),
+                    tls: false,
                 })
             }
         }

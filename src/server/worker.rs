@@ -7,6 +7,7 @@
 
 use super::conn::{Conn, Status};
 use super::listener::Accepted;
+use super::tls::TlsStream;
 use super::udp::Endpoint;
 use super::Shared;
 use crate::command::Ctx;
@@ -183,7 +184,28 @@ impl Worker {
             let now = self.shared.store.clock().now();
             let fd = acc.stream.fd() as u64;
             let last = Arc::new(AtomicU32::new(now));
-            let conn = Conn::new(acc.stream, &self.shared.settings, now, Arc::clone(&last));
+            let tls = match (&self.shared.settings.tls, acc.tls) {
+                (Some(ctx), true) => match TlsStream::new(ctx.server_config(), ctx.wbuf_size()) {
+                    Ok(t) => Some(Box::new(t)),
+                    Err(e) => {
+                        log::warn!("cannot start TLS for {}: {e}", acc.peer);
+                        self.shared
+                            .registry
+                            .conns
+                            .curr_connections
+                            .fetch_sub(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            let conn = Conn::new(
+                acc.stream,
+                tls,
+                &self.shared.settings,
+                now,
+                Arc::clone(&last),
+            );
             let entry = self.conns.vacant_entry();
             let token = Token(entry.key());
             let (conn, _) = entry.insert((conn, fd));
@@ -217,6 +239,7 @@ impl Worker {
 
     fn close(&mut self, token: Token) {
         if let Some((mut conn, fd)) = self.conns.try_remove(token.0) {
+            conn.close_tls();
             let _ = self.poll.registry().deregister(conn.stream_mut());
             conn.release_output(&self.shared.registry);
             self.shared.registry.conn_closed(fd);

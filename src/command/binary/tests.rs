@@ -32,6 +32,7 @@ fn settings(creds: bool) -> Settings {
         dump_disabled: false,
         cluster: None,
         snapshot: None,
+        tls: None,
     }
 }
 
