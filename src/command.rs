@@ -6,8 +6,9 @@
 //! `cmd_set` per storage command, and the `*_hits`/`*_misses` pairs of each command.
 //! Every counter is the calling worker's own (see `stats`).
 
+use crate::protocol::line::Keys;
 use crate::protocol::meta::MAX_DECODED_KEY_LEN;
-use crate::protocol::text::{self, Keys, Request, StoreKind};
+use crate::protocol::text::{self, Request, StoreKind};
 use crate::protocol::{Dialect, Limits, Parsed};
 use crate::stats::classes::ClassCmd;
 use crate::stats::prefix::PrefixOp;

@@ -25,7 +25,8 @@
 //!   `server/tls.rs` is a TLS connection's rustls layer between socket and buffers.
 //! - [`tls`]: the shared rustls (ring) context from `-o ssl_*`, `refresh_certs`' reload.
 //! - [`protocol`]: sans-IO parsing of requests and encoding of replies (text, meta,
-//!   binary, operator commands); all wire bytes live here.
+//!   binary, operator commands, ASCII auth; `protocol::line` is the framing, tokenizer
+//!   and numbers the text family shares); all wire bytes live here.
 //! - [`command`]: executes parsed requests against the store; the only module that knows
 //!   both `protocol` and `store`.
 //! - [`store`]: the cache: lock stripes, a segment log per stripe, records, S3-FIFO

@@ -3,8 +3,9 @@
 //! This module owns everything a connection needs to turn its read buffer into requests and
 //! requests' outcomes into reply bytes, for every dialect memcached speaks:
 //!
-//! - [`text`]: the classic text protocol (`get`, `set`, `incr`, `stats`, ...), its line
-//!   tokenizer (shared with the meta commands) and the text reply encoders.
+//! - [`line`]: framing, tokenizing and numbers, shared by every text-family dialect.
+//! - [`text`]: the classic text protocol (`get`, `set`, `incr`, `stats`, ...) and the text
+//!   reply encoders.
 //! - [`meta`]: the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`), parsed on the text
 //!   tokenizer and returned as [`text::Request::Meta`].
 //! - [`binary`]: the binary protocol (24-byte headers, every opcode of memcached 1.6).
@@ -26,6 +27,7 @@
 pub mod admin;
 pub mod auth;
 pub mod binary;
+pub mod line;
 pub mod meta;
 pub mod prometheus;
 pub mod text;
@@ -39,8 +41,26 @@ pub struct Limits {
     /// `-I` / `--max-item-size`, in bytes: the largest item memcached will store. A storage
     /// command whose item would exceed it is answered `SERVER_ERROR object too large for cache`
     /// and its data block is swallowed. The item size counts memcached's per-item overhead
-    /// as well as the data (see [`text::item_too_large`]).
+    /// as well as the data (see [`Limits::item_too_large`]).
     pub item_size_max: usize,
+}
+
+/// Bytes of memcached's per-item overhead that count against `-I`: the 48-byte item header
+/// and the 8-byte CAS value (`sizeof(item)` + `sizeof(uint64_t)` on 64-bit builds).
+pub const ITEM_HEADER_SIZE: usize = 56;
+
+impl Limits {
+    /// Whether memcached refuses to allocate an item for this storage command under `-I`:
+    /// memcached's `item_size_ok`, which counts the item header and CAS
+    /// ([`ITEM_HEADER_SIZE`]), the key and its NUL, 4 bytes of client flags when they are not
+    /// zero, and the data with its `\r\n`.
+    pub fn item_too_large(&self, key_len: usize, flags: u32, data_len: usize) -> bool {
+        let suffix = if flags == 0 { 0 } else { 4 };
+        let total = ITEM_HEADER_SIZE
+            .saturating_add(key_len + 1 + suffix)
+            .saturating_add(data_len.saturating_add(2));
+        total > self.item_size_max
+    }
 }
 
 impl Default for Limits {

@@ -124,7 +124,7 @@ fn text_prefixes_incomplete(used: &[u8], limits: &Limits) {
         .iter()
         .position(|&b| b == b'\n')
         .map_or(used.len(), |i| i + 1);
-    if line_end > text::MAX_LINE_WITHOUT_NEWLINE {
+    if line_end > larder::protocol::line::MAX_LINE_WITHOUT_NEWLINE {
         return;
     }
     let n = used.len();

@@ -8,7 +8,8 @@
 
 use super::{Ctx, PROTOCOL_VERSION};
 use crate::protocol::admin::{self, Detail};
-use crate::protocol::text::{self, Keys};
+use crate::protocol::line::{self, Keys};
+use crate::protocol::text;
 use crate::stats::classes::NAMES;
 use std::fmt::Display;
 use std::sync::atomic::Ordering;
@@ -127,7 +128,7 @@ fn hotkeys(ctx: &Ctx<'_>, arg: Option<&[u8]>, extra: bool, out: &mut Vec<u8>) {
     use crate::stats::hotkeys::{CAPACITY, INTERVAL_SECS, SAMPLE_EVERY};
     let n = match arg {
         None => 10,
-        Some(a) => match text::parse_u32(a) {
+        Some(a) => match line::parse_u32(a) {
             Some(n @ 1..) if !extra => (n as usize).min(CAPACITY),
             _ => {
                 out.extend_from_slice(text::HOTKEYS_USAGE);

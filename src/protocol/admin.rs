@@ -6,7 +6,7 @@
 //! Replies that follow from the syntax alone (memcached's `BADCLASS`, `SAME`, usage
 //! errors) are decided here, as [`Admin::Reply`]; the command layer answers the rest.
 
-use super::text::{parse_u32, parse_u64, Tokens};
+use super::line::{parse_u32, parse_u64, Tokens};
 use std::io::Write;
 
 /// Which key listing.

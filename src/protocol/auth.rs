@@ -7,7 +7,7 @@
 //! whose data block is `user password`; anything else answers `CLIENT_ERROR
 //! unauthenticated`. A line over 1024 bytes without a newline closes the connection.
 
-use super::text::{parse_u32, Tokens};
+use super::line::{parse_u32, Tokens};
 
 /// Largest line memcached waits for before it closes an unauthenticated connection.
 const MAX_AUTH_LINE: usize = 1024;

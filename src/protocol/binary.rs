@@ -25,7 +25,6 @@
 //!
 //! Replies are written by [`encode_header`], [`encode_response`] and [`encode_error`].
 
-use super::text::item_too_large;
 use super::{Limits, ParseError, Parsed, MAX_KEY_LEN};
 
 /// Length of every request and response header.
@@ -519,12 +518,12 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Frame<'a>> {
     let key = &buf[HEADER_LEN + el..head_len];
     use Opcode::*;
     let oversized = match op {
-        Set | SetQ | Add | AddQ | Replace | ReplaceQ => {
-            item_too_large(limits, kl, be32(extras), value_len).then_some(Status::TooLarge)
-        }
-        Append | AppendQ | Prepend | PrependQ => {
-            item_too_large(limits, kl, 0, value_len).then_some(Status::TooLarge)
-        }
+        Set | SetQ | Add | AddQ | Replace | ReplaceQ => limits
+            .item_too_large(kl, be32(extras), value_len)
+            .then_some(Status::TooLarge),
+        Append | AppendQ | Prepend | PrependQ => limits
+            .item_too_large(kl, 0, value_len)
+            .then_some(Status::TooLarge),
         SaslAuth | SaslStep => (value_len > limits.item_size_max).then_some(Status::OutOfMemory),
         _ => None,
     };

@@ -24,7 +24,7 @@
 //!   refuses it while writing the reply, so for `mg ... T<ttl>` and `ma` the item was already
 //!   touched or changed. The reply bytes are the same.
 
-use super::text::{item_too_large, parse_i32, parse_u32, parse_u64, Keys, Tokens};
+use super::line::{parse_i32, parse_u32, parse_u64, Keys, Tokens};
 use super::{ErrorReply, Limits, ParseError, Parsed, TooLarge, MAX_KEY_LEN};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -196,7 +196,7 @@ impl fmt::Debug for MetaKey<'_> {
 /// `tokens` keeps every flag token in the order sent, because memcached writes the return
 /// flags (`k`, `O`, `c`, `t`, `s`, `f`, `l`, `h`) in that order. Each flag can appear at most
 /// once (parse rejects repeats), and numbers follow memcached's `safe_strto*` rules (see
-/// [`super::text::parse_i32`]).
+/// [`super::line::parse_i32`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MetaFlags<'a> {
     /// All flag tokens, in order, as sent.
@@ -428,7 +428,7 @@ fn set<'a>(line: &Line<'a, '_>, limits: &Limits) -> Parsed<MetaRequest<'a>> {
         return line.swallow(ErrorReply::Client("opaque token too long"), block);
     }
     let client_flags = flags.set_client_flags.unwrap_or(0);
-    if item_too_large(limits, key.as_bytes().len(), client_flags, vlen) {
+    if limits.item_too_large(key.as_bytes().len(), client_flags, vlen) {
         // Unlinked in every mode, as memcached's process_mset_command.
         let refused = TooLarge::new(line.buf, key.raw(), key.is_binary(), true);
         let available = line.buf.len() - line.len;

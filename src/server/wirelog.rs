@@ -33,7 +33,7 @@
 //! time), printed without a prefix. When the level is off this costs one relaxed load per
 //! request.
 
-use crate::protocol::text::Tokens;
+use crate::protocol::line::Tokens;
 use crate::protocol::Dialect;
 use std::fmt::Write as _;
 

@@ -5,6 +5,7 @@
 //! complete request (whose reply depends on the store).
 
 use super::*;
+use crate::protocol::line::MAX_TOKENS;
 use proptest::prelude::*;
 
 fn lim() -> Limits {
@@ -280,15 +281,15 @@ fn item_size_limit_counts_memcacheds_overhead() {
     // memcached 1.6.18 -I 1m: largest storable data for key "k": 1048516 bytes with
     // flags 0, 1048512 with flags 1; for a 100-byte key: 1048417 and 1048413.
     let l = lim();
-    assert!(!item_too_large(&l, 1, 0, 1_048_516));
-    assert!(item_too_large(&l, 1, 0, 1_048_517));
-    assert!(!item_too_large(&l, 1, 1, 1_048_512));
-    assert!(item_too_large(&l, 1, 1, 1_048_513));
-    assert!(!item_too_large(&l, 100, 0, 1_048_417));
-    assert!(item_too_large(&l, 100, 0, 1_048_418));
-    assert!(!item_too_large(&l, 100, 7, 1_048_413));
-    assert!(item_too_large(&l, 100, 7, 1_048_414));
-    assert!(item_too_large(&l, 1, 0, usize::MAX));
+    assert!(!l.item_too_large(1, 0, 1_048_516));
+    assert!(l.item_too_large(1, 0, 1_048_517));
+    assert!(!l.item_too_large(1, 1, 1_048_512));
+    assert!(l.item_too_large(1, 1, 1_048_513));
+    assert!(!l.item_too_large(100, 0, 1_048_417));
+    assert!(l.item_too_large(100, 0, 1_048_418));
+    assert!(!l.item_too_large(100, 7, 1_048_413));
+    assert!(l.item_too_large(100, 7, 1_048_414));
+    assert!(l.item_too_large(1, 0, usize::MAX));
 }
 
 // --- every command, complete -----------------------------------------------------------
