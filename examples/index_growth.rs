@@ -72,6 +72,20 @@ fn main() {
         print!(" {ns}@{at}");
     }
     println!();
+    // Resident memory: segments (the same for any index) plus the index.
+    let rss_kb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    println!(
+        "VmRSS {} MiB, {:.1} bytes per item",
+        rss_kb / 1024,
+        rss_kb as f64 * 1024.0 / items as f64
+    );
     // Whole-store operations at this size (each takes the stripe lock once or, for the
     // histogram, once per index sub-table).
     let t = Instant::now();

@@ -59,7 +59,7 @@ run() {
     } >"$out/machine.txt"
     SCALE_TS=${SCALE_TS:-"1 2 4 8"} SCALE_CLIENT_CPUS=${SCALE_CLIENT_CPUS:-8-15} \
     BENCH_FONT=$BUNDLE/DejaVuSans.ttf \
-        "$ROOT/scripts/bench.sh" --scaling --no-perf --out "$out" \
+        "$ROOT/scripts/bench.sh" --scaling --out "$out" \
         --larder "$BUNDLE/wrap/larder" --memcached "$BUNDLE/wrap/memcached" \
         --loadgen "$BUNDLE/wrap/loadgen" --scale-ts "${SCALE_TS:-1 2 4 8}" \
         2>"$out/bench.log"

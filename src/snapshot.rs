@@ -730,7 +730,7 @@ impl Snapshots {
     /// The snapshot thread: writes a snapshot when asked and every interval, until
     /// [`Snapshots::stop_thread`].
     /// It runs at nice 10: on a core it shares with a worker, requests go first (measured
-    /// with `scripts/bench.sh --background`: docs/bench/background.md).
+    /// with `scripts/bench.sh --background`: docs/bench/background/background.md).
     pub fn run(&self, store: &Store) {
         if let Err(e) = crate::process::lower_thread_priority(SNAPSHOT_NICE) {
             log::warn!("snapshot thread keeps its priority: {e}");

@@ -80,24 +80,29 @@ pub fn write(a: &ScalingReportArgs) -> Result<(), String> {
         md += "\n";
     }
     md += &format!(
-        "| cell | -t | server | rps | p99 µs | p99.9 µs | rps vs {b} | p99 vs {b} | p99.9 vs {b} |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| cell | -t | server | rps | p99 µs | p99.9 µs | rps vs {b} | CPU/req vs {b} | p99 vs {b} | p99.9 vs {b} |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
         b = a.baseline
     );
     for ((cell, t), by_label) in &g {
         let base = by_label.get(&a.baseline);
         for (label, r) in by_label {
             let n = |r: &Record, k: &str| results::num(r, k).unwrap_or(f64::NAN);
+            // Empty where there is no baseline or a figure is missing (no CPU without a pid).
             let ratio = |k: &str| match base {
-                Some(b) if label != &a.baseline => format!("{:.2}x", n(r, k) / n(b, k)),
+                Some(b) if label != &a.baseline => Some(n(r, k) / n(b, k))
+                    .filter(|x| x.is_finite())
+                    .map(|x| format!("{x:.2}x"))
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             md += &format!(
-                "| {cell} | {t} | {label} | {:.0} | {:.1} | {:.1} | {} | {} | {} |\n",
+                "| {cell} | {t} | {label} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} |\n",
                 n(r, "rps"),
                 n(r, "p99_us"),
                 n(r, "p999_us"),
                 ratio("rps"),
+                ratio("cpu_us_per_req"),
                 ratio("p99_us"),
                 ratio("p999_us"),
             );

@@ -441,6 +441,7 @@ fn background_and_scaling_reports() -> Result<(), String> {
             ("p50_us", "10".to_string()),
             ("p99_us", "50".to_string()),
             ("p999_us", p999.to_string()),
+            ("cpu_us_per_req", "2.0".to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -485,7 +486,7 @@ fn background_and_scaling_reports() -> Result<(), String> {
     scaling::write(&scaling::ScalingReportArgs::for_test(&file, &dir))?;
     let md = std::fs::read_to_string(dir.join("scaling.md")).map_err(|e| e.to_string())?;
     check!(
-        md.contains("| text d1 | 2 | larder | 210 | 50.0 | 90.0 | 1.17x | 1.00x | 1.50x |"),
+        md.contains("| text d1 | 2 | larder | 210 | 50.0 | 90.0 | 1.17x | 1.00x | 1.00x | 1.50x |"),
         "{md}"
     );
     let _ = std::fs::remove_dir_all(&dir);
