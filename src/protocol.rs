@@ -3,7 +3,7 @@
 //! This module owns everything a connection needs to turn its read buffer into requests and
 //! requests' outcomes into reply bytes, for every dialect memcached speaks:
 //!
-//! - [`line`]: framing, tokenizing and numbers, shared by every text-family dialect.
+//! - [`line`](mod@line): framing, tokenizing and numbers, shared by every text-family dialect.
 //! - [`text`]: the classic text protocol (`get`, `set`, `incr`, `stats`, ...) and the text
 //!   reply encoders.
 //! - [`meta`]: the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`), parsed on the text
