@@ -15,7 +15,7 @@ pub const MAX_TOKENS: usize = 24;
 
 /// Where the first request line of a buffer ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frame<'a> {
+pub enum LineFrame<'a> {
     /// A whole line: its content (without the newline, without the `\r` before it, cut at the
     /// first NUL byte as memcached's C strings are) and the bytes it spans, newline included.
     Line {
@@ -32,7 +32,7 @@ pub enum Frame<'a> {
 }
 
 /// Finds the first request line in `buf`, following memcached's `try_read_command_ascii`.
-pub fn frame(buf: &[u8]) -> Frame<'_> {
+pub fn frame(buf: &[u8]) -> LineFrame<'_> {
     match memchr::memchr(b'\n', buf) {
         Some(nl) => {
             // memcached strips the '\r' only when the line has at least two bytes before '\n'.
@@ -46,18 +46,18 @@ pub fn frame(buf: &[u8]) -> Frame<'_> {
                 Some(nul) => &line[..nul],
                 None => line,
             };
-            Frame::Line { line, len: nl + 1 }
+            LineFrame::Line { line, len: nl + 1 }
         }
         None if buf.len() > MAX_LINE_WITHOUT_NEWLINE => {
             let spaces = buf.iter().take_while(|&&b| b == b' ').count();
             let rest = &buf[spaces..];
             if spaces > 100 || !(rest.starts_with(b"get ") || rest.starts_with(b"gets ")) {
-                Frame::Close
+                LineFrame::Close
             } else {
-                Frame::Incomplete
+                LineFrame::Incomplete
             }
         }
-        None => Frame::Incomplete,
+        None => LineFrame::Incomplete,
     }
 }
 

@@ -30,7 +30,7 @@
 //! - Nothing here panics or allocates, whatever the input.
 
 use super::admin::{self, Admin};
-use super::line::{frame, parse_i32, parse_u32, parse_u64, Frame, Keys, Tokens};
+use super::line::{frame, parse_i32, parse_u32, parse_u64, Keys, LineFrame, Tokens};
 use super::meta::{self, MetaRequest};
 use super::{ErrorReply, Limits, ParseError, Parsed, TooLarge, MAX_KEY_LEN};
 
@@ -203,9 +203,9 @@ pub enum Request<'a> {
 /// memcached's reply otherwise. Never panics and never reads past `buf`.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
     let (line, line_len) = match frame(buf) {
-        Frame::Line { line, len } => (line, len),
-        Frame::Incomplete => return Parsed::Incomplete,
-        Frame::Close => return Parsed::Invalid(ParseError::close(buf.len())),
+        LineFrame::Line { line, len } => (line, len),
+        LineFrame::Incomplete => return Parsed::Incomplete,
+        LineFrame::Close => return Parsed::Invalid(ParseError::close(buf.len())),
     };
     let toks = Tokens::new(line);
     let cmd = toks.get(0);
@@ -223,7 +223,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             Parsed::Invalid(e) => Parsed::Invalid(e),
         };
     }
-    let ctx = Ctx {
+    let parser = Parser {
         buf,
         toks,
         line_len,
@@ -235,57 +235,57 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
                 return invalid(ErrorReply::Error, line_len, false);
             }
             match cmd {
-                b"get" => ctx.retrieval(false, false),
-                b"gets" => ctx.retrieval(true, false),
-                b"gat" => ctx.retrieval(false, true),
-                b"gats" => ctx.retrieval(true, true),
+                b"get" => parser.retrieval(false, false),
+                b"gets" => parser.retrieval(true, false),
+                b"gat" => parser.retrieval(false, true),
+                b"gats" => parser.retrieval(true, true),
                 _ => invalid(ErrorReply::Error, line_len, false),
             }
         }
         b's' => match cmd {
-            b"set" => ctx.storage(StoreKind::Set),
+            b"set" => parser.storage(StoreKind::Set),
             b"stats" => Parsed::Complete(
                 Request::Stats {
                     args: Keys::new(toks.rest_from(1)),
                 },
                 line_len,
             ),
-            b"shutdown" => ctx.shutdown(),
-            b"slabs" => ctx.done(Request::Admin(admin::slabs(&toks))),
-            b"snapshot" if n == 1 => ctx.done(Request::Snapshot),
+            b"shutdown" => parser.shutdown(),
+            b"slabs" => parser.done(Request::Admin(admin::slabs(&toks))),
+            b"snapshot" if n == 1 => parser.done(Request::Snapshot),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'a' => match cmd {
-            b"add" => ctx.storage(StoreKind::Add),
-            b"append" => ctx.storage(StoreKind::Append),
+            b"add" => parser.storage(StoreKind::Add),
+            b"append" => parser.storage(StoreKind::Append),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'c' => match cmd {
-            b"cas" => ctx.storage(StoreKind::Cas),
-            b"cache_memlimit" => ctx.memlimit(),
-            b"config" => ctx.done(Request::Admin(admin::config(&toks))),
+            b"cas" => parser.storage(StoreKind::Cas),
+            b"cache_memlimit" => parser.memlimit(),
+            b"config" => parser.done(Request::Admin(admin::config(&toks))),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
-        b'i' if cmd == b"incr" => ctx.arith(true),
+        b'i' if cmd == b"incr" => parser.arith(true),
         b'd' => match cmd {
-            b"delete" => ctx.delete(),
-            b"decr" => ctx.arith(false),
+            b"delete" => parser.delete(),
+            b"decr" => parser.arith(false),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
-        b't' if cmd == b"touch" => ctx.touch(),
+        b't' if cmd == b"touch" => parser.touch(),
         b'i' | b't' => invalid(ErrorReply::Error, line_len, false),
         _ => match cmd {
-            b"replace" => ctx.storage(StoreKind::Replace),
-            b"prepend" => ctx.storage(StoreKind::Prepend),
-            b"bget" if n >= 2 => ctx.retrieval(false, false),
-            b"flush_all" => ctx.flush_all(),
-            b"flush_prefix" => ctx.flush_prefix(),
+            b"replace" => parser.storage(StoreKind::Replace),
+            b"prepend" => parser.storage(StoreKind::Prepend),
+            b"bget" if n >= 2 => parser.retrieval(false, false),
+            b"flush_all" => parser.flush_all(),
+            b"flush_prefix" => parser.flush_prefix(),
             b"version" => Parsed::Complete(Request::Version, line_len),
             b"quit" => Parsed::Complete(Request::Quit, line_len),
-            b"verbosity" => ctx.verbosity(),
+            b"verbosity" => parser.verbosity(),
             // Known to memcached but not served here: memcached answers these itself (not
             // with the HTTP check below), and `ERROR` is what it says to most of their misuses.
-            b"lru_crawler" => ctx.done(Request::Admin(admin::lru_crawler(&toks))),
+            b"lru_crawler" => parser.done(Request::Admin(admin::lru_crawler(&toks))),
             b"refresh_certs" => Parsed::Complete(Request::RefreshCerts, line_len),
             b"watch" | b"lru" => invalid(ErrorReply::Error, line_len, false),
             _ if toks.last().starts_with(b"HTTP/") => {
@@ -302,14 +302,14 @@ fn invalid<T>(reply: ErrorReply, consumed: usize, noreply: bool) -> Parsed<T> {
 }
 
 /// The state one `parse` call shares between the per-command parsers.
-struct Ctx<'a, 'l> {
+struct Parser<'a, 'l> {
     buf: &'a [u8],
     toks: Tokens<'a>,
     line_len: usize,
     limits: &'l Limits,
 }
 
-impl<'a> Ctx<'a, '_> {
+impl<'a> Parser<'a, '_> {
     fn err<T>(&self, reply: ErrorReply, noreply: bool) -> Parsed<T> {
         invalid(reply, self.line_len, noreply)
     }

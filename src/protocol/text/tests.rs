@@ -177,14 +177,14 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 fn frame_rules() {
     assert_eq!(
         frame(b"get a\r\n"),
-        Frame::Line {
+        LineFrame::Line {
             line: b"get a",
             len: 7
         }
     );
     assert_eq!(
         frame(b"get a\nx"),
-        Frame::Line {
+        LineFrame::Line {
             line: b"get a",
             len: 6
         }
@@ -192,29 +192,29 @@ fn frame_rules() {
     // The '\r' is stripped only after at least one other byte.
     assert_eq!(
         frame(b"\r\n"),
-        Frame::Line {
+        LineFrame::Line {
             line: b"\r",
             len: 2
         }
     );
-    assert_eq!(frame(b"\n"), Frame::Line { line: b"", len: 1 });
+    assert_eq!(frame(b"\n"), LineFrame::Line { line: b"", len: 1 });
     assert_eq!(
         frame(b"a\r\r\n"),
-        Frame::Line {
+        LineFrame::Line {
             line: b"a\r",
             len: 4
         }
     );
     assert_eq!(
         frame(b"ver\0sion\r\n"),
-        Frame::Line {
+        LineFrame::Line {
             line: b"ver",
             len: 10
         }
     );
-    assert_eq!(frame(b"get a\r"), Frame::Incomplete);
-    assert_eq!(frame(&[b'x'; 2048]), Frame::Incomplete);
-    assert_eq!(frame(&[b'x'; 2049]), Frame::Close);
+    assert_eq!(frame(b"get a\r"), LineFrame::Incomplete);
+    assert_eq!(frame(&[b'x'; 2048]), LineFrame::Incomplete);
+    assert_eq!(frame(&[b'x'; 2049]), LineFrame::Close);
 }
 
 #[test]
