@@ -8,7 +8,7 @@
 
 use crate::protocol::line::Keys;
 use crate::protocol::meta::MAX_DECODED_KEY_LEN;
-use crate::protocol::text::{self, Request, StoreKind};
+use crate::protocol::text::{self, Request, StorageCommand};
 use crate::protocol::{Dialect, Limits, Parsed};
 use crate::stats::classes::ClassCmd;
 use crate::stats::prefix::PrefixOp;
@@ -265,14 +265,14 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
         } => {
             stats.cmd_set.incr();
             let mode = match kind {
-                StoreKind::Set => SetMode::Set,
-                StoreKind::Add => SetMode::Add,
-                StoreKind::Replace => SetMode::Replace,
-                StoreKind::Append => SetMode::Append,
-                StoreKind::Prepend => SetMode::Prepend,
-                StoreKind::Cas => SetMode::Cas(*cas_unique),
+                StorageCommand::Set => SetMode::Set,
+                StorageCommand::Add => SetMode::Add,
+                StorageCommand::Replace => SetMode::Replace,
+                StorageCommand::Append => SetMode::Append,
+                StorageCommand::Prepend => SetMode::Prepend,
+                StorageCommand::Cas => SetMode::Cas(*cas_unique),
             };
-            let is_cas = matches!(kind, StoreKind::Cas);
+            let is_cas = matches!(kind, StorageCommand::Cas);
             let exp = clock.expiry(*exptime);
             let class = ctx.store.class_for(key.len(), data.len());
             stats.classes.incr(class, ClassCmd::Set);

@@ -20,7 +20,7 @@ use larder::command::auth::{self, AsciiAuth, Credentials};
 use larder::config::{Config, ConfigOutcome};
 use larder::protocol::binary::{self, Body, Frame};
 use larder::protocol::meta::MetaCommand;
-use larder::protocol::text::{self, Request, StoreKind};
+use larder::protocol::text::{self, Request, StorageCommand};
 use larder::protocol::{Limits, Parsed};
 
 /// Steps at most this many requests per input (inputs are small; this only bounds time).
@@ -203,16 +203,16 @@ pub fn encode_text(req: &Request<'_>) -> Option<Vec<u8>> {
             noreply: nr,
         } => {
             out.extend_from_slice(match kind {
-                StoreKind::Set => b"set ".as_slice(),
-                StoreKind::Add => b"add ",
-                StoreKind::Replace => b"replace ",
-                StoreKind::Append => b"append ",
-                StoreKind::Prepend => b"prepend ",
-                StoreKind::Cas => b"cas ",
+                StorageCommand::Set => b"set ".as_slice(),
+                StorageCommand::Add => b"add ",
+                StorageCommand::Replace => b"replace ",
+                StorageCommand::Append => b"append ",
+                StorageCommand::Prepend => b"prepend ",
+                StorageCommand::Cas => b"cas ",
             });
             out.extend_from_slice(key);
             out.extend_from_slice(format!(" {flags} {exptime} {}", data.len()).as_bytes());
-            if kind == StoreKind::Cas {
+            if kind == StorageCommand::Cas {
                 out.push(b' ');
                 push_num(&mut out, cas_unique);
             }

@@ -261,14 +261,14 @@ impl MetaFlags<'_> {
     /// For `ms`: which store operation the mode asks for (`E` add, `A` append, `P` prepend,
     /// `R` replace, `S` or none set). memcached turns set and replace into a CAS operation
     /// when `C` is given.
-    pub fn store_mode(&self) -> super::text::StoreKind {
-        use super::text::StoreKind;
+    pub fn store_mode(&self) -> super::text::StorageCommand {
+        use super::text::StorageCommand;
         match self.mode {
-            Some(b'E') => StoreKind::Add,
-            Some(b'A') => StoreKind::Append,
-            Some(b'P') => StoreKind::Prepend,
-            Some(b'R') => StoreKind::Replace,
-            _ => StoreKind::Set,
+            Some(b'E') => StorageCommand::Add,
+            Some(b'A') => StorageCommand::Append,
+            Some(b'P') => StorageCommand::Prepend,
+            Some(b'R') => StorageCommand::Replace,
+            _ => StorageCommand::Set,
         }
     }
 

@@ -48,7 +48,7 @@ const BAD_SHUTDOWN: ErrorReply = ErrorReply::Client("invalid shutdown mode");
 
 /// Which storage command a [`Request::Store`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
+pub enum StorageCommand {
     /// `set`: store unconditionally.
     Set,
     /// `add`: store only if the key is absent.
@@ -100,7 +100,7 @@ pub enum Request<'a> {
     /// `set`, `add`, `replace`, `append`, `prepend`, `cas` with their data block.
     Store {
         /// Which command.
-        kind: StoreKind,
+        kind: StorageCommand,
         /// The key (1 to 250 bytes).
         key: &'a [u8],
         /// Client flags, truncated to 32 bits as memcached does.
@@ -243,7 +243,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             }
         }
         b's' => match cmd {
-            b"set" => parser.storage(StoreKind::Set),
+            b"set" => parser.storage(StorageCommand::Set),
             b"stats" => Parsed::Complete(
                 Request::Stats {
                     args: Keys::new(toks.rest_from(1)),
@@ -256,12 +256,12 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'a' => match cmd {
-            b"add" => parser.storage(StoreKind::Add),
-            b"append" => parser.storage(StoreKind::Append),
+            b"add" => parser.storage(StorageCommand::Add),
+            b"append" => parser.storage(StorageCommand::Append),
             _ => invalid(ErrorReply::Error, line_len, false),
         },
         b'c' => match cmd {
-            b"cas" => parser.storage(StoreKind::Cas),
+            b"cas" => parser.storage(StorageCommand::Cas),
             b"cache_memlimit" => parser.memlimit(),
             b"config" => parser.done(Request::Admin(admin::config(&toks))),
             _ => invalid(ErrorReply::Error, line_len, false),
@@ -275,8 +275,8 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
         b't' if cmd == b"touch" => parser.touch(),
         b'i' | b't' => invalid(ErrorReply::Error, line_len, false),
         _ => match cmd {
-            b"replace" => parser.storage(StoreKind::Replace),
-            b"prepend" => parser.storage(StoreKind::Prepend),
+            b"replace" => parser.storage(StorageCommand::Replace),
+            b"prepend" => parser.storage(StorageCommand::Prepend),
             b"bget" if n >= 2 => parser.retrieval(false, false),
             b"flush_all" => parser.flush_all(),
             b"flush_prefix" => parser.flush_prefix(),
@@ -354,9 +354,9 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    fn storage(&self, kind: StoreKind) -> Parsed<Request<'a>> {
+    fn storage(&self, kind: StorageCommand) -> Parsed<Request<'a>> {
         let n = self.toks.len();
-        let with_cas = kind == StoreKind::Cas;
+        let with_cas = kind == StorageCommand::Cas;
         let want = if with_cas { 6 } else { 5 };
         if n != want && n != want + 1 {
             return self.err(ErrorReply::Error, false);
@@ -389,7 +389,7 @@ impl<'a> Parser<'a, '_> {
         let available = self.buf.len() - self.line_len;
         if self.limits.item_too_large(key.len(), flags, len) {
             // memcached answers at once and swallows the data block as it arrives.
-            let refused = TooLarge::new(self.buf, key, false, kind == StoreKind::Set);
+            let refused = TooLarge::new(self.buf, key, false, kind == StorageCommand::Set);
             return Parsed::Invalid(
                 ParseError::too_large(self.line_len, block, available, refused)
                     .with_noreply(noreply),

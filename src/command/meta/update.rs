@@ -14,7 +14,7 @@ use super::{reply, Ctx, Plan};
 use crate::command::count_miss_reason;
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
 use crate::protocol::meta::{MetaRequest, MetaStatus, ReturnFlags};
-use crate::protocol::text::StoreKind;
+use crate::protocol::text::StorageCommand;
 use crate::protocol::ErrorReply;
 use crate::stats::classes::ClassCmd;
 use crate::store::{Entry, NewItem, StoreError};
@@ -42,7 +42,8 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
     let kind = f.store_mode();
     let req_cas = f.compare_cas.unwrap_or(0);
     // A CAS turns set and replace into memcached's NREAD_CAS.
-    let cas_mode = f.compare_cas.is_some() && matches!(kind, StoreKind::Set | StoreKind::Replace);
+    let cas_mode =
+        f.compare_cas.is_some() && matches!(kind, StorageCommand::Set | StorageCommand::Replace);
     let class = ctx
         .store
         .class_for(req.key.as_bytes().len(), req.data.len());
@@ -61,7 +62,7 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                     return if cas_mode {
                         stats.cas_misses.incr();
                         Ok((MetaStatus::Nf, 0))
-                    } else if matches!(kind, StoreKind::Set | StoreKind::Add) {
+                    } else if matches!(kind, StorageCommand::Set | StorageCommand::Add) {
                         let mut o = v.insert(new)?;
                         o.set_key_binary(f.base64_key);
                         Ok((MetaStatus::Hd, o.item().cas()))
@@ -109,13 +110,13 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                 };
             }
             match kind {
-                StoreKind::Add => Ok((MetaStatus::Ns, 0)),
-                StoreKind::Append | StoreKind::Prepend => {
+                StorageCommand::Add => Ok((MetaStatus::Ns, 0)),
+                StorageCommand::Append | StorageCommand::Prepend => {
                     if !matches!(check, CasCheck::None | CasCheck::Match) {
                         return Ok((MetaStatus::Ex, 0));
                     }
                     // memcached answers NS when the combined item cannot be allocated.
-                    match o.concat(req.data, kind == StoreKind::Prepend) {
+                    match o.concat(req.data, kind == StorageCommand::Prepend) {
                         Ok(mut o) => {
                             let cas = match f.new_cas {
                                 Some(e) => o.set_cas(Some(e)),

@@ -4,7 +4,7 @@
 //! of an `ms`.
 
 use super::super::text::tests::{drive, drive_with};
-use super::super::text::{parse, Request, StoreKind};
+use super::super::text::{parse, Request, StorageCommand};
 use super::*;
 
 fn meta(buf: &[u8]) -> MetaRequest<'_> {
@@ -173,7 +173,7 @@ fn ms_commands() {
     );
     assert!(f.cas && f.key && f.quiet && f.invalidate);
     assert_eq!(f.opaque, Some(&b"O9"[..]));
-    assert_eq!(f.store_mode(), StoreKind::Append);
+    assert_eq!(f.store_mode(), StorageCommand::Append);
     assert_eq!(f.tokens.count(), 9);
     // memcached 1.6.18 transcripts.
     assert_eq!(drive(b"ms foo 3\r\nbar\r\n"), "<ms foo [] \"bar\">");
@@ -199,18 +199,18 @@ fn ms_commands() {
         "<ms foo [N10 D5 J1] \"bar\">"
     );
     for (mode, kind) in [
-        ("ME", StoreKind::Add),
-        ("MA", StoreKind::Append),
-        ("MP", StoreKind::Prepend),
-        ("MR", StoreKind::Replace),
-        ("MS", StoreKind::Set),
+        ("ME", StorageCommand::Add),
+        ("MA", StorageCommand::Append),
+        ("MP", StorageCommand::Prepend),
+        ("MR", StorageCommand::Replace),
+        ("MS", StorageCommand::Set),
     ] {
         let line = format!("ms foo 1 {mode}\r\nx\r\n");
         assert_eq!(meta(line.as_bytes()).flags.store_mode(), kind);
     }
     assert_eq!(
         meta(b"ms foo 1\r\nx\r\n").flags.store_mode(),
-        StoreKind::Set
+        StorageCommand::Set
     );
 }
 

@@ -421,7 +421,7 @@ fn storage_commands() {
         p(buf),
         Parsed::Complete(
             Request::Store {
-                kind: StoreKind::Set,
+                kind: StorageCommand::Set,
                 key: b"k",
                 flags: 5,
                 exptime: 10,
