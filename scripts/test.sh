@@ -28,6 +28,8 @@ command -v memccapable >/dev/null 2>&1 || need_apt+=(libmemcached-tools)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # twemproxy, for larder-ring's proxy test (tests/nutcracker.rs); Debian puts it in /usr/sbin.
 command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ] || need_apt+=(nutcracker)
+# tests/systemd.rs: `systemd-analyze verify` of scripts/larder.service (no running systemd needed).
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # PHP with php-memcached, for tests/interop.rs's getAllKeys() test.
 command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
 php -r 'exit(class_exists("Memcached") ? 0 : 1);' >/dev/null 2>&1 || need_apt+=(php-memcached)

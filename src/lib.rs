@@ -62,7 +62,9 @@
 //!   (transcripts, also run against memcached: `LARDER_TEST_BIN=/usr/bin/memcached`),
 //!   `tests/differential.rs` (random streams compared byte for byte with memcached).
 //! - Operators: `tests/ops.rs`; snapshots: `tests/snapshot.rs`; memory: `tests/memory.rs`.
-//! - Process and faults: `tests/{process,robustness,faults,soak,netfuzz,concurrency}.rs`.
+//! - Process and faults: `tests/{process,robustness,faults,soak,netfuzz,concurrency}.rs`;
+//!   the systemd unit (`systemd-analyze verify`, a stop and start as the unit runs it):
+//!   `tests/systemd.rs`.
 //! - TLS: `tests/tls.rs` (rustls and `openssl s_client` clients, mutual TLS, stalled
 //!   handshakes, `refresh_certs`, `notls:` listeners).
 //! - Real clients: `tests/interop.rs` (pymemcache (also over TLS), python-binary-memcached, meta-memcache,

@@ -85,7 +85,7 @@ pub use item::{ItemRef, ValueChunks};
 pub use policy::Eviction;
 pub use scan::{ScanCursor, Scanned};
 use segment::{Geometry, Mem, PagePool};
-pub use snapshot::{ExportCursor, ExportMeta, ImportItem, Imported};
+pub use snapshot::{ExportCursor, ExportMeta, ImportItem, ImportScratch, ImportTally, Imported};
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
 use tombstone::Tombstones;

@@ -29,11 +29,14 @@
 
 use super::item::{self, head, CONT_HDR};
 use super::segment::{Queue, NIL};
-use super::stripe::{Exit, Stripe};
+use super::stripe::{Ctx, Exit, Stripe};
 use super::{ItemRef, Store, StoreError, MAX_KEY_LEN};
 
 /// Most records one [`Store::export_batch`] call visits under one stripe lock.
 pub const EXPORT_RECORDS_PER_HOLD: usize = 2048;
+
+/// Most items [`Store::import_batch`] stores under one stripe lock hold.
+pub const IMPORT_ITEMS_PER_HOLD: usize = 1024;
 
 /// Export passes, most valuable items first (module doc).
 const PASSES: u8 = 3;
@@ -115,6 +118,28 @@ pub struct ImportItem<'a> {
     pub win_sent: bool,
     /// The key was given in base64 (meta `b`).
     pub key_binary: bool,
+}
+
+/// What [`Store::import_batch`] did with its items: how many of each outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportTally {
+    /// Stored.
+    pub loaded: u64,
+    /// Expired before loading: not stored.
+    pub expired: u64,
+    /// Larger than this store's `-I` (or an invalid key): not stored.
+    pub too_large: u64,
+    /// Not stored for want of memory (nothing was evicted).
+    pub full: u64,
+    /// The highest CAS among the stored items.
+    pub max_cas: u64,
+}
+
+/// Working memory of [`Store::import_batch`], kept by the caller from batch to batch so
+/// that a load allocates it once: (stripe, position in the batch, key hash) per item.
+#[derive(Debug, Default)]
+pub struct ImportScratch {
+    order: Vec<(u32, u32, u64)>,
 }
 
 /// What [`Store::import`] did with an item.
@@ -211,16 +236,104 @@ impl Store {
 
     /// Stores one item from a snapshot (module doc). Never evicts anything.
     pub fn import(&self, it: &ImportItem<'_>) -> Imported {
-        if it.key.is_empty() || it.key.len() > MAX_KEY_LEN {
-            return Imported::TooLarge;
+        let mut tally = ImportTally::default();
+        self.import_batch(
+            std::slice::from_ref(it),
+            &mut ImportScratch::default(),
+            &mut tally,
+        );
+        if tally.loaded == 1 {
+            Imported::Loaded
+        } else if tally.expired == 1 {
+            Imported::Expired
+        } else if tally.too_large == 1 {
+            Imported::TooLarge
+        } else {
+            Imported::Full
         }
+    }
+
+    /// Stores a batch of items from a snapshot (one verified block), as [`Store::import`]
+    /// does one, counting the outcomes into `tally`. The items are grouped by stripe first
+    /// (keeping their order within a stripe, so of two records of a key the later wins),
+    /// then each stripe lock is taken once per [`IMPORT_ITEMS_PER_HOLD`] items instead of
+    /// once per item, and the clock is read once per batch. Once memory is full
+    /// (`tally.full > 0`) the rest of the batch is counted as full, not stored: nothing is
+    /// evicted, so what was loaded first (the hot items) stays.
+    pub fn import_batch(
+        &self,
+        items: &[ImportItem<'_>],
+        scratch: &mut ImportScratch,
+        tally: &mut ImportTally,
+    ) {
         let clock = &self.clock;
         let start = clock.process_start();
         let now = clock.now();
+        let now_unix = clock.unix_time(now);
+        let order = &mut scratch.order;
+        order.clear();
+        for (i, it) in items.iter().enumerate() {
+            if it.key.is_empty() || it.key.len() > MAX_KEY_LEN {
+                tally.too_large += 1;
+                continue;
+            }
+            if it.exptime_unix != 0 && it.exptime_unix <= now_unix {
+                tally.expired += 1;
+                continue;
+            }
+            let total = self.geo.layout.total(it.key.len(), it.value.len());
+            if total > self.geo.item_size_max || it.value.len() >= 1 << 30 {
+                tally.too_large += 1;
+                continue;
+            }
+            let hash = self.hash(it.key);
+            let stripe = (hash >> 40) as usize & self.stripe_mask;
+            order.push((stripe as u32, i as u32, hash));
+        }
+        // (stripe, position) is unique: an unstable sort keeps each stripe's order.
+        order.sort_unstable_by_key(|&(stripe, i, _)| (stripe, i));
+        let ctx = self.ctx();
+        let mut at = 0;
+        while at < order.len() {
+            let stripe = order[at].0;
+            let mut guard = self.stripes[stripe as usize].lock();
+            let st = &mut *guard;
+            let mut held = 0;
+            while at < order.len() && order[at].0 == stripe && held < IMPORT_ITEMS_PER_HOLD {
+                let (_, i, hash) = order[at];
+                at += 1;
+                held += 1;
+                if tally.full > 0 {
+                    tally.full += 1;
+                    continue;
+                }
+                let it = &items[i as usize];
+                match self.import_locked(st, &ctx, hash, it, start, now) {
+                    Imported::Loaded => {
+                        tally.loaded += 1;
+                        tally.max_cas = tally.max_cas.max(it.cas);
+                    }
+                    Imported::Expired => tally.expired += 1,
+                    Imported::TooLarge => tally.too_large += 1,
+                    Imported::Full => tally.full += 1,
+                }
+            }
+        }
+    }
+
+    /// One item of [`Store::import_batch`], its stripe lock held; `start` and `now` are
+    /// the clock's, read once per batch.
+    fn import_locked(
+        &self,
+        st: &mut Stripe,
+        ctx: &Ctx,
+        hash: u64,
+        it: &ImportItem<'_>,
+        start: u64,
+        now: u32,
+    ) -> Imported {
         let exptime = if it.exptime_unix == 0 {
             0
-        } else if it.exptime_unix <= clock.unix_time(now) {
-            return Imported::Expired;
         } else {
             u32::try_from(it.exptime_unix - start).unwrap_or(u32::MAX)
         };
@@ -228,13 +341,6 @@ impl Store {
             .unwrap_or(u32::MAX)
             .clamp(2, now.max(2));
         let total = self.geo.layout.total(it.key.len(), it.value.len());
-        if total > self.geo.item_size_max || it.value.len() >= 1 << 30 {
-            return Imported::TooLarge;
-        }
-        let hash = self.hash(it.key);
-        let ctx = self.ctx();
-        let mut guard = self.lock(hash);
-        let st = &mut *guard;
         let q = if it.main || st.policy.small_percent == 0 || !self.geo.evict {
             Queue::Main
         } else {
@@ -243,11 +349,11 @@ impl Store {
         if !has_room(st, q, total) {
             return Imported::Full;
         }
-        if let Ok(old) = st.lookup(&ctx, hash, it.key) {
-            st.unlink(old, Exit::Removed, &ctx);
+        if let Ok(old) = st.lookup(ctx, hash, it.key) {
+            st.unlink(old, Exit::Removed, ctx);
         }
         let cas = if self.config.use_cas { it.cas } else { 0 };
-        let h = match st.write_item(&ctx, q, it.key, &[it.value], it.flags, exptime, cas, NIL) {
+        let h = match st.write_item(ctx, q, it.key, &[it.value], it.flags, exptime, cas, NIL) {
             Ok(h) => h,
             Err(StoreError::TooLarge) => return Imported::TooLarge,
             Err(StoreError::OutOfMemory) => return Imported::Full,
@@ -318,142 +424,4 @@ fn has_room(st: &Stripe, q: Queue, total: usize) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::Clock;
-    use crate::store::{SetMode, StoreConfig};
-
-    fn store(mb: usize) -> Store {
-        Store::new(
-            StoreConfig {
-                memory_limit: mb << 20,
-                stripes: 4,
-                ..StoreConfig::default()
-            },
-            Clock::manual(),
-        )
-        .unwrap()
-    }
-
-    type Exported = (Vec<u8>, Vec<u8>, u32, u64, ExportMeta);
-
-    fn export_all(s: &Store) -> Vec<Exported> {
-        let mut out = Vec::new();
-        let mut cur = ExportCursor::new();
-        while s.export_batch(&mut cur, 4096, |it, meta| {
-            out.push((
-                it.key().to_vec(),
-                it.value().flatten().copied().collect(),
-                it.flags(),
-                it.cas(),
-                meta,
-            ))
-        }) {}
-        out
-    }
-
-    #[test]
-    fn export_visits_every_live_item_once_hot_first() {
-        let s = store(16);
-        for i in 0..5000u32 {
-            let v = vec![b'a' + (i % 26) as u8; (i % 300) as usize];
-            s.store(SetMode::Set, format!("k{i}").as_bytes(), &v, i, 0)
-                .unwrap();
-        }
-        // A large (chained) item and a few used ones.
-        s.store(SetMode::Set, b"big", &vec![7u8; 200_000], 1, 0)
-            .unwrap();
-        for i in 0..100u32 {
-            s.get(format!("k{i}").as_bytes(), |_| ()).unwrap();
-        }
-        s.delete(b"k4999");
-        let items = export_all(&s);
-        assert_eq!(items.len(), 5000);
-        let mut keys: Vec<_> = items.iter().map(|i| i.0.clone()).collect();
-        keys.sort();
-        keys.dedup();
-        assert_eq!(keys.len(), 5000);
-        // The used items come first.
-        assert!(items[..100].iter().all(|i| i.4.use_count >= 1));
-        assert!(items[100..].iter().all(|i| i.4.use_count == 0));
-        let big = items.iter().find(|i| i.0 == b"big").unwrap();
-        assert_eq!(big.1.len(), 200_000);
-    }
-
-    #[test]
-    fn import_keeps_fields_and_never_evicts() {
-        let src = store(16);
-        for i in 0..3000u32 {
-            src.store(SetMode::Set, format!("k{i}").as_bytes(), &[b'x'; 100], i, 0)
-                .unwrap();
-        }
-        for i in 0..10u32 {
-            src.get(format!("k{i}").as_bytes(), |_| ()).unwrap();
-        }
-        let items = export_all(&src);
-        let dst = store(16);
-        let mut max_cas = 0;
-        for (k, v, flags, cas, meta) in &items {
-            let it = ImportItem {
-                key: k,
-                value: v,
-                flags: *flags,
-                cas: *cas,
-                exptime_unix: 0,
-                atime_unix: 0,
-                use_count: meta.use_count,
-                main: meta.main,
-                fetched: false,
-                stale: false,
-                win_sent: false,
-                key_binary: false,
-            };
-            assert_eq!(dst.import(&it), Imported::Loaded);
-            max_cas = max_cas.max(*cas);
-        }
-        dst.raise_cas_above(max_cas);
-        for (k, v, flags, cas, _) in &items {
-            let (v2, f2, c2) = dst
-                .get(k, |it| {
-                    (
-                        it.value().flatten().copied().collect::<Vec<u8>>(),
-                        it.flags(),
-                        it.cas(),
-                    )
-                })
-                .unwrap();
-            assert_eq!((&v2, f2, c2), (v, *flags, *cas));
-        }
-        match dst.store(SetMode::Set, b"new", b"v", 0, 0).unwrap() {
-            crate::store::SetOutcome::Stored { cas } => assert!(cas > max_cas),
-            other => panic!("{other:?}"),
-        }
-        // Into a tiny store: loads until full, evicts nothing.
-        let small = store(1);
-        let mut loaded = 0;
-        for (k, v, ..) in &items {
-            let it = ImportItem {
-                key: k,
-                value: v,
-                flags: 0,
-                cas: 0,
-                exptime_unix: 0,
-                atime_unix: 0,
-                use_count: 0,
-                main: true,
-                fetched: false,
-                stale: false,
-                win_sent: false,
-                key_binary: false,
-            };
-            match small.import(&it) {
-                Imported::Loaded => loaded += 1,
-                Imported::Full => break,
-                other => panic!("{other:?}"),
-            }
-        }
-        assert!(loaded > 1000, "{loaded}");
-        assert_eq!(small.stats().evictions, 0);
-        assert_eq!(small.stats().curr_items, loaded);
-    }
-}
+mod tests;

@@ -1,0 +1,214 @@
+//! Unit tests of the store's snapshot side: export order and coverage, import fields,
+//! batches, and never evicting.
+
+use super::*;
+use crate::clock::Clock;
+use crate::store::{SetMode, StoreConfig};
+
+fn store(mb: usize) -> Store {
+    Store::new(
+        StoreConfig {
+            memory_limit: mb << 20,
+            stripes: 4,
+            ..StoreConfig::default()
+        },
+        Clock::manual(),
+    )
+    .unwrap()
+}
+
+type Exported = (Vec<u8>, Vec<u8>, u32, u64, ExportMeta);
+
+fn export_all(s: &Store) -> Vec<Exported> {
+    let mut out = Vec::new();
+    let mut cur = ExportCursor::new();
+    while s.export_batch(&mut cur, 4096, |it, meta| {
+        out.push((
+            it.key().to_vec(),
+            it.value().flatten().copied().collect(),
+            it.flags(),
+            it.cas(),
+            meta,
+        ))
+    }) {}
+    out
+}
+
+#[test]
+fn export_visits_every_live_item_once_hot_first() {
+    let s = store(16);
+    for i in 0..5000u32 {
+        let v = vec![b'a' + (i % 26) as u8; (i % 300) as usize];
+        s.store(SetMode::Set, format!("k{i}").as_bytes(), &v, i, 0)
+            .unwrap();
+    }
+    // A large (chained) item and a few used ones.
+    s.store(SetMode::Set, b"big", &vec![7u8; 200_000], 1, 0)
+        .unwrap();
+    for i in 0..100u32 {
+        s.get(format!("k{i}").as_bytes(), |_| ()).unwrap();
+    }
+    s.delete(b"k4999");
+    let items = export_all(&s);
+    assert_eq!(items.len(), 5000);
+    let mut keys: Vec<_> = items.iter().map(|i| i.0.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 5000);
+    // The used items come first.
+    assert!(items[..100].iter().all(|i| i.4.use_count >= 1));
+    assert!(items[100..].iter().all(|i| i.4.use_count == 0));
+    let big = items.iter().find(|i| i.0 == b"big").unwrap();
+    assert_eq!(big.1.len(), 200_000);
+}
+
+#[test]
+fn import_keeps_fields_and_never_evicts() {
+    let src = store(16);
+    for i in 0..3000u32 {
+        src.store(SetMode::Set, format!("k{i}").as_bytes(), &[b'x'; 100], i, 0)
+            .unwrap();
+    }
+    for i in 0..10u32 {
+        src.get(format!("k{i}").as_bytes(), |_| ()).unwrap();
+    }
+    let items = export_all(&src);
+    let dst = store(16);
+    let mut max_cas = 0;
+    for (k, v, flags, cas, meta) in &items {
+        let it = ImportItem {
+            key: k,
+            value: v,
+            flags: *flags,
+            cas: *cas,
+            exptime_unix: 0,
+            atime_unix: 0,
+            use_count: meta.use_count,
+            main: meta.main,
+            fetched: false,
+            stale: false,
+            win_sent: false,
+            key_binary: false,
+        };
+        assert_eq!(dst.import(&it), Imported::Loaded);
+        max_cas = max_cas.max(*cas);
+    }
+    dst.raise_cas_above(max_cas);
+    for (k, v, flags, cas, _) in &items {
+        let (v2, f2, c2) = dst
+            .get(k, |it| {
+                (
+                    it.value().flatten().copied().collect::<Vec<u8>>(),
+                    it.flags(),
+                    it.cas(),
+                )
+            })
+            .unwrap();
+        assert_eq!((&v2, f2, c2), (v, *flags, *cas));
+    }
+    match dst.store(SetMode::Set, b"new", b"v", 0, 0).unwrap() {
+        crate::store::SetOutcome::Stored { cas } => assert!(cas > max_cas),
+        other => panic!("{other:?}"),
+    }
+    // Into a tiny store: loads until full, evicts nothing.
+    let small = store(1);
+    let mut loaded = 0;
+    for (k, v, ..) in &items {
+        let it = ImportItem {
+            key: k,
+            value: v,
+            flags: 0,
+            cas: 0,
+            exptime_unix: 0,
+            atime_unix: 0,
+            use_count: 0,
+            main: true,
+            fetched: false,
+            stale: false,
+            win_sent: false,
+            key_binary: false,
+        };
+        match small.import(&it) {
+            Imported::Loaded => loaded += 1,
+            Imported::Full => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(loaded > 1000, "{loaded}");
+    assert_eq!(small.stats().evictions, 0);
+    assert_eq!(small.stats().curr_items, loaded);
+}
+
+fn item<'a>(key: &'a [u8], value: &'a [u8], cas: u64, exptime_unix: u64) -> ImportItem<'a> {
+    ImportItem {
+        key,
+        value,
+        flags: 7,
+        cas,
+        exptime_unix,
+        atime_unix: 0,
+        use_count: 1,
+        main: true,
+        fetched: false,
+        stale: false,
+        win_sent: false,
+        key_binary: false,
+    }
+}
+
+#[test]
+fn import_batch_groups_by_stripe_later_duplicate_wins_and_counts() {
+    let s = store(16);
+    let keys: Vec<String> = (0..3000).map(|i| format!("b{i}")).collect();
+    let big = vec![0u8; 2 << 20];
+    let mut items: Vec<ImportItem<'_>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| item(k.as_bytes(), b"first", i as u64 + 1, 0))
+        .collect();
+    // Later records of the same keys (the loader keeps the later copy).
+    for k in keys.iter().take(500) {
+        items.push(item(k.as_bytes(), b"second", 9999, 0));
+    }
+    items.push(item(b"gone", b"v", 1, 1)); // expired long ago
+    items.push(item(b"", b"v", 1, 0)); // invalid key
+    items.push(item(b"huge", &big, 1, 0)); // over -I (1 MiB)
+    let mut tally = ImportTally::default();
+    s.import_batch(&items, &mut ImportScratch::default(), &mut tally);
+    assert_eq!(
+        tally,
+        ImportTally {
+            loaded: 3500,
+            expired: 1,
+            too_large: 2,
+            full: 0,
+            max_cas: 9999,
+        }
+    );
+    assert_eq!(s.stats().curr_items, 3000);
+    for (i, k) in keys.iter().enumerate() {
+        let (v, cas) = s
+            .get(k.as_bytes(), |it| {
+                (it.value().flatten().copied().collect::<Vec<u8>>(), it.cas())
+            })
+            .unwrap();
+        if i < 500 {
+            assert_eq!((v.as_slice(), cas), (&b"second"[..], 9999));
+        } else {
+            assert_eq!((v.as_slice(), cas), (&b"first"[..], i as u64 + 1));
+        }
+    }
+    // Into a store too small for the batch: stops at full, evicts nothing.
+    let small = store(1);
+    let mut tally = ImportTally::default();
+    let value = [b'x'; 1000];
+    let many: Vec<ImportItem<'_>> = keys
+        .iter()
+        .map(|k| item(k.as_bytes(), &value, 1, 0))
+        .collect();
+    small.import_batch(&many, &mut ImportScratch::default(), &mut tally);
+    assert!(tally.loaded > 100 && tally.full > 0, "{tally:?}");
+    assert_eq!(tally.loaded + tally.full, 3000);
+    assert_eq!(small.stats().curr_items, tally.loaded);
+    assert_eq!(small.stats().evictions, 0);
+}
