@@ -41,6 +41,9 @@ pub struct Settings {
     pub idle_timeout: u32,
     /// Output bytes past which a multiget pauses until the client reads.
     pub output_limit: usize,
+    /// `-o output_held_limit`: unsent output of all connections together past which a
+    /// connection with output pending stops parsing (`server/conn.rs`).
+    pub output_held_limit: usize,
     /// `-B ascii` / `-B binary` force a dialect; `None` sniffs the first byte.
     pub forced_dialect: Option<Dialect>,
     /// `-S` or `-Y`: connections must authenticate first.

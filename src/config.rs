@@ -78,6 +78,8 @@ pub const ITEM_SIZE_MAX_UPPER_LIMIT: usize = 1024 * 1024 * 1024;
 pub const DEFAULT_UNIX_MASK: u32 = 0o700;
 /// Default slab page size, in bytes (larder's `-o slab_page_size`).
 pub const DEFAULT_SLAB_PAGE_SIZE: usize = 64 * 1024;
+/// Default of `-o output_held_limit`, in megabytes.
+pub const DEFAULT_OUTPUT_HELD_LIMIT_MB: usize = 32;
 /// Smallest accepted slab page size, in bytes.
 pub const SLAB_PAGE_SIZE_MIN: usize = 1024;
 /// Largest accepted slab page size, in bytes.
@@ -192,6 +194,10 @@ pub struct Config {
     /// `-o snapshot_interval=N` (larder only): also write the snapshot every N seconds while
     /// serving (0 = never, the default). Needs `-e`.
     pub snapshot_interval: u32,
+    /// `-o output_held_limit=MB` (larder only): unsent output held for slow readers, all
+    /// connections together, past which connections with unsent output stop reading new
+    /// requests until it drains (bytes; default 32 MiB, `server/conn.rs`).
+    pub output_held_limit: usize,
     /// `-o maxconns_fast` / `no_maxconns_fast`: over `-c`, answer
     /// `ERROR Too many open connections` and close at once (default true, as memcached 1.6).
     pub maxconns_fast: bool,
@@ -321,6 +327,7 @@ impl Default for Config {
             eviction: crate::store::Eviction::S3Fifo,
             snapshot_file: None,
             snapshot_interval: 0,
+            output_held_limit: DEFAULT_OUTPUT_HELD_LIMIT_MB << 20,
             maxconns_fast: true,
             track_sizes: false,
             enable_coredumps: false,
@@ -701,6 +708,7 @@ impl Config {
                     .map_or_else(|| "NULL".to_string(), |p| p.display().to_string()),
             ),
             ("snapshot_interval", self.snapshot_interval.to_string()),
+            ("output_held_limit", self.output_held_limit.to_string()),
             ("udp_allow_public", yes_no(self.udp_allow_public)),
             ("hotkeys", yes_no(self.hot_keys)),
         ])

@@ -442,6 +442,7 @@ fn settings_from(config: &Config) -> io::Result<Settings> {
         threads: config.threads,
         idle_timeout: config.idle_timeout,
         output_limit: conn::WBUF_HIGH,
+        output_held_limit: config.output_held_limit,
         forced_dialect: match config.protocol {
             ProtocolMode::Auto => None,
             ProtocolMode::Ascii => Some(Dialect::Text),

@@ -149,7 +149,7 @@ pub struct ConnCounters {
     /// Output bytes written into connections' buffers but not yet accepted by their
     /// sockets, summed over every connection of every worker (slow readers' backlog; a
     /// connection's share is counted only once a write leaves some of it unsent). Past
-    /// [`crate::server::conn::OUTPUT_HELD_LIMIT`], connections that hold output stop
+    /// `-o output_held_limit`, connections that hold output stop
     /// parsing until theirs drains.
     pub output_held: AtomicU64,
 }

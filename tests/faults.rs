@@ -399,8 +399,64 @@ fn a_slowloris_holds_no_worker_and_no_memory() {
     }
 }
 
+/// `-o output_held_limit` sets that bound: at 4 MiB, 24 clients that ask for 8 MiB each
+/// and never read leave at most 4 MiB plus one reply each held, and the setting shows in
+/// `stats settings`.
+#[test]
+fn output_held_limit_sets_the_bound() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&["-t", "2", "-o", "output_held_limit=4"]);
+    let value = vec![b'r'; 128 * 1024];
+    let mut obs = s.connect();
+    obs.roundtrip(&set_req("wide", &value), b"STORED\r\n");
+    let shown = obs
+        .stats("settings")
+        .into_iter()
+        .find(|(k, _)| k == "output_held_limit")
+        .map(|(_, v)| v);
+    assert_eq!(shown.as_deref(), Some("4194304"));
+    let base = obs.stat("curr_connections");
+    let clients = 24;
+    let batch = b"get wide\r\n".repeat(64);
+    let hogs: Vec<TcpStream> = (0..clients)
+        .map(|_| {
+            let sock =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            sock.set_recv_buffer_size(4096).unwrap();
+            sock.connect(&s.addr.into()).unwrap();
+            let mut t: TcpStream = sock.into();
+            t.write_all(&batch).unwrap();
+            t
+        })
+        .collect();
+    assert_eq!(
+        settle_conns(&mut obs, base + clients as u64),
+        base + clients as u64
+    );
+    let mut last = 0;
+    wait_for(Duration::from_secs(5), || {
+        std::thread::sleep(Duration::from_millis(200));
+        let held = obs.stat("conn_output_held");
+        let steady = held == last && held > 0;
+        last = held;
+        steady
+    });
+    let held = obs.stat("conn_output_held");
+    let bound = 4 * 1024 * 1024 + clients as u64 * (value.len() as u64 + 1024);
+    assert!(held <= bound, "{held} bytes held, bound {bound}");
+    assert!(
+        obs.stat("conn_output_paused") > 0,
+        "no connection was paused"
+    );
+    drop(hogs);
+    assert_eq!(settle_conns(&mut obs, base), base);
+    assert_eq!(obs.stat("conn_output_held"), 0);
+}
+
 /// Many clients pipeline requests for a large value and never read: the output held for
-/// them all stays under the documented bound (`OUTPUT_HELD_LIMIT`, 32 MiB, plus about
+/// them all stays under the documented bound (`-o output_held_limit`, 32 MiB, plus about
 /// one reply per connection), where each could otherwise hold 1 MiB and a value; other
 /// clients are served meanwhile; and everything is given back when they leave.
 #[test]

@@ -427,6 +427,8 @@ each one at startup).
    - metrics_port:        (larder) serve Prometheus /metrics on this port (first -l host)
    - cluster_config:      (larder) node list file for 'config get cluster' (SIGHUP reloads)
    - snapshot_interval:   (larder) also write the -e snapshot every N seconds (default: 0)
+   - output_held_limit:   (larder) megabytes of unsent replies held for slow readers, all
+                          connections together, before they stop reading (default: 32)
    - ssl_chain_cert:      certificate chain file in PEM format
    - ssl_key:             private key, if not part of the -ssl_chain_cert
    - ssl_keyformat:       private key format (PEM or DER; ENGINE is refused)

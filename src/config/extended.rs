@@ -150,6 +150,18 @@ fn apply_one(
             c.eviction = v.parse().map_err(|e: String| err(e, token))?;
             Ok(false)
         }
+        "output_held_limit" => {
+            let v = need(name, value, token, Missing::Numeric)?;
+            let mb: usize = number(name, v, token)?;
+            if mb == 0 || mb > 1 << 20 {
+                return Err(err(
+                    format!("output_held_limit must be 1..1048576 (megabytes), not {mb}"),
+                    token,
+                ));
+            }
+            c.output_held_limit = mb << 20;
+            Ok(false)
+        }
         "snapshot_interval" => {
             let v = need(name, value, token, Missing::Numeric)?;
             c.snapshot_interval = number(name, v, token)?;

@@ -748,6 +748,23 @@ fn snapshot_file_and_interval() {
 }
 
 #[test]
+fn output_held_limit_is_megabytes_and_shown() {
+    assert_eq!(run(&[]).output_held_limit, 32 << 20);
+    let c = run(&["-o", "output_held_limit=4"]);
+    assert_eq!(c.output_held_limit, 4 << 20);
+    assert!(c
+        .stats_settings()
+        .iter()
+        .any(|(k, v)| *k == "output_held_limit" && v == "4194304"));
+    for bad in ["0", "x", "-1", "2000000"] {
+        assert!(
+            fail(&["-o", &format!("output_held_limit={bad}")]).contains("output_held_limit"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn eviction_policy_by_name() {
     use crate::store::Eviction;
     assert_eq!(run(&[]).eviction, Eviction::S3Fifo);
@@ -1062,6 +1079,7 @@ fn stats_settings_defaults_match_memcached() {
         ("eviction", "s3fifo"),
         ("snapshot_file", "NULL"),
         ("snapshot_interval", "0"),
+        ("output_held_limit", "33554432"),
         ("udp_allow_public", "no"),
         ("hotkeys", "yes"),
     ];
@@ -1077,6 +1095,7 @@ fn stats_settings_defaults_match_memcached() {
                 | "eviction"
                 | "snapshot_file"
                 | "snapshot_interval"
+                | "output_held_limit"
                 | "udp_allow_public"
                 | "hotkeys"
         ) {

@@ -32,7 +32,9 @@
 //!
 //! Output held for slow readers is also bounded in total: every connection counts the
 //! output its socket did not take (after a write) in one shared gauge
-//! (`conn_output_held` in `stats`); while that is over [`OUTPUT_HELD_LIMIT`], a connection
+//! (`conn_output_held` in `stats`); while that is over `-o output_held_limit` (32 MiB by default; each connection may
+//! still hold the reply it was building when the bound was crossed: up to one item, or
+//! [`WBUF_HIGH`] of a multiget), a connection
 //! with output pending writes it after each request and stops parsing if any is left,
 //! until its client reads (`conn_output_paused` counts these pauses). Connections whose
 //! client keeps up lose nothing but a write per request while the bound is exceeded; the
@@ -52,9 +54,10 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-/// Whether output held for slow readers, all connections together, is over the bound.
+/// Whether output held for slow readers, all connections together, is over the bound
+/// (`-o output_held_limit`).
 fn output_over_limit(ctx: &Ctx<'_>) -> bool {
-    ctx.registry.conns.output_held.load(Ordering::Relaxed) as usize > OUTPUT_HELD_LIMIT
+    ctx.registry.conns.output_held.load(Ordering::Relaxed) as usize > ctx.settings.output_held_limit
 }
 
 /// Initial (and idle) size of a connection's read buffer.
@@ -63,11 +66,6 @@ pub const RBUF_INITIAL: usize = 16 * 1024;
 const RBUF_MIN_FREE: usize = 4 * 1024;
 /// Output beyond this many unsent bytes pauses request processing.
 pub const WBUF_HIGH: usize = 1024 * 1024;
-/// Output held for slow readers, all connections together, past which connections with
-/// unsent output stop parsing until it drains. Each of them may still hold the reply it
-/// was building when the bound was crossed (up to one item, or [`WBUF_HIGH`] of a
-/// multiget), so the total stays under this plus one reply per slow connection.
-pub const OUTPUT_HELD_LIMIT: usize = 32 * 1024 * 1024;
 /// Buffers larger than this are shrunk back as soon as they are empty. Smaller ones are kept
 /// while the connection is busy (a pipelining client reuses them batch after batch, where
 /// shrinking after every batch would reallocate and copy them again each time) and shrunk
@@ -100,7 +98,7 @@ enum Filled {
 enum Progress {
     NeedInput,
     OutputFull,
-    /// Output held by all connections is over [`OUTPUT_HELD_LIMIT`] and this one has some
+    /// Output held by all connections is over `-o output_held_limit` and this one has some
     /// pending: write it before parsing more.
     HeldOverLimit,
     BudgetSpent,

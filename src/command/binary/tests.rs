@@ -23,6 +23,7 @@ fn settings(creds: bool) -> Settings {
         threads: 1,
         idle_timeout: 0,
         output_limit: 1 << 20,
+        output_held_limit: 32 << 20,
         forced_dialect: None,
         auth_required: creds,
         credentials: creds.then(|| {
