@@ -42,6 +42,30 @@ pub struct Accepted {
     pub tls: bool,
 }
 
+/// The socket addresses of a `-l` entry: `host` (every interface, IPv4 and IPv6, when
+/// `None`; a bare IPv6 address is bracketed) and `port`. `what` names the transport in the
+/// error (`listen`, `UDP`).
+///
+/// # Errors
+/// When the address does not resolve.
+pub fn resolve(host: Option<&str>, port: u16, what: &str) -> io::Result<Vec<SocketAddr>> {
+    let specs: Vec<String> = match host {
+        None => vec![format!("0.0.0.0:{port}"), format!("[::]:{port}")],
+        Some(h) if h.contains(':') && !h.starts_with('[') => vec![format!("[{h}]:{port}")],
+        Some(h) => vec![format!("{h}:{port}")],
+    };
+    let mut addrs = Vec::new();
+    for spec in &specs {
+        addrs.extend(spec.to_socket_addrs().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot resolve {what} address {spec}: {e}"),
+            )
+        })?);
+    }
+    Ok(addrs)
+}
+
 impl Listener {
     /// Binds TCP listeners on `host` (every interface, IPv4 and IPv6, when `None`) and
     /// `port`, with the given listen backlog.
@@ -49,20 +73,7 @@ impl Listener {
     /// # Errors
     /// When the address does not resolve or cannot be bound.
     pub fn bind_tcp(host: Option<&str>, port: u16, backlog: i32) -> io::Result<Vec<Listener>> {
-        let specs: Vec<String> = match host {
-            None => vec![format!("0.0.0.0:{port}"), format!("[::]:{port}")],
-            Some(h) if h.contains(':') && !h.starts_with('[') => vec![format!("[{h}]:{port}")],
-            Some(h) => vec![format!("{h}:{port}")],
-        };
-        let mut addrs = Vec::new();
-        for spec in &specs {
-            addrs.extend(spec.to_socket_addrs().map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot resolve listen address {spec}: {e}"),
-                )
-            })?);
-        }
+        let addrs = resolve(host, port, "listen")?;
         let mut out = Vec::new();
         for sa in addrs {
             let socket = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;

@@ -49,7 +49,7 @@ use mio::net::UdpSocket;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 /// Bytes of memcached's frame header.
@@ -100,17 +100,7 @@ pub fn total_datagrams(len: usize) -> u16 {
 /// # Errors
 /// When the address does not resolve, the port is taken, or a socket cannot be made.
 pub fn bind(host: Option<&str>, port: u16, copies: usize) -> io::Result<Vec<Vec<UdpSocket>>> {
-    let specs: Vec<String> = match host {
-        None => vec![format!("0.0.0.0:{port}"), format!("[::]:{port}")],
-        Some(h) if h.contains(':') && !h.starts_with('[') => vec![format!("[{h}]:{port}")],
-        Some(h) => vec![format!("{h}:{port}")],
-    };
-    let mut addrs = Vec::new();
-    for spec in &specs {
-        addrs.extend(spec.to_socket_addrs().map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot resolve UDP address {spec}: {e}"))
-        })?);
-    }
+    let addrs = super::listener::resolve(host, port, "UDP")?;
     let mut per_worker: Vec<Vec<UdpSocket>> = (0..copies).map(|_| Vec::new()).collect();
     for sa in addrs {
         let failed =
