@@ -256,7 +256,7 @@ impl Store {
     /// Stores a batch of items from a snapshot (one verified block), as [`Store::import`]
     /// does one, counting the outcomes into `tally`. The items are grouped by stripe first
     /// (keeping their order within a stripe, so of two records of a key the later wins),
-    /// then each stripe lock is taken once per [`IMPORT_ITEMS_PER_HOLD`] items instead of
+    /// then each stripe lock is taken once per `IMPORT_ITEMS_PER_HOLD` (1024) items instead of
     /// once per item, and the clock is read once per batch. Once memory is full
     /// (`tally.full > 0`) the rest of the batch is counted as full, not stored: nothing is
     /// evicted, so what was loaded first (the hot items) stays.
