@@ -1,6 +1,8 @@
 //! Whole-store operations: `flush_all`, prefix deletes, the maintenance round the
 //! background thread runs, and the memory limit (`cache_memlimit`). Each visits stripes one
-//! at a time and holds a lock for a bounded slice (the locking rules are in `store.rs`).
+//! at a time, one stripe lock at a time (the locking rules are in `store.rs`); `flush_all 0`
+//! holds a stripe's lock while it hands that stripe's segments back (at most a 2 GiB
+//! share), the maintenance round a bounded slice per stripe.
 
 use super::*;
 
