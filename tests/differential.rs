@@ -290,7 +290,7 @@ fn start_memcached() -> Memcached {
                 let _ = child.wait();
                 break;
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if common::connect_listening(([127, 0, 0, 1], port).into()).is_some() {
                 return Memcached(child, port);
             }
             std::thread::sleep(Duration::from_millis(5));

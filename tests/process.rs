@@ -114,8 +114,8 @@ fn the_example_conf_file_starts_a_server() {
 fn connect_retry(addr: std::net::SocketAddr) -> Client {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Client::tcp(addr);
+        if let Some(s) = common::connect_listening(addr) {
+            return Client::from_tcp(s);
         }
         assert!(Instant::now() < deadline, "server at {addr} never came up");
         std::thread::sleep(Duration::from_millis(5));

@@ -562,7 +562,7 @@ impl SamePort {
                 .expect("spawn server");
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let up = common::wait_for(std::time::Duration::from_secs(20), || {
-                std::net::TcpStream::connect(addr).is_ok()
+                common::connect_listening(addr).is_some()
                     || child.try_wait().ok().flatten().is_some()
             });
             if up && child.try_wait().ok().flatten().is_none() {

@@ -195,10 +195,27 @@ pub struct Client {
     buf: Vec<u8>,
 }
 
+/// Connects to `addr` if something listens there: a connection the kernel made to itself
+/// does not count. (Connecting over and over to a loopback port in the ephemeral range
+/// that nothing listens on yet can succeed as a TCP self-connect, when the kernel happens
+/// to pick that same port as the source: a server-start poll would then think the server
+/// is up before it is.)
+pub fn connect_listening(addr: SocketAddr) -> Option<TcpStream> {
+    let s = TcpStream::connect(addr).ok()?;
+    match (s.local_addr(), s.peer_addr()) {
+        (Ok(local), Ok(peer)) if local != peer => Some(s),
+        _ => None,
+    }
+}
+
 impl Client {
     /// Connects over TCP.
     pub fn tcp(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect(addr).expect("connect");
+        Client::from_tcp(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A client on an open TCP connection.
+    pub fn from_tcp(s: TcpStream) -> Client {
         s.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
         s.set_nodelay(true).unwrap();
         Client {
