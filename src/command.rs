@@ -6,7 +6,7 @@
 //! `cmd_set` per storage command, and the `*_hits`/`*_misses` pairs of each command.
 //! Every counter is the calling worker's own (see `stats`).
 
-use crate::protocol::line::Keys;
+use crate::protocol::line::Words;
 use crate::protocol::meta::MAX_DECODED_KEY_LEN;
 use crate::protocol::text::{self, Request, StorageCommand};
 use crate::protocol::{Dialect, Limits, Parsed};
@@ -457,7 +457,7 @@ pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8
 /// `get`, `gets`, `gat`, `gats`: one VALUE block per hit, in key order, then END.
 fn retrieve(
     ctx: &Ctx<'_>,
-    keys: Keys<'_>,
+    keys: Words<'_>,
     with_cas: bool,
     touch: Option<u32>,
     bad_key: Option<&crate::protocol::ErrorReply>,

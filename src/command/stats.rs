@@ -8,7 +8,7 @@
 
 use super::{Ctx, PROTOCOL_VERSION};
 use crate::protocol::admin::{self, Detail};
-use crate::protocol::line::{self, Keys};
+use crate::protocol::line::{self, Words};
 use crate::protocol::text;
 use crate::stats::classes::NAMES;
 use std::fmt::Display;
@@ -75,7 +75,7 @@ pub fn rows(ctx: &Ctx<'_>, group: Group, emit: &mut Emit<'_>) {
 }
 
 /// Writes the reply to `stats [group]`.
-pub fn write(ctx: &Ctx<'_>, mut args: Keys<'_>, out: &mut Vec<u8>) {
+pub fn write(ctx: &Ctx<'_>, mut args: Words<'_>, out: &mut Vec<u8>) {
     let group = match (args.next(), args.next()) {
         (None, _) => Group::General,
         (Some(b"settings"), None) => Group::Settings,

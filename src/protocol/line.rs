@@ -136,19 +136,20 @@ impl fmt::Debug for Tokens<'_> {
     }
 }
 
-/// A zero-copy list of space-separated tokens (keys of a multiget, arguments of `stats`).
+/// A zero-copy list of space-separated words: the keys of a multiget, the arguments of
+/// `stats`, the flags of a meta command (one name for all three, not `Keys`).
 ///
-/// Iterating yields each token as a subslice of the read buffer. Two `Keys` are equal when
+/// Iterating yields each token as a subslice of the read buffer. Two `Words` are equal when
 /// they yield the same tokens.
 #[derive(Clone, Copy, Default)]
-pub struct Keys<'a> {
+pub struct Words<'a> {
     rest: &'a [u8],
 }
 
-impl<'a> Keys<'a> {
+impl<'a> Words<'a> {
     /// The tokens of `s`, split on spaces.
     pub fn new(s: &'a [u8]) -> Self {
-        Keys { rest: s }
+        Words { rest: s }
     }
 
     /// Whether no token is left.
@@ -157,7 +158,7 @@ impl<'a> Keys<'a> {
     }
 }
 
-impl<'a> Iterator for Keys<'a> {
+impl<'a> Iterator for Words<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
@@ -169,15 +170,15 @@ impl<'a> Iterator for Keys<'a> {
     }
 }
 
-impl PartialEq for Keys<'_> {
+impl PartialEq for Words<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.into_iter().eq(*other)
     }
 }
 
-impl Eq for Keys<'_> {}
+impl Eq for Words<'_> {}
 
-impl fmt::Debug for Keys<'_> {
+impl fmt::Debug for Words<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.into_iter().map(String::from_utf8_lossy))

@@ -24,7 +24,7 @@
 //!   refuses it while writing the reply, so for `mg ... T<ttl>` and `ma` the item was already
 //!   touched or changed. The reply bytes are the same.
 
-use super::line::{parse_i32, parse_u32, parse_u64, Keys, Tokens};
+use super::line::{parse_i32, parse_u32, parse_u64, Tokens, Words};
 use super::{ErrorReply, Limits, ParseError, Parsed, TooLarge, MAX_KEY_LEN};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -200,7 +200,7 @@ impl fmt::Debug for MetaKey<'_> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MetaFlags<'a> {
     /// All flag tokens, in order, as sent.
-    pub tokens: Keys<'a>,
+    pub tokens: Words<'a>,
     /// `b`: the key is base64 (already decoded into [`MetaKey`]).
     pub base64_key: bool,
     /// `v`: return the value (`VA <len>` and the data).
@@ -484,7 +484,7 @@ fn preparse<'a>(
     default_err: &'static str,
 ) -> Result<MetaFlags<'a>, &'static str> {
     let mut flags = MetaFlags {
-        tokens: Keys::new(toks.rest_from(start)),
+        tokens: Words::new(toks.rest_from(start)),
         ..MetaFlags::default()
     };
     let mut seen = [false; 128];

@@ -5,7 +5,7 @@
 //! - **Framing** ([`frame`]): where a request line ends, memcached's rules for `\r\n` versus a
 //!   bare `\n`, and the 2048-byte cap on a line without a newline (huge `get`/`gets` lines are
 //!   let through, everything else closes the connection).
-//! - **Tokenizing** ([`Tokens`], [`Keys`]): memcached splits on the space character only (a tab
+//! - **Tokenizing** ([`Tokens`], [`Words`]): memcached splits on the space character only (a tab
 //!   is part of a token), stops at the first NUL byte, and looks at no more than 23 tokens
 //!   (`MAX_TOKENS` = 24 with the terminator); multigets go on past that. The meta commands
 //!   parse on the same tokenizer.
@@ -30,7 +30,7 @@
 //! - Nothing here panics or allocates, whatever the input.
 
 use super::admin::{self, Admin};
-use super::line::{frame, parse_i32, parse_u32, parse_u64, Keys, LineFrame, Tokens};
+use super::line::{frame, parse_i32, parse_u32, parse_u64, LineFrame, Tokens, Words};
 use super::meta::{self, MetaRequest};
 use super::{ErrorReply, Limits, ParseError, Parsed, TooLarge, MAX_KEY_LEN};
 
@@ -77,7 +77,7 @@ pub enum Request<'a> {
     /// `get` / `gets` (and memcached's undocumented alias `bget`).
     Get {
         /// The keys to look up, in order (at least one token was present on the line).
-        keys: Keys<'a>,
+        keys: Words<'a>,
         /// `gets`: include the CAS value in each `VALUE` line.
         with_cas: bool,
         /// A key longer than [`MAX_KEY_LEN`] stopped the line: `keys` holds the keys before
@@ -91,7 +91,7 @@ pub enum Request<'a> {
         /// New expiration time for every key found.
         exptime: i64,
         /// The keys; may be empty (`gat 10` answers just `END`).
-        keys: Keys<'a>,
+        keys: Words<'a>,
         /// `gats`: include the CAS value.
         with_cas: bool,
         /// As for [`Request::Get`].
@@ -188,7 +188,7 @@ pub enum Request<'a> {
     /// `stats [args...]`; the command layer interprets the arguments.
     Stats {
         /// The tokens after `stats` (empty for plain `stats`).
-        args: Keys<'a>,
+        args: Words<'a>,
     },
     /// A meta command (`mg`, `ms`, `md`, `ma`, `mn`, `me`); see [`super::meta`].
     Meta(MetaRequest<'a>),
@@ -246,7 +246,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
             b"set" => parser.storage(StorageCommand::Set),
             b"stats" => Parsed::Complete(
                 Request::Stats {
-                    args: Keys::new(toks.rest_from(1)),
+                    args: Words::new(toks.rest_from(1)),
                 },
                 line_len,
             ),
@@ -335,8 +335,8 @@ impl<'a> Parser<'a, '_> {
         }
         let all = self.toks.rest_from(first_key);
         let (keys, bad_key) = match first_long_key(all) {
-            Some(at) => (Keys::new(&all[..at]), Some(BAD_FORMAT)),
-            None => (Keys::new(all), None),
+            Some(at) => (Words::new(&all[..at]), Some(BAD_FORMAT)),
+            None => (Words::new(all), None),
         };
         self.done(if touch {
             Request::Gat {

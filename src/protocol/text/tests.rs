@@ -16,7 +16,7 @@ fn p(buf: &[u8]) -> Parsed<Request<'_>> {
     parse(buf, &lim())
 }
 
-fn list(keys: Keys<'_>) -> Vec<&[u8]> {
+fn list(keys: Words<'_>) -> Vec<&[u8]> {
     keys.collect()
 }
 
@@ -27,7 +27,7 @@ fn err(reply: ErrorReply, consumed: usize) -> ParseError {
 /// A short, stable description of a complete request.
 fn tag(req: &Request<'_>) -> String {
     let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let keys = |k: &Keys<'_>| k.map(s).collect::<Vec<_>>().join(",");
+    let keys = |k: &Words<'_>| k.map(s).collect::<Vec<_>>().join(",");
     let nr = |n: bool| if n { " noreply" } else { "" };
     match req {
         Request::Get {
@@ -231,17 +231,17 @@ fn tokens_follow_memcached() {
     let t = Tokens::new(&many);
     assert_eq!(t.len(), MAX_TOKENS - 1);
     assert_eq!(t.last(), b"t22");
-    assert_eq!(list(Keys::new(t.rest_from(20))).len(), 10);
+    assert_eq!(list(Words::new(t.rest_from(20))).len(), 10);
     assert!(Tokens::new(b"   ").is_empty());
 }
 
 #[test]
 fn keys_iterate_and_compare_by_token() {
-    let keys = Keys::new(b" a  bb c ");
+    let keys = Words::new(b" a  bb c ");
     assert_eq!(list(keys), vec![&b"a"[..], b"bb", b"c"]);
-    assert_eq!(keys, Keys::new(b"a bb c"));
-    assert_ne!(keys, Keys::new(b"a bb"));
-    assert!(Keys::new(b"   ").is_empty());
+    assert_eq!(keys, Words::new(b"a bb c"));
+    assert_ne!(keys, Words::new(b"a bb"));
+    assert!(Words::new(b"   ").is_empty());
     assert!(!keys.is_empty());
     assert_eq!(format!("{keys:?}"), r#"["a", "bb", "c"]"#);
 }
