@@ -399,26 +399,16 @@ fn a_slowloris_holds_no_worker_and_no_memory() {
     }
 }
 
-/// `-o output_held_limit` sets that bound: at 4 MiB, 24 clients that ask for 8 MiB each
-/// and never read leave at most 4 MiB plus one reply each held, and the setting shows in
-/// `stats settings`.
-#[test]
-fn output_held_limit_sets_the_bound() {
-    if !larder_only() {
-        return;
-    }
-    let s = Server::start(&["-t", "2", "-o", "output_held_limit=4"]);
-    let value = vec![b'r'; 128 * 1024];
-    let mut obs = s.connect();
-    obs.roundtrip(&set_req("wide", &value), b"STORED\r\n");
-    let shown = obs
-        .stats("settings")
-        .into_iter()
-        .find(|(k, _)| k == "output_held_limit")
-        .map(|(_, v)| v);
-    assert_eq!(shown.as_deref(), Some("4194304"));
-    let base = obs.stat("curr_connections");
-    let clients = 24;
+/// Opens `clients` connections that each pipeline 64 `get wide` (the value stored by the
+/// caller) with a 4 KiB receive buffer and never read, waits until they are all counted and
+/// until `conn_output_held` stops growing (every connection has got as far as it will), and
+/// returns them with the bytes held then.
+fn hog_wide(
+    s: &Server,
+    obs: &mut common::Client,
+    base: u64,
+    clients: usize,
+) -> (Vec<TcpStream>, u64) {
     let batch = b"get wide\r\n".repeat(64);
     let hogs: Vec<TcpStream> = (0..clients)
         .map(|_| {
@@ -432,7 +422,7 @@ fn output_held_limit_sets_the_bound() {
         })
         .collect();
     assert_eq!(
-        settle_conns(&mut obs, base + clients as u64),
+        settle_conns(obs, base + clients as u64),
         base + clients as u64
     );
     let mut last = 0;
@@ -443,7 +433,25 @@ fn output_held_limit_sets_the_bound() {
         last = held;
         steady
     });
-    let held = obs.stat("conn_output_held");
+    (hogs, obs.stat("conn_output_held"))
+}
+
+/// `-o output_held_limit` sets that bound: at 4 MiB, 24 clients that ask for 8 MiB each
+/// and never read leave at most 4 MiB plus one reply each held, and the setting shows in
+/// `stats settings`.
+#[test]
+fn output_held_limit_sets_the_bound() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&["-t", "2", "-o", "output_held_limit=4"]);
+    let value = vec![b'r'; 128 * 1024];
+    let mut obs = s.connect();
+    obs.roundtrip(&set_req("wide", &value), b"STORED\r\n");
+    assert_eq!(obs.setting("output_held_limit").as_deref(), Some("4194304"));
+    let base = obs.stat("curr_connections");
+    let clients = 24;
+    let (hogs, held) = hog_wide(&s, &mut obs, base, clients);
     let bound = 4 * 1024 * 1024 + clients as u64 * (value.len() as u64 + 1024);
     assert!(held <= bound, "{held} bytes held, bound {bound}");
     assert!(
@@ -474,32 +482,7 @@ fn slow_readers_are_bounded_in_total() {
     // 64 gets of 128 KiB each: 8 MiB asked by each, 1.2 GiB in all, none of it read. The
     // clients' receive buffers are small, but the server's socket send buffers still take a
     // few MiB each (kernel memory, not the server's RSS); the rest is the server's to hold.
-    let batch = b"get wide\r\n".repeat(64);
-    let hogs: Vec<TcpStream> = (0..clients)
-        .map(|_| {
-            let sock =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            sock.set_recv_buffer_size(4096).unwrap();
-            sock.connect(&s.addr.into()).unwrap();
-            let mut t: TcpStream = sock.into();
-            t.write_all(&batch).unwrap();
-            t
-        })
-        .collect();
-    assert_eq!(
-        settle_conns(&mut obs, base + clients as u64),
-        base + clients as u64
-    );
-    // Let every connection get as far as it will.
-    let mut last = 0;
-    wait_for(Duration::from_secs(5), || {
-        std::thread::sleep(Duration::from_millis(200));
-        let held = obs.stat("conn_output_held");
-        let steady = held == last && held > 0;
-        last = held;
-        steady
-    });
-    let held = obs.stat("conn_output_held");
+    let (hogs, held) = hog_wide(&s, &mut obs, base, clients);
     let paused = obs.stat("conn_output_paused");
     let grown = rss_kib(s.pid()).saturating_sub(before);
     eprintln!(

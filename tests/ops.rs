@@ -531,11 +531,8 @@ fn stats_settings_oldest_and_verbosity_follow_the_commands() {
     let s = Server::start(&[]);
     let mut c = s.connect();
     let setting = |c: &mut common::Client, name: &str| -> u64 {
-        c.stats("settings")
-            .into_iter()
-            .find(|(k, _)| k == name)
+        c.setting(name)
             .unwrap_or_else(|| panic!("no {name}"))
-            .1
             .parse()
             .unwrap()
     };

@@ -219,20 +219,11 @@ fn verbose_flag_logs_connections() {
     if !larder_only() {
         return;
     }
-    let (port, mut child) = larder_vv();
+    let (port, child) = larder_vv();
     let mut c = connect_retry(([127, 0, 0, 1], port).into());
     c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
     drop(c);
-    std::thread::sleep(Duration::from_millis(200));
-    let _ = child.kill();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let _ = child.wait();
+    let err = stop_vv(child);
     assert!(err.contains("new client connection"), "{err}");
 }
 
@@ -257,6 +248,22 @@ fn graceful_stop_finishes_replies_in_flight() {
 }
 
 /// larder with `-vv` on a free port, its stderr piped (RUST_LOG removed so `-vv` decides).
+/// Stops a [`larder_vv`] server (after 200 ms for its last log lines) and returns its
+/// stderr.
+fn stop_vv(mut child: std::process::Child) -> String {
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = child.wait();
+    err
+}
+
 fn larder_vv() -> (u16, std::process::Child) {
     let port = common::free_port();
     let child = larder()
@@ -276,7 +283,7 @@ fn vv_logs_commands_and_replies_and_verbosity_changes_it() {
     if !larder_only() {
         return;
     }
-    let (port, mut child) = larder_vv();
+    let (port, child) = larder_vv();
     let mut c = connect_retry(([127, 0, 0, 1], port).into());
     c.roundtrip(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n");
     c.roundtrip(b"get a b\r\n", b"VALUE a 0 1\r\nx\r\nEND\r\n");
@@ -285,16 +292,7 @@ fn vv_logs_commands_and_replies_and_verbosity_changes_it() {
     c.roundtrip(b"verbosity 2\r\n", b"OK\r\n");
     c.roundtrip(b"get loud\r\n", b"END\r\n");
     drop(c);
-    std::thread::sleep(Duration::from_millis(200));
-    let _ = child.kill();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let _ = child.wait();
+    let err = stop_vv(child);
     let fd_lines: Vec<&str> = err
         .lines()
         .filter(|l| l.starts_with('<') || l.starts_with('>'))
@@ -332,7 +330,7 @@ fn vv_logs_binary_requests_as_memcached_does() {
     if !larder_only() {
         return;
     }
-    let (port, mut child) = larder_vv();
+    let (port, child) = larder_vv();
     let mut c = connect_retry(([127, 0, 0, 1], port).into());
     let header = |opcode: u8, key: &[u8], opaque: u8| {
         let mut h = vec![0x80, opcode, 0, key.len() as u8, 0, 0, 0, 0];
@@ -349,16 +347,7 @@ fn vv_logs_binary_requests_as_memcached_does() {
     c.send(&header(0x0a, b"", 0));
     c.read_exact(24);
     drop(c);
-    std::thread::sleep(Duration::from_millis(200));
-    let _ = child.kill();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let _ = child.wait();
+    let err = stop_vv(child);
     // The descriptor is replaced by "FD".
     let lines: Vec<String> = err
         .lines()

@@ -224,6 +224,14 @@ impl Client {
         }
     }
 
+    /// One `stats settings` value, if the server prints that name.
+    pub fn setting(&mut self, name: &str) -> Option<String> {
+        self.stats("settings")
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
     /// Connects over a unix socket.
     pub fn unix(path: &std::path::Path) -> Client {
         let s = UnixStream::connect(path).expect("connect unix");
