@@ -124,7 +124,7 @@ pub fn step(
     resume: usize,
     ctx: &Ctx<'_>,
     session: &mut Session,
-    out: &mut Vec<u8>,
+    out: &mut Output,
 ) -> Stepped {
     match dialect {
         Dialect::Text => step_text(input, resume, ctx, session, out),
@@ -137,7 +137,7 @@ fn step_text(
     resume: usize,
     ctx: &Ctx<'_>,
     session: &mut Session,
-    out: &mut Vec<u8>,
+    out: &mut Output,
 ) -> Stepped {
     if !session.authenticated {
         if let Some(creds) = ctx.settings.credentials.as_deref() {
@@ -231,7 +231,7 @@ pub(crate) fn refuse_too_large(ctx: &Ctx<'_>, key: &[u8], unlink: bool) {
 
 /// Executes one text request, appending its reply to `out`. `resume` is the number of
 /// keys of a multiget already answered (0 for a fresh request).
-pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> Action {
+pub fn execute(req: &Request<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Output) -> Action {
     let stats = ctx.stats;
     let clock = ctx.store.clock();
     match req {
@@ -462,11 +462,11 @@ fn retrieve(
     touch: Option<u32>,
     bad_key: Option<&crate::protocol::ErrorReply>,
     resume: usize,
-    out: &mut Vec<u8>,
+    out: &mut Output,
 ) -> Action {
     let stats = ctx.stats;
     let limit = ctx.settings.output_limit;
-    let start = out.len();
+    let start = out.mark();
     let mut keys = keys.enumerate().skip(resume).peekable();
     while let Some((i, key)) = keys.next() {
         stats.cmd_get.incr();
@@ -479,9 +479,7 @@ fn retrieve(
                 item.value_len(),
                 with_cas.then(|| item.cas()),
             );
-            for part in item.value() {
-                out.extend_from_slice(part);
-            }
+            out.value(item);
             out.extend_from_slice(text::VALUE_END);
             item.class_id()
         };
@@ -496,7 +494,7 @@ fn retrieve(
             stats.cmd_touch.incr();
         }
         count_lookup(stats, touch.is_some(), found);
-        if out.len() >= limit && keys.peek().is_some() {
+        if out.size() >= limit && keys.peek().is_some() {
             return Action::Suspend(i + 1);
         }
     }
@@ -628,4 +626,7 @@ pub mod cluster;
 pub mod dump;
 pub mod meta;
 pub mod metrics;
+mod output;
 pub mod stats;
+
+pub use output::{Output, MAX_IOVECS};

@@ -66,6 +66,7 @@ mod index;
 mod item;
 mod ops;
 mod outcome;
+mod page;
 mod policy;
 mod scan;
 mod segment;
@@ -83,8 +84,9 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::clock::{Clock, RelTime};
 pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
-pub use item::{ItemRef, ValueChunks};
+pub use item::{ItemRef, ValueChunks, ValueParts};
 pub use outcome::{ArithOutcome, Delta, Miss, PrefixDeleteError, SetMode, SetOutcome, StoreError};
+pub use page::{ValuePart, BY_REF_MIN};
 pub use policy::Eviction;
 pub use scan::{ScanCursor, Scanned};
 use segment::{Geometry, Mem, PagePool};

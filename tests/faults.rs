@@ -409,7 +409,17 @@ fn hog_wide(
     base: u64,
     clients: usize,
 ) -> (Vec<TcpStream>, u64) {
-    let batch = b"get wide\r\n".repeat(64);
+    hog(s, obs, base, clients, &b"get wide\r\n".repeat(64))
+}
+
+/// As [`hog_wide`], each client sending `batch`.
+fn hog(
+    s: &Server,
+    obs: &mut common::Client,
+    base: u64,
+    clients: usize,
+    batch: &[u8],
+) -> (Vec<TcpStream>, u64) {
     let hogs: Vec<TcpStream> = (0..clients)
         .map(|_| {
             let sock =
@@ -417,7 +427,7 @@ fn hog_wide(
             sock.set_recv_buffer_size(4096).unwrap();
             sock.connect(&s.addr.into()).unwrap();
             let mut t: TcpStream = sock.into();
-            t.write_all(&batch).unwrap();
+            t.write_all(batch).unwrap();
             t
         })
         .collect();
@@ -511,4 +521,86 @@ fn slow_readers_are_bounded_in_total() {
     }
     assert_eq!(settle_conns(&mut obs, base), base);
     assert_eq!(obs.stat("conn_output_held"), 0);
+}
+
+/// Large values are sent from item memory by reference, not copied for each reader: 100
+/// clients that pipeline four gets of a 1 MB value and never read add far less than a copy
+/// each to the RSS (before, each held 1 MiB of buffer plus a copy of the value: 200 such
+/// clients took the RSS from 4 to 402 MB).
+#[test]
+fn slow_readers_of_a_large_value_share_one_copy() {
+    if !larder_only() {
+        return;
+    }
+    let s = Server::start(&["-t", "2", "-m", "64", "-I", "2m"]);
+    let value: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut obs = s.connect();
+    obs.roundtrip(&set_req("big", &value), b"STORED\r\n");
+    let base = obs.stat("curr_connections");
+    let before = rss_kib(s.pid());
+    let clients = 100;
+    let (hogs, held) = hog(&s, &mut obs, base, clients, &b"get big\r\n".repeat(4));
+    let grown = rss_kib(s.pid()).saturating_sub(before);
+    eprintln!(
+        "{clients} readers of a 1 MB value that never read: {} KiB owed, RSS +{grown} KiB",
+        held / 1024
+    );
+    // Tens of megabytes are owed (what the kernel's socket buffers did not take): copied,
+    // they would be in the RSS.
+    assert!(held > 16 * 1024 * 1024, "{held} bytes owed");
+    assert!(grown < 24 * 1024, "RSS grew by {grown} KiB");
+    let mut c = s.connect();
+    c.send(b"get big\r\n");
+    c.expect(&get_reply("big", &value));
+    drop(c);
+    drop(hogs);
+    assert_eq!(settle_conns(&mut obs, base), base);
+    assert_eq!(obs.stat("conn_output_held"), 0);
+}
+
+/// A value being sent by reference to a slow reader stays intact while other clients
+/// overwrite its key and churn five times the cache through eviction: its segments are
+/// passed over until the reader has them, and serve new items afterwards.
+#[test]
+fn a_value_sent_by_reference_survives_overwrite_and_eviction() {
+    let s = Server::start(&["-t", "2", "-m", "8", "-I", "2m"]);
+    let old: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    let new: Vec<u8> = (0..1_000_000u32).map(|i| (i % 239) as u8 ^ 0x55).collect();
+    let mut obs = s.connect();
+    obs.roundtrip(&set_req("big", &old), b"STORED\r\n");
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&s.addr.into()).unwrap();
+    let mut reader: TcpStream = sock.into();
+    reader.write_all(&b"get big\r\n".repeat(3)).unwrap();
+    // Wait until the server is blocked on this reader with output owed.
+    let mut last = 0;
+    wait_for(Duration::from_secs(5), || {
+        std::thread::sleep(Duration::from_millis(100));
+        let held = obs.stat("conn_output_held");
+        let steady = held == last && held > 0;
+        last = held;
+        steady
+    });
+    obs.roundtrip(&set_req("big", &new), b"STORED\r\n");
+    let fill = vec![b'f'; 50_000];
+    for i in 0..800 {
+        obs.roundtrip(&set_req(&format!("fill{i}"), &fill), b"STORED\r\n");
+    }
+    let want = get_reply("big", &old);
+    reader
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let got = read_upto(&mut reader, 3 * want.len());
+    assert_eq!(got.len(), 3 * want.len(), "short reply");
+    for (i, reply) in got.chunks(want.len()).enumerate() {
+        assert!(
+            reply == &want[..],
+            "reply {i} differs from the value asked for"
+        );
+    }
+    // The pinned memory is the cache's again: a large value still fits.
+    obs.roundtrip(&set_req("again", &new), b"STORED\r\n");
+    obs.send(b"get again\r\n");
+    obs.expect(&get_reply("again", &new));
 }

@@ -8,7 +8,7 @@
 //! the opcode's own checks. Counters are the same as the text dialect's.
 
 use super::stats::{self, Group};
-use super::{Action, Ctx, Session, Stepped, PROTOCOL_VERSION};
+use super::{Action, Ctx, Output, Session, Stepped, PROTOCOL_VERSION};
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
 use crate::protocol::auth::sasl_plain;
 use crate::protocol::binary::{
@@ -32,7 +32,7 @@ fn done(consumed: usize, action: Action) -> Stepped {
 }
 
 /// Handles the binary frame at the front of `input`, appending the reply to `out`.
-pub fn step(input: &[u8], ctx: &Ctx<'_>, session: &mut Session, out: &mut Vec<u8>) -> Stepped {
+pub fn step(input: &[u8], ctx: &Ctx<'_>, session: &mut Session, out: &mut Output) -> Stepped {
     match binary::parse(input, &ctx.settings.limits) {
         Parsed::Incomplete => Stepped::NeedInput,
         Parsed::Invalid(e) => done(e.consumed.min(input.len()), Action::Close),
@@ -104,7 +104,7 @@ pub fn execute(
     req: &Request<'_>,
     ctx: &Ctx<'_>,
     session: &mut Session,
-    out: &mut Vec<u8>,
+    out: &mut Output,
 ) -> Action {
     let clock = ctx.store.clock();
     let stats = ctx.stats;
@@ -275,7 +275,7 @@ pub fn execute(
 }
 
 /// Get, GetQ, GetK, GetKQ, and with `touch` Touch and the GAT family.
-fn retrieve(req: &Request<'_>, key: &[u8], touch: Option<u32>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+fn retrieve(req: &Request<'_>, key: &[u8], touch: Option<u32>, ctx: &Ctx<'_>, out: &mut Output) {
     let stats = ctx.stats;
     let op = req.opcode;
     let with_key = op.returns_key();
@@ -296,9 +296,7 @@ fn retrieve(req: &Request<'_>, key: &[u8], touch: Option<u32>, ctx: &Ctx<'_>, ou
         out.extend_from_slice(&item.flags().to_be_bytes());
         out.extend_from_slice(key);
         if with_value {
-            for part in item.value() {
-                out.extend_from_slice(part);
-            }
+            out.value(item);
         }
         item.class_id()
     };

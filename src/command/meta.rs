@@ -35,7 +35,7 @@
 
 mod update;
 
-use super::{count_miss_reason, Action, Ctx};
+use super::{count_miss_reason, Action, Ctx, Output};
 use crate::clock::RelTime;
 use crate::protocol::meta::{
     encode_me, encode_meta, encode_mn, MetaCommand, MetaRequest, MetaStatus, ReturnFlags,
@@ -45,7 +45,7 @@ use crate::stats::classes::ClassCmd;
 use crate::store::{Entry, ItemRef, Miss, NewItem};
 
 /// Executes one meta request, appending its reply (if `q` does not hide it) to `out`.
-pub fn execute(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> Action {
+pub fn execute(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Output) -> Action {
     match req.command {
         MetaCommand::Get => get(req, ctx, out),
         MetaCommand::Set => update::set(req, ctx, out),
@@ -148,7 +148,7 @@ impl Plan {
 }
 
 /// `mg <key> <flags>*`.
-fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Output) {
     let f = &req.flags;
     let stats = ctx.stats;
     let now = ctx.store.clock().now();
@@ -189,9 +189,7 @@ fn get(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         };
         encode_meta(out, status, req, &ret);
         if f.value {
-            for part in item.value() {
-                out.extend_from_slice(part);
-            }
+            out.value(&item);
             out.extend_from_slice(crate::protocol::text::VALUE_END);
         }
         if plan.exptime != item.exptime() {

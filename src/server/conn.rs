@@ -47,10 +47,10 @@
 use super::listener::Stream;
 use super::tls::{TlsRead, TlsStream};
 use super::wirelog;
-use crate::command::{self, Action, Ctx, Session, Stepped};
+use crate::command::{self, Action, Ctx, Output, Session, Stepped, MAX_IOVECS};
 use crate::protocol::{self, Dialect};
 use crate::stats::Registry;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -115,8 +115,8 @@ pub struct Conn {
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
-    wbuf: Vec<u8>,
-    wstart: usize,
+    /// Replies not yet written: bytes, and large values by reference (`command::Output`).
+    wbuf: Output,
     /// This connection's share of the shared `output_held` gauge: its pending output as of
     /// its last write (0 while its writes keep up).
     held: usize,
@@ -156,8 +156,7 @@ impl Conn {
             rbuf: vec![0; RBUF_INITIAL],
             rstart: 0,
             rend: 0,
-            wbuf: Vec::with_capacity(RBUF_INITIAL),
-            wstart: 0,
+            wbuf: Output::with_capacity(RBUF_INITIAL, true),
             held: 0,
             swallow: 0,
             resume: 0,
@@ -205,7 +204,6 @@ impl Conn {
         }
         if self.pending_output() == 0 && self.wbuf.capacity() > RBUF_INITIAL {
             self.wbuf.clear();
-            self.wstart = 0;
             self.wbuf.shrink_to(RBUF_INITIAL);
         }
     }
@@ -314,7 +312,7 @@ impl Conn {
     }
 
     fn pending_output(&self) -> usize {
-        self.wbuf.len() - self.wstart
+        self.wbuf.pending()
     }
 
     /// Encrypted bytes (a handshake message, records) still to be written.
@@ -345,13 +343,12 @@ impl Conn {
             if self.pending_output() > 0 && output_over_limit(ctx) {
                 return Progress::HeldOverLimit;
             }
-            if self.wstart > 0 && self.wstart >= self.pending_output() {
+            if self.wbuf.sent() > 0 && self.wbuf.sent() >= self.pending_output() {
                 // Output was partly sent (a slow reader): once the sent prefix is at least
                 // as long as the backlog, drop it, so that the command layer's view of the
                 // buffer's length stays within twice the backlog. Moving only then keeps
                 // the cost amortised (each byte is moved at most once per halving).
-                self.wbuf.drain(..self.wstart);
-                self.wstart = 0;
+                self.wbuf.drop_sent();
             }
             let input = &self.rbuf[self.rstart..self.rend];
             let dialect = match self.dialect {
@@ -366,6 +363,8 @@ impl Conn {
             let out_start = self.wbuf.len();
             // Read before executing: `verbosity 0` is itself logged, as in memcached.
             let log_request = wirelog::enabled();
+            // The reply log reads values as bytes: copy them while it is on.
+            self.wbuf.set_by_ref(!log_request);
             let stepped = command::step(
                 dialect,
                 input,
@@ -499,8 +498,6 @@ impl Conn {
     fn compact_output(&mut self) {
         let keep = self.pending_output().max(RBUF_INITIAL);
         if self.wbuf.capacity() >= 2 * keep {
-            self.wbuf.drain(..self.wstart);
-            self.wstart = 0;
             self.wbuf.shrink_to(keep);
         }
     }
@@ -551,27 +548,41 @@ impl Conn {
 
     fn write_out(&mut self, ctx: &Ctx<'_>) -> io::Result<()> {
         if let Some(tls) = self.tls.as_mut() {
-            if !self.writable {
-                return Ok(());
+            // rustls takes one slice at a time (it copies into records anyway). Called even
+            // with nothing pending: it also writes the records rustls has queued (handshake).
+            while self.writable {
+                let piece = self.wbuf.first_slice();
+                let (n, full) = tls.write(&mut self.stream, piece)?;
+                let short = n < piece.len();
+                self.wbuf.advance(n);
+                ctx.stats.bytes_written.add(n as u64);
+                if full {
+                    self.writable = false;
+                }
+                if short || self.wbuf.pending() == 0 {
+                    break;
+                }
             }
-            let (n, full) = tls.write(&mut self.stream, &self.wbuf[self.wstart..])?;
-            self.wstart += n;
-            ctx.stats.bytes_written.add(n as u64);
-            if full {
-                self.writable = false;
-            }
-            if self.wstart < self.wbuf.len() {
+            if self.wbuf.pending() > 0 {
                 return Ok(());
             }
         }
-        while self.wstart < self.wbuf.len() {
+        while self.wbuf.pending() > 0 {
             if !self.writable {
                 return Ok(());
             }
-            match self.stream.write(&self.wbuf[self.wstart..]) {
+            let written = if self.wbuf.has_refs() {
+                // One writev from the buffer and segment memory (values by reference).
+                let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
+                let n = self.wbuf.slices(&mut iov);
+                self.stream.write_vectored(&iov[..n])
+            } else {
+                self.stream.write(self.wbuf.first_slice())
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.wstart += n;
+                    self.wbuf.advance(n);
                     ctx.stats.bytes_written.add(n as u64);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -582,8 +593,6 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
-        self.wbuf.clear();
-        self.wstart = 0;
         if self.wbuf.capacity() > SHRINK_AT_ONCE_ABOVE {
             self.wbuf.shrink_to(RBUF_INITIAL);
         }

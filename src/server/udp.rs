@@ -43,7 +43,7 @@
 
 use super::conn::Status;
 use super::wirelog;
-use crate::command::{self, Action, Ctx, Session, Stepped};
+use crate::command::{self, Action, Ctx, Output, Session, Stepped};
 use crate::protocol::{self, Dialect};
 use mio::net::UdpSocket;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -175,8 +175,9 @@ pub struct Endpoint {
     peer: SocketAddr,
     request_id: u16,
     session: Session,
-    /// Replies not yet sent, and their response objects.
-    wbuf: Vec<u8>,
+    /// Replies not yet sent, and their response objects (values copied: frames are built
+    /// from the bytes).
+    wbuf: Output,
     queue: VecDeque<Segment>,
     /// One datagram being assembled (header + payload).
     frame: Vec<u8>,
@@ -203,7 +204,7 @@ impl Endpoint {
             session: Session {
                 authenticated: true,
             },
-            wbuf: Vec::new(),
+            wbuf: Output::with_capacity(0, false),
             queue: VecDeque::new(),
             frame: Vec::with_capacity(DATAGRAM_MAX),
             readable: true,
@@ -391,7 +392,7 @@ impl Endpoint {
         }
         self.wbuf.clear();
         if self.wbuf.capacity() > WBUF_KEEP {
-            self.wbuf = Vec::new();
+            self.wbuf = Output::with_capacity(0, false);
         }
         true
     }

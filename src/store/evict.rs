@@ -24,7 +24,9 @@
 //! their queue. So expired memory goes before any live item is evicted.
 //!
 //! Nothing pinned is touched: the segments of the `protect` item (the one a replace, append
-//! or incr reads from) are never victims, and an item still being written is in no queue.
+//! or incr reads from) are never victims, an item still being written is in no queue, and
+//! segments that readers share (a large value being sent by reference, `page.rs`) are
+//! passed over until the last reader is done with them.
 
 use super::item::{self, head, CONT_OWNER};
 use super::segment::{Queue, NIL};
@@ -194,7 +196,7 @@ impl Stripe {
                 self.sparse.swap_remove(i);
                 continue;
             }
-            if self.mem.is_open(slot) || self.pinned.contains(&slot) {
+            if self.mem.is_open(slot) || self.pinned.contains(&slot) || self.mem.shared(slot) {
                 continue;
             }
             self.mem.pages[slot as usize].sparse = false;
@@ -215,7 +217,7 @@ impl Stripe {
         }
         for q in order {
             let open = self.mem.log(q).open;
-            if open != NIL && !self.pinned.contains(&open) {
+            if open != NIL && !self.pinned.contains(&open) && !self.mem.shared(open) {
                 return Some((open, q, false));
             }
         }
@@ -297,7 +299,7 @@ impl Stripe {
         } else {
             1
         };
-        let c = self.mem.chunk_mut(h);
+        let c = self.mem.header_mut(h);
         let f = head::freq(c);
         if from == Queue::Small {
             if f >= self.policy.promote_at.max(need) {
@@ -330,9 +332,7 @@ impl Stripe {
         let rd = self.mem.off_of(r);
         let new = if open != NIL && open != v && self.mem.room(open) >= len {
             let dst = self.mem.append(open, len);
-            let src = std::mem::take(&mut self.mem.pages[v as usize].mem);
-            self.mem.chunk_mut(dst)[..len].copy_from_slice(&src[rd..rd + len]);
-            self.mem.pages[v as usize].mem = src;
+            self.mem.copy_record(r, dst, len);
             self.mem.pages[open as usize].live += len as u32;
             dst
         } else {
@@ -341,7 +341,10 @@ impl Stripe {
             if at == rd {
                 return;
             }
-            self.mem.pages[v as usize].mem.copy_within(rd..rd + len, at);
+            let moved = self.mem.move_within(v, rd, at, len);
+            // `pick_victim` never picks a segment readers share, and none can start sharing
+            // it while this lock is held.
+            debug_assert!(moved, "a victim segment is not shared");
             self.mem.make_ref(v, at)
         };
         let key = head::key(self.mem.chunk(new), &self.mem.geo.layout);

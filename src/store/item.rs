@@ -29,6 +29,7 @@
 //! walked) until the segment is evicted or compacted. RESERVED marks a record of an item still
 //! being written.
 
+use super::page::{ValuePart, BY_REF_MIN};
 use super::segment::{Mem, NIL};
 use crate::clock::RelTime;
 
@@ -279,6 +280,30 @@ impl<'a> ItemRef<'a> {
         }
     }
 
+    /// The value as [`ValuePart`]s, one per chunk, which stay readable after the stripe lock
+    /// is released (a connection writes them to its socket later: no copy). For values of
+    /// at least [`BY_REF_MIN`] bytes: smaller ones are cheaper to copy, and only values this
+    /// large are promised never to be rewritten in place (page.rs); None below it.
+    pub fn value_parts(&self) -> Option<ValueParts<'a>> {
+        let c = self.c();
+        let layout = &self.mem.geo.layout;
+        let value_len = head::value_len(c);
+        if value_len < BY_REF_MIN {
+            return None;
+        }
+        let first = head::value_part(c, layout).len();
+        Some(ValueParts {
+            mem: self.mem,
+            first: Some((
+                self.head,
+                layout.key_off(head::chained(c)) + head::key_len(c),
+                first,
+            )),
+            next: head::next(c, layout),
+            remaining: value_len,
+        })
+    }
+
     /// Has the item been fetched since it was stored? (meta `h`)
     pub fn fetched(&self) -> bool {
         head::bits(self.c()) & FETCHED != 0
@@ -348,6 +373,35 @@ impl<'a> Iterator for ValueChunks<'a> {
         let n = self.remaining.min(get_u32(c, CONT_LEN) as usize);
         self.remaining -= n;
         Some(&c[CONT_HDR..CONT_HDR + n])
+    }
+}
+
+/// Iterator over the value's [`ValuePart`]s, one per chunk ([`ItemRef::value_parts`]).
+pub struct ValueParts<'a> {
+    mem: &'a Mem,
+    /// The head record, the value's offset in it and the length of its first part.
+    first: Option<(u32, usize, usize)>,
+    next: u32,
+    remaining: usize,
+}
+
+impl Iterator for ValueParts<'_> {
+    type Item = ValuePart;
+
+    fn next(&mut self) -> Option<ValuePart> {
+        if let Some((h, off, len)) = self.first.take() {
+            self.remaining -= len;
+            return Some(self.mem.value_part(h, off, len));
+        }
+        if self.remaining == 0 || self.next == NIL {
+            return None;
+        }
+        let r = self.next;
+        let c = self.mem.chunk(r);
+        self.next = get_u32(c, CONT_NEXT);
+        let n = self.remaining.min(get_u32(c, CONT_LEN) as usize);
+        self.remaining -= n;
+        Some(self.mem.value_part(r, CONT_HDR, n))
     }
 }
 

@@ -200,14 +200,17 @@ impl Stripe {
             )
         };
         if !chained && digits.len() <= value_len {
-            let cas = self.next_cas();
-            let c = self.mem.chunk_mut(old);
-            let off = layout.key_off(false) + head::key_len(c);
-            c[off..off + digits.len()].copy_from_slice(digits);
-            c[off + digits.len()..off + value_len].fill(b' ');
-            head::set_cas(c, &layout, cas);
-            head::set_atime(c, ctx.now);
-            return Ok(old);
+            // In place, as memcached does, unless the value is one readers may be sent by
+            // reference (page.rs): then a new record below.
+            if let Some(v) = self.mem.small_value_mut(old) {
+                v[..digits.len()].copy_from_slice(digits);
+                v[digits.len()..].fill(b' ');
+                let cas = self.next_cas();
+                let c = self.mem.header_mut(old);
+                head::set_cas(c, &layout, cas);
+                head::set_atime(c, ctx.now);
+                return Ok(old);
+            }
         }
         let key = KeyBuf::of(self, old);
         let cas = self.next_cas();
@@ -221,20 +224,20 @@ impl Stripe {
     pub fn set_item_cas(&mut self, h: u32, cas: Option<u64>) -> u64 {
         let cas = cas.unwrap_or_else(|| self.next_cas());
         let layout = self.mem.geo.layout;
-        head::set_cas(self.mem.chunk_mut(h), &layout, cas);
+        head::set_cas(self.mem.header_mut(h), &layout, cas);
         head::cas(self.mem.chunk(h), &layout)
     }
 
     /// Sets a live item's exptime.
     pub fn set_item_exptime(&mut self, h: u32, exptime: RelTime) {
-        head::set_exptime(self.mem.chunk_mut(h), exptime);
+        head::set_exptime(self.mem.header_mut(h), exptime);
     }
 
     /// Marks an item as recently used without counting a fetch (memcached's item_update):
     /// one use for the eviction policy, and the access time.
     pub fn touch_lru(&mut self, h: u32, now: RelTime) {
         let cap = self.policy.freq_cap;
-        let c = self.mem.chunk_mut(h);
+        let c = self.mem.header_mut(h);
         let f = item::head::freq(c);
         if f < cap {
             head::set_freq(c, f + 1);

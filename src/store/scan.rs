@@ -115,7 +115,7 @@ impl Stripe {
         while slot < self.mem.pages.len() {
             let page = &self.mem.pages[slot];
             // A fresh segment holds an item still being written (not yet in any queue).
-            if off >= page.used as usize || page.queue == Queue::Fresh || page.mem.is_empty() {
+            if off >= page.used as usize || page.queue == Queue::Fresh || page.mem.is_none() {
                 slot += 1;
                 off = 0;
                 continue;

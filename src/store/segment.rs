@@ -1,7 +1,7 @@
 //! Segment memory: the global segment budget and pool, and one stripe's segments and queues.
 //!
-//! Owns where item bytes live. Memory comes in segments of `page_size` bytes (`Box<[u8]>`),
-//! handed out by the global [`PagePool`] against a budget of `memory_limit / page_size`
+//! Owns where item bytes live. Memory comes in segments of `page_size` bytes ([`PageBuf`],
+//! shared through an `Arc` with readers of large values: `page.rs` has the rule), handed out by the global [`PagePool`] against a budget of `memory_limit / page_size`
 //! segments (one atomic counter; no lock). A stripe's [`Mem`] holds the segments it took in a
 //! page table and appends item records to them back to back, whatever their size: there are
 //! no size classes to strand memory in, and no chunk rounding. Records are named by a `u32`
@@ -25,12 +25,18 @@
 //!   generation is stale was removed lazily and is skipped.
 //! - The reference `NIL` (`u32::MAX`) is never a valid record: the last page slot is never used.
 
+// Segment bytes are reached through `PageBuf`'s unsafe accessors, each call with a
+// `// SAFETY:` note naming the case of page.rs's rule (crate root: deny(unsafe_code)).
+#![allow(unsafe_code)]
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crossbeam::queue::SegQueue;
 
 use super::item::{self, head, Layout, CONT_HDR, CONT_LEN};
+use super::page::{PageBuf, ValuePart, BY_REF_MIN};
 
 /// The null record reference.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -110,7 +116,7 @@ impl Geometry {
 /// The global segment budget and the pool of empty segments shared by all stripes.
 #[derive(Debug)]
 pub(crate) struct PagePool {
-    free: SegQueue<Box<[u8]>>,
+    free: SegQueue<Arc<PageBuf>>,
     allocated: AtomicUsize,
     limit: AtomicUsize,
     page_size: usize,
@@ -131,7 +137,7 @@ impl PagePool {
     }
 
     /// A segment from the pool, or a new one if the budget allows; None when it is spent.
-    pub fn take(&self) -> Option<Box<[u8]>> {
+    pub fn take(&self) -> Option<Arc<PageBuf>> {
         while let Some(page) = self.free.pop() {
             if self.over_limit() {
                 self.allocated.fetch_sub(1, Ordering::AcqRel);
@@ -145,12 +151,16 @@ impl PagePool {
                 (a < limit).then_some(a + 1)
             })
             .ok()?;
-        Some(vec![0u8; self.page_size].into_boxed_slice())
+        Some(Arc::new(PageBuf::zeroed(self.page_size)))
     }
 
-    /// Returns a whole segment; it is dropped instead of pooled while over the limit.
-    pub fn give(&self, page: Box<[u8]>) {
-        if self.over_limit() {
+    /// Returns a whole segment; it is dropped instead of pooled while over the limit, and
+    /// when readers still share it (a flush_all while a slow client is sent a large value):
+    /// then it leaves the budget at once and its memory is freed when the last reader is
+    /// done (that memory is the one outside `-m`, bounded like all output held for slow
+    /// readers: `server/conn.rs`).
+    pub fn give(&self, page: Arc<PageBuf>) {
+        if self.over_limit() || Arc::strong_count(&page) > 1 {
             self.allocated.fetch_sub(1, Ordering::AcqRel);
         } else {
             self.free.push(page);
@@ -233,8 +243,8 @@ pub(crate) enum Queue {
 /// One segment owned by a stripe.
 #[derive(Debug, Default)]
 pub(crate) struct Page {
-    /// The segment bytes; empty while the slot is unused.
-    pub mem: Box<[u8]>,
+    /// The segment bytes; None while the slot is unused.
+    pub mem: Option<Arc<PageBuf>>,
     /// Bytes written (records are appended at this offset).
     pub used: u32,
     /// Bytes of live records.
@@ -337,19 +347,129 @@ impl Mem {
         (r & ((1u32 << self.geo.off_bits) - 1)) as usize
     }
 
+    /// Segment `slot`'s memory (the slot is in use).
+    #[inline]
+    fn buf(&self, slot: usize) -> &PageBuf {
+        self.pages[slot]
+            .mem
+            .as_deref()
+            .expect("a record reference names a slot with memory")
+    }
+
     /// The bytes from record `r` to the end of its segment.
     #[inline]
     pub fn chunk(&self, r: u32) -> &[u8] {
-        let page = &self.pages[self.slot_of(r) as usize];
-        &page.mem[self.off_of(r)..]
+        let off = self.off_of(r);
+        let buf = self.buf(self.slot_of(r) as usize);
+        // SAFETY: in bounds (`off` < page size). Mutable references into segment memory are
+        // made only by `&mut self` methods of `Mem`, so none is alive during this borrow;
+        // other threads hold only shared references (ValuePart), so shared is sound.
+        unsafe { buf.bytes(off, buf.len() - off) }
     }
 
-    /// The bytes from record `r` to the end of its segment, writable.
+    /// The header of the written record `r`, writable: bits and tag, use count, times, CAS,
+    /// chain links. Never value bytes, so it is sound while readers share the segment.
     #[inline]
-    pub fn chunk_mut(&mut self, r: u32) -> &mut [u8] {
+    pub fn header_mut(&mut self, r: u32) -> &mut [u8] {
+        let c = self.chunk(r);
+        let len = if c[0] & item::WAS_CONT != 0 {
+            CONT_HDR
+        } else {
+            self.geo.layout.key_off(head::chained(c))
+        };
+        let off = self.off_of(r);
+        let buf = self.buf(self.slot_of(r) as usize);
+        // SAFETY: in bounds (a record's header lies inside its segment). `&mut self` excludes
+        // every other reference the owner could hold; readers' ValueParts cover only value
+        // bytes, never a header (page.rs's rule).
+        unsafe { buf.bytes_mut(off, len) }
+    }
+
+    /// The `len` bytes of record `r`, just reserved by [`Mem::append`] and not yet linked:
+    /// for writing a new record.
+    #[inline]
+    pub fn fresh_mut(&mut self, r: u32, len: usize) -> &mut [u8] {
         let off = self.off_of(r);
         let slot = self.slot_of(r) as usize;
-        &mut self.pages[slot].mem[off..]
+        debug_assert!(off + len <= self.pages[slot].used as usize);
+        let buf = self.buf(slot);
+        assert!(off + len <= buf.len(), "a record fits its segment");
+        // SAFETY: in bounds (checked). The bytes were past every record when `append`
+        // reserved them, and a segment starts over (used = 0) only while no reader shares it,
+        // so no ValuePart covers them; `&mut self` excludes the owner's other references.
+        unsafe { buf.bytes_mut(off, len) }
+    }
+
+    /// The value of the unchained item `h`, writable in place (incr/decr), if it is shorter
+    /// than [`BY_REF_MIN`]: no reader ever holds such a value by reference. None otherwise
+    /// (the caller writes a new record instead).
+    pub fn small_value_mut(&mut self, h: u32) -> Option<&mut [u8]> {
+        let c = self.chunk(h);
+        if head::chained(c) || head::value_len(c) >= BY_REF_MIN {
+            return None;
+        }
+        let (key_len, value_len) = (head::key_len(c), head::value_len(c));
+        let off = self.off_of(h) + self.geo.layout.key_off(false) + key_len;
+        let buf = self.buf(self.slot_of(h) as usize);
+        // SAFETY: in bounds (the record lies inside its segment). ValueParts are made only of
+        // values of at least BY_REF_MIN bytes and of chained values, so none covers these
+        // bytes; `&mut self` excludes the owner's other references.
+        Some(unsafe { buf.bytes_mut(off, value_len) })
+    }
+
+    /// Copies the `len`-byte record `src` to the fresh record `dst` (reserved by
+    /// [`Mem::append`] in another segment).
+    pub fn copy_record(&mut self, src: u32, dst: u32, len: usize) {
+        debug_assert_ne!(self.slot_of(src), self.slot_of(dst));
+        let off = self.off_of(src);
+        let from = self.buf(self.slot_of(src) as usize);
+        // SAFETY: in bounds (a record lies inside its segment); shared, and no mutable
+        // reference covers it: the only one alive below is to `dst`, in another segment.
+        let from = unsafe { from.bytes(off, len) };
+        let to_off = self.off_of(dst);
+        let to = self.buf(self.slot_of(dst) as usize);
+        assert!(to_off + len <= to.len(), "a record fits its segment");
+        // SAFETY: in bounds (checked); fresh bytes past every record, so no ValuePart covers
+        // them (as in `fresh_mut`), and `from` is in another segment.
+        unsafe { to.bytes_mut(to_off, len) }.copy_from_slice(from);
+    }
+
+    /// Moves `len` bytes of segment `slot` from offset `from` to `to` (compaction). The
+    /// segment must not be shared with readers (eviction passes over shared segments):
+    /// false, and nothing moved, if it is.
+    pub fn move_within(&mut self, slot: u32, from: usize, to: usize, len: usize) -> bool {
+        match self.pages[slot as usize]
+            .mem
+            .as_mut()
+            .and_then(Arc::get_mut)
+        {
+            Some(buf) => {
+                buf.all_mut().copy_within(from..from + len, to);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Do readers share segment `slot` (a large value being sent from it)? Then eviction and
+    /// compaction pass it over. Exact under the stripe lock in one direction: new readers
+    /// are made only under it, so a segment seen unshared stays so while the lock is held.
+    #[inline]
+    pub fn shared(&self, slot: u32) -> bool {
+        self.pages[slot as usize]
+            .mem
+            .as_ref()
+            .is_some_and(|m| Arc::strong_count(m) > 1)
+    }
+
+    /// A [`ValuePart`] for `len` value bytes at offset `off` of record `r`'s segment.
+    pub(crate) fn value_part(&self, r: u32, off: usize, len: usize) -> ValuePart {
+        let slot = self.slot_of(r) as usize;
+        let mem = self.pages[slot]
+            .mem
+            .as_ref()
+            .expect("a record reference names a slot with memory");
+        ValuePart::new(Arc::clone(mem), self.off_of(r) + off, len)
     }
 
     /// The tag of record `r`.
@@ -397,7 +517,7 @@ impl Mem {
 
     /// Adopts an empty segment into the page table (not queued). Gives it back (Err) if the
     /// page table is full.
-    pub fn add_page(&mut self, mem: Box<[u8]>) -> Result<u32, Box<[u8]>> {
+    pub fn add_page(&mut self, mem: Arc<PageBuf>) -> Result<u32, Arc<PageBuf>> {
         let slot = match self.empty_slots.pop() {
             Some(s) => s,
             None if (self.pages.len() as u32) < self.geo.max_slots => {
@@ -407,7 +527,7 @@ impl Mem {
             None => return Err(mem),
         };
         let page = &mut self.pages[slot as usize];
-        page.mem = mem;
+        page.mem = Some(mem);
         page.used = 0;
         page.live = 0;
         page.queue = Queue::None;
@@ -416,24 +536,24 @@ impl Mem {
     }
 
     /// Removes an unqueued segment from the page table and returns its bytes.
-    pub fn remove_page(&mut self, slot: u32) -> Box<[u8]> {
+    pub fn remove_page(&mut self, slot: u32) -> Arc<PageBuf> {
         let page = &mut self.pages[slot as usize];
         debug_assert_eq!(page.live, 0);
         debug_assert_eq!(page.queue, Queue::None);
         page.used = 0;
         page.gen = page.gen.wrapping_add(1);
-        let mem = std::mem::take(&mut page.mem);
+        let mem = page.mem.take().expect("a removed slot had memory");
         self.empty_slots.push(slot);
         mem
     }
 
     /// Releases every segment (flush_all): returns their bytes and resets the queues.
-    pub fn drain_pages(&mut self) -> Vec<Box<[u8]>> {
+    pub fn drain_pages(&mut self) -> Vec<Arc<PageBuf>> {
         let mut out = Vec::with_capacity(self.page_count());
         self.epoch = self.epoch.wrapping_add(1);
         for page in self.pages.drain(..) {
-            if !page.mem.is_empty() {
-                out.push(page.mem);
+            if let Some(mem) = page.mem {
+                out.push(mem);
             }
         }
         self.empty_slots.clear();
@@ -502,8 +622,8 @@ impl Mem {
         page.gen = page.gen.wrapping_add(1);
     }
 
-    /// The oldest closed segment of queue `q` that is not in `pinned`; stale entries at the
-    /// front are dropped on the way.
+    /// The oldest closed segment of queue `q` that is not in `pinned` nor shared with
+    /// readers; stale entries at the front are dropped on the way.
     pub fn oldest(&mut self, q: Queue, pinned: &[u32]) -> Option<u32> {
         loop {
             let &(slot, gen) = self.log(q).closed.front()?;
@@ -519,7 +639,10 @@ impl Mem {
             .iter()
             .find(|&&(slot, gen)| {
                 let page = &pages[slot as usize];
-                page.gen == gen && page.queue == q && !pinned.contains(&slot)
+                page.gen == gen
+                    && page.queue == q
+                    && !pinned.contains(&slot)
+                    && !page.mem.as_ref().is_some_and(|m| Arc::strong_count(m) > 1)
             })
             .map(|&(slot, _)| slot)
     }
@@ -598,7 +721,7 @@ mod tests {
         let g = geo(4096);
         let mut m = Mem::new(g);
         let slots: Vec<u32> = (0..4)
-            .map(|_| m.add_page(vec![0u8; 4096].into_boxed_slice()).unwrap())
+            .map(|_| m.add_page(Arc::new(PageBuf::zeroed(4096))).unwrap())
             .collect();
         for &s in &slots {
             m.set_open(Queue::Main, s);

@@ -196,7 +196,7 @@ impl Store {
                 cur.next_stripe();
                 break;
             };
-            let queued = matches!(page.queue, Queue::Small | Queue::Main) && !page.mem.is_empty();
+            let queued = matches!(page.queue, Queue::Small | Queue::Main) && page.mem.is_some();
             if !cur.in_page {
                 if !queued {
                     cur.next_slot();
@@ -360,7 +360,7 @@ impl Store {
         };
         st.link(hash, h);
         let cap = st.policy.freq_cap;
-        let c = st.mem.chunk_mut(h);
+        let c = st.mem.header_mut(h);
         let mut bits = head::bits(c);
         for (on, bit) in [
             (it.fetched, item::FETCHED),

@@ -225,7 +225,7 @@ impl Stripe {
     /// Header writes only: no list surgery, no other lock.
     pub fn bump(&mut self, h: u32, now: RelTime) {
         let cap = self.policy.freq_cap;
-        let c = self.mem.chunk_mut(h);
+        let c = self.mem.header_mut(h);
         head::set_bits(c, head::bits(c) | item::FETCHED);
         let f = head::freq(c);
         if f < cap {
@@ -236,7 +236,7 @@ impl Stripe {
 
     /// Sets or clears one of the meta bits.
     pub fn set_bit(&mut self, h: u32, bit: u8, on: bool) {
-        let c = self.mem.chunk_mut(h);
+        let c = self.mem.header_mut(h);
         let bits = head::bits(c);
         head::set_bits(c, if on { bits | bit } else { bits & !bit });
     }
@@ -330,7 +330,7 @@ impl Stripe {
             self.write_chained(ctx, q, &h, key, &mut src)
         } else {
             self.reserve(ctx, q, total).inspect(|&r| {
-                let c = self.mem.chunk_mut(r);
+                let c = self.mem.fresh_mut(r, total);
                 layout.write_header(c, &h, false);
                 let key_off = layout.key_off(false);
                 c[key_off..key_off + key.len()].copy_from_slice(key);
@@ -360,7 +360,7 @@ impl Stripe {
         let key_off = layout.key_off(true);
         let mut remaining = h.value_len as usize;
         {
-            let c = self.mem.chunk_mut(head_ref);
+            let c = self.mem.fresh_mut(head_ref, page_size);
             layout.write_header(c, h, true);
             c[key_off..key_off + key.len()].copy_from_slice(key);
             remaining -= src.fill(&mut c[key_off + key.len()..]);
@@ -382,7 +382,7 @@ impl Stripe {
                 }
             };
             {
-                let c = self.mem.chunk_mut(r);
+                let c = self.mem.fresh_mut(r, CONT_HDR + len);
                 c[0] = item::TAG_CONT | item::WAS_CONT;
                 item::put_u32(c, CONT_OWNER, head_ref);
                 item::put_u32(c, CONT_NEXT, NIL);
@@ -395,7 +395,7 @@ impl Stripe {
             } else {
                 CONT_NEXT
             };
-            item::put_u32(self.mem.chunk_mut(prev), link_off, r);
+            item::put_u32(self.mem.header_mut(prev), link_off, r);
             prev = r;
         }
         for i in 0..self.pending.len() {
@@ -433,7 +433,7 @@ impl Stripe {
             let len = self.mem.record_len(r) as u32;
             let slot = self.mem.slot_of(r);
             let next = {
-                let c = self.mem.chunk_mut(r);
+                let c = self.mem.header_mut(r);
                 if r == h {
                     head::set_bits(c, (head::bits(c) & !item::TAG_MASK) | tag);
                     head::next(c, &layout)
@@ -484,7 +484,7 @@ impl Stripe {
     /// keeps the old one's use count.
     pub fn relink(&mut self, hash: u64, old: u32, new: u32) {
         let f = head::freq(self.mem.chunk(old));
-        head::set_freq(self.mem.chunk_mut(new), f);
+        head::set_freq(self.mem.header_mut(new), f);
         self.mark(new, item::TAG_HEAD);
         self.account(old, false);
         self.account(new, true);

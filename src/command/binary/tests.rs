@@ -71,7 +71,7 @@ fn run(input: &[u8], creds: bool) -> Result<(), TestCaseError> {
     let mut session = Session {
         authenticated: !creds,
     };
-    let mut out = Vec::new();
+    let mut out = Output::with_capacity(0, false);
     let mut at = 0;
     let mut swallow = 0usize;
     while at < input.len() {
