@@ -42,7 +42,9 @@
 //! → `command::step` picks the dialect and calls `protocol::{text, binary}::parse` (meta
 //! is parsed on the text tokenizer) → `command::execute` (text), `command::meta`,
 //! `command::binary` call [`store::Store`] (`get`, `store`, `entry`, `arith`, ...) → the
-//! reply is encoded by `protocol` into the connection's write buffer → one `write` per batch.
+//! reply is encoded by `protocol` into the connection's write buffer (a `command::Output`:
+//! values of 16 KiB and up are spliced in by reference, as `store::ValuePart`s) → one
+//! `write` (or `writev`, with values by reference) per batch.
 //!
 //! # Rules and where they are written
 //! - Locking: the module doc of `store.rs` (stripe locks; no thread waits on a second
@@ -51,8 +53,10 @@
 //! - `unsafe`: denied at the crate root (`#![deny(unsafe_code)]`); allowed only for single
 //!   libc calls with a `// SAFETY:` note, in `process.rs` (fork, setsid, setuid, rlimits,
 //!   malloc tuning, a background thread's priority), `server/listener.rs` (umask around a
-//!   unix socket's bind) and `stats::rusage` (getrusage). The store has none: segments are
-//!   `Box<[u8]>` read with `from_le_bytes`.
+//!   unix socket's bind) and `stats::rusage` (getrusage); and in the store, `store/page.rs`
+//!   (segment memory shared with readers of large values, its soundness rule in the module
+//!   doc) and `store/segment.rs` (the only user of its accessors, exact ranges each with its
+//!   `// SAFETY:` note).
 //! - Panics abort the process (`main.rs`): a dead worker must not strand its connections.
 //!
 //! # Tests, by concern

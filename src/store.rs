@@ -29,7 +29,8 @@
 //! 2. No code ever *waits* for a second stripe lock while holding one. Operations on one key (get, gat, set and friends,
 //!    delete, touch, incr/decr, entry) lock exactly the key's stripe, once, for the whole
 //!    operation, including the caller's closure in `get`/`entry` (values are copied out of
-//!    segment memory while the lock is held; there are no item refcounts). That single hold is
+//!    segment memory while the lock is held, or, from 16 KiB, taken as `ValuePart`s that pin
+//!    their segment: `page.rs`; there are no item refcounts). That single hold is
 //!    what makes every per-key operation atomic: incr and cas loops cannot lose updates.
 //!    The one exception to "one lock": a stripe that needs memory and holds less than its
 //!    share (or has nothing left to evict) may `try_lock` another stripe to make it give a
