@@ -62,6 +62,7 @@
 mod admin;
 mod entry;
 mod evict;
+mod geometry;
 mod ghost;
 mod index;
 mod item;
@@ -69,6 +70,7 @@ mod ops;
 mod outcome;
 mod page;
 mod policy;
+mod pool;
 mod scan;
 mod segment;
 mod snapshot;

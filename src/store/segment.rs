@@ -1,8 +1,9 @@
-//! Segment memory: the global segment budget and pool, and one stripe's segments and queues.
+//! Segment memory: one stripe's segments and queues, and the only access to their bytes.
 //!
 //! Owns where item bytes live. Memory comes in segments of `page_size` bytes ([`PageBuf`],
-//! shared through an `Arc` with readers of large values: `page.rs` has the rule), handed out by the global [`PagePool`] against a budget of `memory_limit / page_size`
-//! segments (one atomic counter; no lock). A stripe's [`Mem`] holds the segments it took in a
+//! shared through an `Arc` with readers of large values: `page.rs` has the rule), handed
+//! out by the global [`PagePool`] (`pool.rs`) against a budget of `memory_limit / page_size`
+//! segments (one atomic counter; no lock); their shape is [`Geometry`] (`geometry.rs`). A stripe's [`Mem`] holds the segments it took in a
 //! page table and appends item records to them back to back, whatever their size: there are
 //! no size classes to strand memory in, and no chunk rounding. Records are named by a `u32`
 //! reference: `slot << off_bits | byte offset`, where `slot` indexes the stripe's page table.
@@ -30,201 +31,15 @@
 #![allow(unsafe_code)]
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crossbeam::queue::SegQueue;
-
-use super::item::{self, head, Layout, CONT_HDR, CONT_LEN};
+pub(crate) use super::geometry::Geometry;
+use super::item::{self, head, CONT_HDR, CONT_LEN};
 use super::page::{PageBuf, ValuePart, BY_REF_MIN};
+pub(crate) use super::pool::PagePool;
 
 /// The null record reference.
 pub(crate) const NIL: u32 = u32::MAX;
-
-/// memcached allows at most 63 slab classes (ids 1..=63); larder reports items grouped by
-/// the same classes (sizes only: memory is not divided by them).
-pub(crate) const MAX_CLASSES: usize = 63;
-
-/// The shape of segment memory, fixed at start.
-#[derive(Debug)]
-pub(crate) struct Geometry {
-    /// Bytes per segment.
-    pub page_size: usize,
-    /// Low bits of a record reference that hold the byte offset.
-    pub off_bits: u32,
-    /// Page slots a stripe may use (so that `NIL` is never a valid reference).
-    pub max_slots: u32,
-    /// Reporting classes: size by class id (index 0 unused), as memcached's -n / -f give.
-    pub sizes: Vec<usize>,
-    /// Item header layout (with or without CAS).
-    pub layout: Layout,
-    /// memcached -I: the largest header + key + value.
-    pub item_size_max: usize,
-    /// memcached -M inverted: may live items be evicted?
-    pub evict: bool,
-}
-
-impl Geometry {
-    /// Builds the geometry; reporting class sizes are size_i = ceil(min * factor^i), strictly
-    /// increasing, the last exactly `page_size`, at most 63 classes.
-    pub fn new(
-        page_size: usize,
-        chunk_size_min: usize,
-        factor: f64,
-        layout: Layout,
-        item_size_max: usize,
-        evict: bool,
-    ) -> Geometry {
-        let mut sizes = vec![0usize];
-        let mut i = 0i32;
-        while sizes.len() < MAX_CLASSES {
-            let exact = (chunk_size_min as f64) * factor.powi(i);
-            let prev = *sizes.last().expect("sizes starts with a sentinel");
-            let size = (exact.ceil() as usize).max(prev + 1);
-            if size >= page_size {
-                break;
-            }
-            sizes.push(size);
-            i += 1;
-        }
-        sizes.push(page_size);
-        let off_bits = usize::BITS - (page_size - 1).leading_zeros();
-        let max_slots = ((1u64 << (32 - off_bits)) - 1) as u32;
-        Geometry {
-            page_size,
-            off_bits,
-            max_slots,
-            sizes,
-            layout,
-            item_size_max,
-            evict,
-        }
-    }
-
-    /// The largest class id.
-    pub fn largest(&self) -> u8 {
-        (self.sizes.len() - 1) as u8
-    }
-
-    /// The smallest class whose size holds `n` bytes (None if `n` exceeds a segment).
-    pub fn class_for(&self, n: usize) -> Option<u8> {
-        let i = self.sizes[1..].partition_point(|&s| s < n) + 1;
-        (i < self.sizes.len()).then_some(i as u8)
-    }
-}
-
-/// The global segment budget and the pool of empty segments shared by all stripes.
-#[derive(Debug)]
-pub(crate) struct PagePool {
-    free: SegQueue<Arc<PageBuf>>,
-    allocated: AtomicUsize,
-    limit: AtomicUsize,
-    page_size: usize,
-    /// Segments each stripe holds (written by the stripe under its lock, read by any).
-    held: Box<[AtomicUsize]>,
-}
-
-impl PagePool {
-    /// A pool allowing `limit` segments of `page_size` bytes, shared by `stripes` stripes.
-    pub fn new(page_size: usize, limit: usize, stripes: usize) -> PagePool {
-        PagePool {
-            free: SegQueue::new(),
-            allocated: AtomicUsize::new(0),
-            limit: AtomicUsize::new(limit),
-            page_size,
-            held: (0..stripes).map(|_| AtomicUsize::new(0)).collect(),
-        }
-    }
-
-    /// A segment from the pool, or a new one if the budget allows; None when it is spent.
-    pub fn take(&self) -> Option<Arc<PageBuf>> {
-        while let Some(page) = self.free.pop() {
-            if self.over_limit() {
-                self.allocated.fetch_sub(1, Ordering::AcqRel);
-                continue;
-            }
-            return Some(page);
-        }
-        let limit = self.limit.load(Ordering::Relaxed);
-        self.allocated
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
-                (a < limit).then_some(a + 1)
-            })
-            .ok()?;
-        Some(Arc::new(PageBuf::zeroed(self.page_size)))
-    }
-
-    /// Returns a whole segment; it is dropped instead of pooled while over the limit, and
-    /// when readers still share it (a flush_all while a slow client is sent a large value):
-    /// then it leaves the budget at once and its memory is freed when the last reader is
-    /// done (that memory is the one outside `-m`, bounded like all output held for slow
-    /// readers: `server/conn.rs`).
-    pub fn give(&self, page: Arc<PageBuf>) {
-        if self.over_limit() || Arc::strong_count(&page) > 1 {
-            self.allocated.fetch_sub(1, Ordering::AcqRel);
-        } else {
-            self.free.push(page);
-        }
-    }
-
-    /// Drops pooled segments while more exist than the limit allows.
-    pub fn trim(&self) {
-        while self.over_limit() {
-            if self.free.pop().is_none() {
-                break;
-            }
-            self.allocated.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-
-    /// Are more segments allocated than the budget allows (after the limit was lowered)?
-    pub fn over_limit(&self) -> bool {
-        self.allocated.load(Ordering::Acquire) > self.limit.load(Ordering::Relaxed)
-    }
-
-    /// Sets the budget in segments.
-    pub fn set_limit(&self, pages: usize) {
-        self.limit.store(pages, Ordering::Relaxed);
-    }
-
-    /// The budget in segments.
-    pub fn limit(&self) -> usize {
-        self.limit.load(Ordering::Relaxed)
-    }
-
-    /// Segments in existence (in stripes or pooled).
-    pub fn allocated(&self) -> usize {
-        self.allocated.load(Ordering::Acquire)
-    }
-
-    /// Records how many segments stripe `id` holds.
-    pub fn set_held(&self, id: usize, n: usize) {
-        self.held[id].store(n, Ordering::Relaxed);
-    }
-
-    /// Segments stripe `id` holds (as last recorded).
-    pub fn held(&self, id: usize) -> usize {
-        self.held[id].load(Ordering::Relaxed)
-    }
-
-    /// The stripe holding the most segments, other than `except`.
-    pub fn richest(&self, except: usize) -> Option<(usize, usize)> {
-        (0..self.held.len())
-            .filter(|&i| i != except)
-            .map(|i| (i, self.held(i)))
-            .max_by_key(|&(_, n)| n)
-    }
-
-    /// An even split of the budget over the stripes, in segments.
-    pub fn fair_share(&self) -> usize {
-        self.limit() / self.held.len()
-    }
-
-    /// Empty segments waiting in the pool.
-    pub fn pooled(&self) -> usize {
-        self.free.len()
-    }
-}
 
 /// Where a segment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -656,7 +471,7 @@ impl Mem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use crate::store::item::Layout;
 
     fn geo(page: usize) -> Arc<Geometry> {
         Arc::new(Geometry::new(
@@ -667,53 +482,6 @@ mod tests {
             1 << 20,
             true,
         ))
-    }
-
-    #[test]
-    fn reporting_classes_follow_the_growth_factor() {
-        let g = geo(64 * 1024);
-        assert_eq!(&g.sizes[1..8], &[48, 60, 75, 94, 118, 147, 184]);
-        assert_eq!(*g.sizes.last().unwrap(), 64 * 1024);
-        assert!(g.sizes.len() - 1 <= MAX_CLASSES);
-        assert!(g.sizes.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(g.class_for(138), Some(6));
-        assert_eq!(g.class_for(147), Some(6));
-        assert_eq!(g.class_for(148), Some(7));
-        assert_eq!(g.class_for(1), Some(1));
-        assert_eq!(g.class_for(65536), Some(g.largest()));
-        assert_eq!(g.class_for(65537), None);
-        assert_eq!(g.off_bits, 16);
-        assert_eq!(g.max_slots, 65535);
-    }
-
-    #[test]
-    fn classes_cap_at_63_and_stay_increasing_with_tiny_factor() {
-        let g = Geometry::new(1 << 20, 48, 1.01, Layout::new(true), 1 << 20, true);
-        assert_eq!(g.sizes.len() - 1, MAX_CLASSES);
-        assert!(g.sizes.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(*g.sizes.last().unwrap(), 1 << 20);
-    }
-
-    #[test]
-    fn pool_never_exceeds_its_budget() {
-        let pool = PagePool::new(1024, 3, 1);
-        let a = pool.take().unwrap();
-        let b = pool.take().unwrap();
-        let c = pool.take().unwrap();
-        assert!(pool.take().is_none());
-        assert_eq!(pool.allocated(), 3);
-        pool.give(a);
-        assert_eq!(pool.pooled(), 1);
-        let a = pool.take().unwrap();
-        assert_eq!(a.len(), 1024);
-        pool.set_limit(1);
-        pool.give(a);
-        pool.give(b);
-        assert_eq!(pool.allocated(), 1);
-        assert!(pool.take().is_none());
-        pool.give(c);
-        pool.set_limit(4);
-        assert!(pool.take().is_some());
     }
 
     #[test]
