@@ -40,7 +40,7 @@
 //! # The request path, by function
 //! `server::worker` polls → `server::conn::Conn::ready` reads into the connection's buffer
 //! → `command::step` picks the dialect and calls `protocol::{text, binary}::parse` (meta
-//! is parsed on the text tokenizer) → `command::execute` (text), `command::meta`,
+//! is parsed on the text tokenizer) → `command::text::execute` (text), `command::meta`,
 //! `command::binary` call [`store::Store`] (`get`, `store`, `entry`, `arith`, ...) → the
 //! reply is encoded by `protocol` into the connection's write buffer (a `command::Output`:
 //! values of 16 KiB and up are spliced in by reference, as `store::ValuePart`s) → one
@@ -78,7 +78,7 @@
 //! # Adding a command
 //! 1. Parse it in `protocol` (a `Request` variant; its reply bytes as `protocol` constants
 //!    or encoders) and add a transcript to `tests/text.rs` checked against memcached.
-//! 2. Execute it in `command` (text: `command::execute`; meta/binary: their modules),
+//! 2. Execute it in `command` (text: `command::text::execute`; meta/binary: their modules),
 //!    calling the store through `Store`'s public methods only.
 //! 3. Count it in `stats` if memcached does, and cover the new variant in `fuzz/`.
 

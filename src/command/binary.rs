@@ -7,13 +7,11 @@
 //! and Version answers "Auth failure." and closes until the connection authenticates), then
 //! the opcode's own checks. Counters are the same as the text dialect's.
 
-use super::stats::{self, Group};
 use super::{Action, Ctx, Output, Session, Stepped, PROTOCOL_VERSION};
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
-use crate::protocol::auth::sasl_plain;
 use crate::protocol::binary::{
-    self, encode_error, encode_header, encode_response, encode_stat, Body, Frame, Opcode, Request,
-    Status, ARITH_NO_CREATE, MAX_SASL_MECH_LEN,
+    self, encode_error, encode_header, encode_response, Body, Frame, Opcode, Request, Status,
+    ARITH_NO_CREATE,
 };
 use crate::protocol::Parsed;
 use crate::stats::classes::ClassCmd;
@@ -506,98 +504,8 @@ fn store_error(ctx: &Ctx<'_>, e: StoreError) -> Status {
     }
 }
 
-/// Stat: one response per row, then an empty one; groups as memcached 1.6.18's
-/// `process_bin_stat` matches them (`reset` and `settings` by prefix; `items`, `slabs`,
-/// `sizes` exactly; anything else, `conns` included, is "Not found").
-fn stat(req: &Request<'_>, group: &[u8], ctx: &Ctx<'_>, out: &mut Vec<u8>) {
-    let g = if group.is_empty() {
-        Some(Group::General)
-    } else if group.starts_with(b"reset") {
-        ctx.registry.reset();
-        None
-    } else if group.starts_with(b"settings") {
-        Some(Group::Settings)
-    } else if let Some(sub) = group.strip_prefix(b"detail") {
-        // memcached compares prefixes: " dump", " on", " off".
-        let prefixes = &ctx.registry.prefixes;
-        if sub.starts_with(b" dump") {
-            let mut dump = Vec::new();
-            prefixes.dump(&mut dump);
-            stat_row(out, req, &"detailed", &String::from_utf8_lossy(&dump));
-        } else if sub.starts_with(b" on") {
-            prefixes.set_enabled(true);
-        } else if sub.starts_with(b" off") {
-            prefixes.set_enabled(false);
-        } else {
-            err(out, req, Status::KeyNotFound);
-            return;
-        }
-        None
-    } else {
-        match group {
-            b"items" => Some(Group::Items),
-            b"slabs" => Some(Group::Slabs),
-            b"sizes" => Some(Group::Sizes),
-            _ => {
-                err(out, req, Status::KeyNotFound);
-                return;
-            }
-        }
-    };
-    if let Some(g) = g {
-        stats::rows(ctx, g, &mut |name, value| stat_row(out, req, name, value));
-    }
-    encode_header(
-        out,
-        req.header.opcode,
-        Status::Success,
-        0,
-        0,
-        0,
-        req.header.opaque,
-        0,
-    );
-}
-
-/// One Stat response: the row's name as key, its value as value.
-fn stat_row(
-    out: &mut Vec<u8>,
-    req: &Request<'_>,
-    name: &dyn std::fmt::Display,
-    value: &dyn std::fmt::Display,
-) {
-    encode_stat(out, req.header.opcode, req.header.opaque, name, value);
-}
-
-/// SASL auth and step. PLAIN is a single step, so a step is always a failure.
-fn sasl(
-    req: &Request<'_>,
-    mechanism: &[u8],
-    data: &[u8],
-    ctx: &Ctx<'_>,
-    session: &mut Session,
-    out: &mut Vec<u8>,
-) {
-    let Some(creds) = ctx.settings.credentials.as_deref() else {
-        err(out, req, Status::UnknownCommand);
-        return;
-    };
-    if mechanism.len() > MAX_SASL_MECH_LEN {
-        err(out, req, Status::InvalidArguments);
-        return;
-    }
-    ctx.stats.auth_cmds.incr();
-    let accepted = req.opcode == Opcode::SaslAuth
-        && mechanism == SASL_MECHANISMS.as_bytes()
-        && sasl_plain(data).is_some_and(|(user, pass)| creds.check(user, pass));
-    if accepted {
-        session.authenticated = true;
-        ok(out, req, 0, b"Authenticated");
-    } else {
-        ctx.stats.auth_errors.incr();
-        err(out, req, Status::AuthError);
-    }
-}
+mod session;
+use session::{sasl, stat};
 
 #[cfg(test)]
 mod tests;

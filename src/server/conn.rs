@@ -3,7 +3,7 @@
 //!
 //! The request path through this file, top to bottom: the socket is read into
 //! `rbuf`; `protocol` parses a borrowed request from the unconsumed bytes;
-//! `command::execute` runs it against the store and appends the reply to `wbuf`; the
+//! `command::text::execute` runs it against the store and appends the reply to `wbuf`; the
 //! request's bytes are consumed; once the input runs dry (or the `-R` budget is spent)
 //! everything in `wbuf` leaves in one `write`.
 //!
@@ -74,7 +74,7 @@ const SHRINK_AT_ONCE_ABOVE: usize = 4 * WBUF_HIGH;
 
 /// What the worker should do with a connection after [`Conn::ready`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub enum Next {
     /// Wait for the next readiness event.
     Open,
     /// Work is left (the `-R` budget ran out): call `ready` again after other connections.
@@ -222,15 +222,15 @@ impl Conn {
 
     /// Does all the work the connection's readiness allows: read, parse, execute and
     /// write, within `ctx.reqs_per_event` requests.
-    pub fn ready(&mut self, ctx: &Ctx<'_>) -> Status {
+    pub fn ready(&mut self, ctx: &Ctx<'_>) -> Next {
         let mut budget = ctx.settings.reqs_per_event;
         loop {
             if self.pending_output() >= WBUF_HIGH {
                 if self.flush(ctx).is_err() {
-                    return Status::Close;
+                    return Next::Close;
                 }
                 if self.pending_output() >= WBUF_HIGH {
-                    return Status::Open;
+                    return Next::Open;
                 }
             }
             match self.process(&mut budget, ctx) {
@@ -238,30 +238,30 @@ impl Conn {
                 Progress::OutputFull => continue,
                 Progress::HeldOverLimit => {
                     if self.flush(ctx).is_err() {
-                        return Status::Close;
+                        return Next::Close;
                     }
                     if self.held > 0 {
                         // The client is not reading: wait for it (a writable edge), keeping
                         // no more memory than the output it is owed.
                         ctx.stats.conn_output_paused.incr();
                         self.compact_output();
-                        return Status::Open;
+                        return Next::Open;
                     }
                     continue;
                 }
                 Progress::BudgetSpent => {
                     return match self.flush(ctx) {
-                        Ok(()) => Status::Yield,
-                        Err(_) => Status::Close,
+                        Ok(()) => Next::Yield,
+                        Err(_) => Next::Close,
                     };
                 }
                 Progress::Close => {
                     let _ = self.flush(ctx);
-                    return Status::Close;
+                    return Next::Close;
                 }
                 Progress::Shutdown => {
                     let _ = self.flush(ctx);
-                    return Status::Shutdown;
+                    return Next::Shutdown;
                 }
             }
             if !self.readable {
@@ -279,17 +279,17 @@ impl Conn {
                 }
                 Err(_) => {
                     let _ = self.flush(ctx);
-                    return Status::Close;
+                    return Next::Close;
                 }
             }
         }
         match self.flush(ctx) {
             // The peer is gone and owed nothing more: close, as memcached does.
             Ok(()) if self.eof && self.pending_output() == 0 && !self.tls_wants_write() => {
-                Status::Close
+                Next::Close
             }
-            Ok(()) => Status::Open,
-            Err(_) => Status::Close,
+            Ok(()) => Next::Open,
+            Err(_) => Next::Close,
         }
     }
 

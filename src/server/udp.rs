@@ -41,7 +41,7 @@
 //! socket's writable edge (nothing else is read meanwhile). Each readiness event serves
 //! at most `-R` requests and datagrams, then yields to the worker's other connections.
 
-use super::conn::Status;
+use super::conn::Next;
 use super::wirelog;
 use crate::command::{self, Action, Ctx, Output, Session, Stepped};
 use crate::protocol::{self, Dialect};
@@ -235,30 +235,30 @@ impl Endpoint {
     }
 
     /// Serves datagrams until the socket is drained, a send would block, or `-R` requests
-    /// have been served ([`Status::Yield`]: call again after the other connections).
-    pub fn ready(&mut self, ctx: &Ctx<'_>) -> Status {
+    /// have been served ([`Next::Yield`]: call again after the other connections).
+    pub fn ready(&mut self, ctx: &Ctx<'_>) -> Next {
         let mut budget = ctx.settings.reqs_per_event;
         loop {
             if !self.flush(ctx) {
-                return Status::Open; // the writable edge brings us back
+                return Next::Open; // the writable edge brings us back
             }
             if budget == 0 {
                 return if self.pos < self.end || self.readable {
-                    Status::Yield
+                    Next::Yield
                 } else {
-                    Status::Open
+                    Next::Open
                 };
             }
             budget -= 1;
             if self.pos < self.end {
                 if self.step(ctx) == Action::Shutdown {
                     let _ = self.flush(ctx);
-                    return Status::Shutdown;
+                    return Next::Shutdown;
                 }
             } else if self.readable {
                 self.receive(ctx);
             } else {
-                return Status::Open;
+                return Next::Open;
             }
         }
     }

@@ -5,7 +5,7 @@
 //! `dispatch_conn_new`, in Rust. Everything else a worker touches is its own, except
 //! the store (which has its own locks) and the stats registry (read by `stats`).
 
-use super::conn::{Conn, Status};
+use super::conn::{Conn, Next};
 use super::listener::Accepted;
 use super::tls::TlsStream;
 use super::udp::Endpoint;
@@ -166,13 +166,13 @@ impl Worker {
             }
         };
         match status {
-            Status::Open => {}
-            Status::Yield => {
+            Next::Open => {}
+            Next::Yield => {
                 self.stats.conn_yields.incr();
                 self.pending.push(token);
             }
-            Status::Close => self.close(token),
-            Status::Shutdown => {
+            Next::Close => self.close(token),
+            Next::Shutdown => {
                 self.shared.request_shutdown();
             }
         }

@@ -145,7 +145,7 @@ pub(super) fn set(req: &MetaRequest<'_>, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             };
             reply(out, req, status, &ret, false);
         }
-        Err(e) => out.extend_from_slice(super::super::store_error(stats, e)),
+        Err(e) => out.extend_from_slice(super::super::text::store_error(stats, e)),
     }
 }
 
