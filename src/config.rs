@@ -44,10 +44,13 @@ mod cli;
 mod extended;
 mod file;
 mod listen;
+mod size;
 mod stats_settings;
 #[cfg(test)]
 mod tests;
 pub mod tls;
+
+pub(crate) use size::parse_size;
 
 use std::ffi::OsString;
 use std::fmt;

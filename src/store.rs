@@ -77,6 +77,7 @@ mod snapshot;
 mod stats;
 mod stripe;
 mod tombstone;
+mod view;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -87,7 +88,6 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::clock::{Clock, RelTime};
 pub use entry::{Entry, NewItem, OccupiedEntry, VacantEntry};
-pub use item::{ItemRef, ValueChunks, ValueParts};
 pub use outcome::{ArithOutcome, Delta, Miss, PrefixDeleteError, SetMode, SetOutcome, StoreError};
 pub use page::{ValuePart, BY_REF_MIN};
 pub use policy::Eviction;
@@ -97,6 +97,7 @@ pub use snapshot::{ExportCursor, ExportMeta, ImportItem, ImportScratch, ImportTa
 pub use stats::{ClassStats, StoreStats};
 use stripe::{Ctx, Exit, Stripe};
 use tombstone::Tombstones;
+pub use view::{ItemRef, ValueChunks, ValueParts};
 
 /// Longest key the store accepts (memcached's KEY_MAX_LENGTH).
 pub const MAX_KEY_LEN: usize = 250;

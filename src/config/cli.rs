@@ -12,7 +12,7 @@ use std::str::FromStr;
 use clap::{Arg, ArgAction, ArgMatches, ColorChoice, Command};
 
 use super::extended;
-use super::{default_threads, Config, ConfigError, ConfigOutcome, ProtocolMode};
+use super::{default_threads, parse_size, Config, ConfigError, ConfigOutcome, ProtocolMode};
 
 /// Arguments after clap's split, before conversion.
 pub(super) struct Parsed {
@@ -321,21 +321,6 @@ fn item_size(text: &str) -> Result<usize, ConfigError> {
             "-I, --max-item-size: invalid size \"{text}\" (bytes, or a number with a k or m suffix)"
         ))
     })
-}
-
-/// A byte count with an optional `k` or `m` suffix (either case); `None` if malformed or
-/// overflowing.
-pub(super) fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let (digits, multiplier) = match text.as_bytes().last()? {
-        b'k' | b'K' => (&text[..text.len() - 1], 1024),
-        b'm' | b'M' => (&text[..text.len() - 1], 1024 * 1024),
-        _ => (text, 1),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<usize>().ok()?.checked_mul(multiplier)
 }
 
 /// The version line (`-V`).

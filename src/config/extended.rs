@@ -7,8 +7,7 @@
 //! larder adds names of its own: `slab_page_size`, `eviction`, `snapshot_interval`,
 //! `metrics_port`, `cluster_config`, `udp_allow_public` and `hotkeys`/`no_hotkeys`.
 
-use super::cli::parse_size;
-use super::{Config, ConfigError};
+use super::{parse_size, Config, ConfigError};
 
 /// memcached's default `hot_lru_pct` and `warm_lru_pct`, for their combined check.
 const HOT_LRU_PCT_DEFAULT: u32 = 20;

@@ -1459,7 +1459,7 @@ mod properties {
         #[test]
         fn sizes_scale_by_suffix(n in 0usize..(1 << 20), suffix in 0usize..5) {
             let (text, multiplier) = [("", 1), ("k", 1024), ("K", 1024), ("m", 1 << 20), ("M", 1 << 20)][suffix];
-            prop_assert_eq!(cli::parse_size(&format!("{n}{text}")), Some(n * multiplier));
+            prop_assert_eq!(super::parse_size(&format!("{n}{text}")), Some(n * multiplier));
         }
 
         /// `-l host:port` binds that host and port.

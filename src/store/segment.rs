@@ -38,8 +38,7 @@ use super::item::{self, head, CONT_HDR, CONT_LEN};
 use super::page::{PageBuf, ValuePart, BY_REF_MIN};
 pub(crate) use super::pool::PagePool;
 
-/// The null record reference.
-pub(crate) const NIL: u32 = u32::MAX;
+pub(crate) use super::item::NIL;
 
 /// Where a segment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
