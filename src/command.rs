@@ -312,6 +312,8 @@ pub mod meta;
 pub mod metrics;
 mod output;
 pub mod stats;
+#[cfg(test)]
+pub(crate) mod tests;
 pub mod text;
 
 pub use output::{Output, MAX_IOVECS};

@@ -63,7 +63,9 @@
 //! - Store as a library: `src/store/tests.rs`, `tests/store_*.rs` (model, capacity,
 //!   fill, memory ceiling, expiry, calcification, threads).
 //! - Protocols: `src/protocol/*/tests.rs`; over sockets `tests/{text,meta,binary,auth}.rs`
-//!   (transcripts, also run against memcached: `LARDER_TEST_BIN=/usr/bin/memcached`),
+//!   (transcripts, also run against memcached: `LARDER_TEST_BIN=/usr/bin/memcached`); one
+//!   transcript table (`tests/common/transcripts.rs`) runs both over a socket
+//!   (`tests/text.rs`) and in process through `command::step` (`src/command/tests.rs`),
 //!   `tests/differential.rs` (random streams compared byte for byte with memcached).
 //! - Operators: `tests/ops.rs`; snapshots: `tests/snapshot.rs`; memory: `tests/memory.rs`.
 //! - Process and faults: `tests/{process,robustness,faults,soak,netfuzz,concurrency}.rs`;

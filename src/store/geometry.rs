@@ -75,20 +75,26 @@ impl Geometry {
     }
 }
 
+/// memcached's default shape (48-byte minimum, factor 1.25, CAS, -I 1m, evicting) with
+/// segments of `page` bytes, for tests.
+#[cfg(test)]
+pub(crate) fn test_geometry(page: usize) -> std::sync::Arc<Geometry> {
+    std::sync::Arc::new(Geometry::new(
+        page,
+        48,
+        1.25,
+        Layout::new(true),
+        1 << 20,
+        true,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    fn geo(page: usize) -> Arc<Geometry> {
-        Arc::new(Geometry::new(
-            page,
-            48,
-            1.25,
-            Layout::new(true),
-            1 << 20,
-            true,
-        ))
+    fn geo(page: usize) -> std::sync::Arc<Geometry> {
+        test_geometry(page)
     }
 
     #[test]

@@ -470,18 +470,7 @@ impl Mem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::item::Layout;
-
-    fn geo(page: usize) -> Arc<Geometry> {
-        Arc::new(Geometry::new(
-            page,
-            48,
-            1.25,
-            Layout::new(true),
-            1 << 20,
-            true,
-        ))
-    }
+    use crate::store::geometry::test_geometry as geo;
 
     #[test]
     fn queues_keep_fifo_order_and_skip_detached_segments() {

@@ -7,6 +7,8 @@
 //! behaviour call [`larder_only`] and return early under another binary.
 #![allow(dead_code)]
 
+pub mod transcripts;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;

@@ -5,36 +5,12 @@ use super::*;
 use crate::clock::Clock;
 use crate::command::Settings;
 use crate::protocol::binary::HEADER_LEN;
-use crate::protocol::Limits;
 use crate::stats::Registry;
 use crate::store::{Store, StoreConfig};
 use proptest::prelude::*;
-use std::sync::Arc;
 
 fn settings(creds: bool) -> Settings {
-    Settings {
-        reqs_per_event: 20,
-        limits: Limits {
-            item_size_max: 1024,
-        },
-        flush_enabled: true,
-        shutdown_enabled: false,
-        max_connections: 10,
-        threads: 1,
-        idle_timeout: 0,
-        output_limit: 1 << 20,
-        output_held_limit: 32 << 20,
-        forced_dialect: None,
-        auth_required: creds,
-        credentials: creds.then(|| {
-            Arc::new(crate::command::auth::Credentials::parse(b"u:p\n").expect("valid credentials"))
-        }),
-        stats_settings: Vec::new(),
-        dump_disabled: false,
-        cluster: None,
-        snapshot: None,
-        tls: None,
-    }
+    crate::command::tests::settings(creds, 1024)
 }
 
 /// Every reply in `out` is a whole response frame.
