@@ -1,5 +1,6 @@
 //! Memory over the socket: any value that fits the limit is stored when eviction can make
-//! room, at every `-t`, and a mixed-size fill of a small cache holds data in most of `-m`.
+//! room, at every `-t`, and a mixed-size fill of a small cache holds data in most of `-m`;
+//! a full cache evicts old items, and with `-M` refuses instead.
 //! Runs against memcached too (`LARDER_TEST_BIN=/usr/bin/memcached`), except the `bytes`
 //! floor, which memcached's per-class pages do not promise.
 
@@ -97,3 +98,44 @@ fn mixed_sizes_fill_most_of_a_small_cache() {
         );
     }
 }
+
+#[test]
+fn memory_limit_evicts_old_items() {
+    let s = Server::start(&["-m", "8"]);
+    let mut c = s.connect();
+    let value = vec![b'v'; 1000];
+    for i in 0..20_000 {
+        let mut req = format!("set key{i} 0 0 1000 noreply\r\n").into_bytes();
+        req.extend_from_slice(&value);
+        req.extend_from_slice(b"\r\n");
+        c.send(&req);
+    }
+    c.roundtrip(b"set last 0 0 1\r\nx\r\n", b"STORED\r\n");
+    assert!(c.stat("evictions") > 0);
+    c.roundtrip(b"get last\r\n", b"VALUE last 0 1\r\nx\r\nEND\r\n");
+    c.roundtrip(b"get key0\r\n", b"END\r\n");
+}
+
+
+#[test]
+fn no_evictions_with_dash_m_capital() {
+    let s = Server::start(&["-m", "8", "-M"]);
+    let mut c = s.connect();
+    let value = vec![b'v'; 1000];
+    let mut refused = false;
+    for i in 0..20_000 {
+        let mut req = format!("set key{i} 0 0 1000\r\n").into_bytes();
+        req.extend_from_slice(&value);
+        req.extend_from_slice(b"\r\n");
+        c.send(&req);
+        let line = c.read_line();
+        if line == b"SERVER_ERROR out of memory storing object\r\n" {
+            refused = true;
+            break;
+        }
+        assert_eq!(line, b"STORED\r\n");
+    }
+    assert!(refused, "-M never refused a set");
+    c.roundtrip(b"get key0\r\n", b"VALUE key0 0 1000\r\n");
+}
+

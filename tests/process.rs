@@ -1,5 +1,6 @@
 //! The daemon as a process: command line, conf file, pid file, daemonizing, systemd
-//! notification, default bind address.
+//! notification, listeners (default bind address, several `-l`, unix sockets and their
+//! mode), the connection limit and idle kicks, `shutdown` and SIGTERM.
 
 mod common;
 use common::{larder_only, Client, Server};
@@ -482,4 +483,137 @@ fn backlog_applies_to_unix_sockets() {
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(cols[3], "7", "{line}");
     drop(s);
+}
+#[test]
+fn shutdown_needs_dash_a() {
+    let mut s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"shutdown\r\n", b"ERROR: shutdown not enabled\r\n");
+    drop(c);
+    let mut s2 = Server::start(&["-A"]);
+    let mut c2 = s2.connect();
+    c2.send(b"shutdown\r\n");
+    c2.expect_closed();
+    assert!(
+        s2.wait_exit(Duration::from_secs(10)).is_some(),
+        "server did not exit"
+    );
+    assert!(s.wait_exit(Duration::from_millis(10)).is_none());
+}
+
+
+#[test]
+fn max_connections_refuses_extra_clients() {
+    if !larder_only() {
+        return; // memcached reserves file descriptors out of -c, so its count differs
+    }
+    let s = Server::start(&["-c", "2"]);
+    let mut a = s.connect();
+    // The harness's readiness probe may not have been closed server-side yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while a.stat("curr_connections") != 1 {
+        assert!(std::time::Instant::now() < deadline, "probe never closed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut b = s.connect();
+    a.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    b.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    let mut c = s.connect();
+    c.expect(b"ERROR Too many open connections\r\n");
+    c.expect_closed();
+    assert_eq!(a.stat("rejected_connections"), 1);
+}
+
+
+#[test]
+fn idle_connections_are_kicked() {
+    let s = Server::start(&["-o", "idle_timeout=1"]);
+    let mut idle = s.connect();
+    idle.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    let started = std::time::Instant::now();
+    idle.expect_closed();
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let mut c = s.connect();
+    assert!(c.stat("idle_kicks") >= 1);
+}
+
+
+/// More idle connections on one worker than its once-a-second sweep visits per loop turn
+/// (256): the sweep goes on over several turns and every one of them is kicked.
+#[test]
+fn idle_connections_beyond_one_sweep_slice_are_all_kicked() {
+    let s = Server::start(&["-t", "1", "-o", "idle_timeout=1"]);
+    let mut idle: Vec<_> = (0..300).map(|_| s.connect()).collect();
+    for c in &mut idle {
+        c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    }
+    let started = std::time::Instant::now();
+    for c in &mut idle {
+        c.expect_closed();
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut c = s.connect();
+    assert!(c.stat("idle_kicks") >= 300);
+}
+
+
+#[test]
+fn unix_socket_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("larder.sock");
+    let s = Server::start(&["-s", path.to_str().unwrap(), "-a", "0700"]);
+    let mut c = common::Client::unix(s.unix.as_ref().unwrap());
+    c.roundtrip(
+        b"set u 0 0 1\r\nx\r\nget u\r\n",
+        b"STORED\r\nVALUE u 0 1\r\nx\r\nEND\r\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+
+/// `-a` is the socket file's exact mode, whatever the umask the server was started with
+/// (the mode is set as the file is created, with a umask around bind, as memcached does).
+#[test]
+fn unix_socket_mode_is_exactly_the_mask() {
+    use std::os::unix::fs::PermissionsExt;
+    for mask in ["0777", "0660", "0600"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("larder.sock");
+        let s = Server::start(&["-s", path.to_str().unwrap(), "-a", mask]);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, u32::from_str_radix(mask, 8).unwrap(), "-a {mask}");
+        drop(s);
+    }
+}
+
+
+#[test]
+fn sigterm_stops_gracefully() {
+    let mut s = Server::start(&[]);
+    let mut c = s.connect();
+    c.roundtrip(b"set a 0 0 1\r\n1\r\n", b"STORED\r\n");
+    s.signal(libc::SIGTERM);
+    let status = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("exit after SIGTERM");
+    if larder_only() {
+        assert!(status.success(), "{status:?}");
+    }
+    c.expect_closed();
+}
+
+
+#[test]
+fn several_listen_addresses() {
+    if !larder_only() {
+        return;
+    }
+    // The harness adds -l 127.0.0.1; these add up with it.
+    let s = Server::start(&["-l", "127.0.0.2,127.0.0.3"]);
+    for host in [[127, 0, 0, 1], [127, 0, 0, 2], [127, 0, 0, 3]] {
+        let mut c = common::Client::tcp((host, s.addr.port()).into());
+        c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    }
 }
