@@ -94,8 +94,39 @@ fn main() {
     let t = Instant::now();
     let _ = store.size_histogram();
     let hist_ns = t.elapsed().as_nanos();
-    let t = Instant::now();
-    store.flush_all(0);
-    let flush_ns = t.elapsed().as_nanos();
-    println!("stats {stats_ns} ns, stats sizes {hist_ns} ns (total), flush_all {flush_ns} ns");
+    // flush_all while another thread reads the same stripe: its worst wait during the
+    // flush, against its worst in as long a window just before (scheduling noise), is how
+    // long the flush held the stripe lock.
+    let phase = std::sync::atomic::AtomicU8::new(0);
+    let (flush_ns, worst_idle_ns, worst_read_ns) = std::thread::scope(|sc| {
+        let reader = sc.spawn(|| {
+            let mut worst = [0u128; 2];
+            loop {
+                let p = phase.load(std::sync::atomic::Ordering::Relaxed);
+                if p == 2 {
+                    return worst;
+                }
+                let t = Instant::now();
+                let _ = store.get(b"key:1", |_| ());
+                let ns = t.elapsed().as_nanos();
+                worst[p as usize] = worst[p as usize].max(ns);
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        phase.store(1, std::sync::atomic::Ordering::Relaxed);
+        let t = Instant::now();
+        store.flush_all(0);
+        let flush_ns = t.elapsed().as_nanos();
+        std::thread::sleep(std::time::Duration::from_millis(
+            100u64.saturating_sub(u64::try_from(flush_ns / 1_000_000).unwrap_or(100)),
+        ));
+        phase.store(2, std::sync::atomic::Ordering::Relaxed);
+        let [idle, during] = reader.join().expect("reader");
+        (flush_ns, idle, during)
+    });
+    println!(
+        "stats {stats_ns} ns, stats sizes {hist_ns} ns (total), flush_all {flush_ns} ns; \
+         worst read on the stripe: {worst_read_ns} ns during the flush's 100 ms, \
+         {worst_idle_ns} ns in the 100 ms before"
+    );
 }

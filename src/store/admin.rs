@@ -1,8 +1,9 @@
 //! Whole-store operations: `flush_all`, prefix deletes, the maintenance round the
 //! background thread runs, and the memory limit (`cache_memlimit`). Each visits stripes one
 //! at a time, one stripe lock at a time (the locking rules are in `store.rs`); `flush_all 0`
-//! holds a stripe's lock while it hands that stripe's segments back (at most a 2 GiB
-//! share), the maintenance round a bounded slice per stripe.
+//! holds a stripe's lock only to move its index, page table and ghost out (constant time),
+//! and hands the segments back after unlocking; the maintenance round a bounded slice per
+//! stripe.
 
 use super::*;
 
@@ -20,8 +21,8 @@ impl Store {
             self.flush_pending.store(0, Ordering::Relaxed);
             self.flush_passed.fetch_max(now, Ordering::Relaxed);
             for stripe in self.stripes.iter() {
-                let old = stripe.lock().flush();
-                drop(old);
+                let flushed = stripe.lock().flush();
+                flushed.release();
             }
         } else {
             self.flush_pending

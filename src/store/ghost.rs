@@ -66,11 +66,6 @@ impl Ghost {
         }
     }
 
-    /// Forgets everything (flush_all).
-    pub fn clear(&mut self) {
-        self.slots.fill(0);
-    }
-
     /// Bytes of memory the table takes.
     pub fn bytes(&self) -> usize {
         self.slots.len() * 2

@@ -361,15 +361,11 @@ impl Mem {
         mem
     }
 
-    /// Releases every segment (flush_all): returns their bytes and resets the queues.
-    pub fn drain_pages(&mut self) -> Vec<Arc<PageBuf>> {
-        let mut out = Vec::with_capacity(self.page_count());
+    /// Releases every segment (flush_all): moves the page table out and resets the queues,
+    /// in time independent of the stripe's size (the caller hands the segments back to the
+    /// pool after releasing the stripe lock: [`Mem::segments_of`]).
+    pub fn take_pages(&mut self) -> Vec<Page> {
         self.epoch = self.epoch.wrapping_add(1);
-        for page in self.pages.drain(..) {
-            if let Some(mem) = page.mem {
-                out.push(mem);
-            }
-        }
         self.empty_slots.clear();
         self.spare.clear();
         self.small = Log::new();
@@ -378,7 +374,12 @@ impl Mem {
             class.items = 0;
             class.mem_requested = 0;
         }
-        out
+        std::mem::take(&mut self.pages)
+    }
+
+    /// The segments of a page table taken by [`Mem::take_pages`].
+    pub fn segments_of(pages: Vec<Page>) -> impl Iterator<Item = Arc<PageBuf>> {
+        pages.into_iter().filter_map(|p| p.mem)
     }
 
     /// The queue `q`.

@@ -15,7 +15,7 @@ use super::ghost::Ghost;
 use super::index::Index;
 use super::item::{self, head, Header, CONT_HDR, CONT_LEN, CONT_NEXT, CONT_OWNER};
 use super::policy::Params;
-use super::segment::{Mem, PagePool, Queue, NIL};
+use super::segment::{Mem, Page, PagePool, Queue, NIL};
 use super::tombstone::Tombstones;
 use super::{Miss, StoreError, Stripes};
 use crate::clock::RelTime;
@@ -570,22 +570,47 @@ impl Stripe {
         self.pool.set_held(self.id as usize, self.mem.page_count());
     }
 
-    /// flush_all now: drops every item and returns every segment to the pool. Returns the
-    /// old index, for the caller to drop after releasing the lock (freeing its sub-tables,
-    /// one per few hundred items, is the part of a flush that need not hold the lock).
-    #[must_use = "drop the old index after unlocking"]
-    pub fn flush(&mut self) -> Index {
-        let old = std::mem::take(&mut self.index);
+    /// flush_all now: drops every item and gives up every segment, in time independent of
+    /// the stripe's size: the index, the page table and the ghost are moved out whole and
+    /// returned, for the caller to release after unlocking ([`Flushed::release`]: segments
+    /// back to the pool, the index's sub-tables freed).
+    #[must_use = "release what was flushed after unlocking"]
+    pub fn flush(&mut self) -> Flushed {
+        let index = std::mem::take(&mut self.index);
+        let pages = self.mem.take_pages();
+        let ghost = std::mem::take(&mut self.ghost);
+        self.ghost_fit_at = 0;
         self.counters.curr_items = 0;
         self.counters.bytes = 0;
-        for page in self.mem.drain_pages() {
-            self.pool.give(page);
-        }
-        self.ghost.clear();
         self.sparse.clear();
         self.crawl_slot = 0;
         self.crawl_off = 0;
         self.sync_held();
-        old
+        Flushed {
+            index,
+            pages,
+            ghost,
+            pool: Arc::clone(&self.pool),
+        }
+    }
+}
+
+/// What a flushed stripe gave up ([`Stripe::flush`]), released without its lock.
+pub(crate) struct Flushed {
+    index: Index,
+    pages: Vec<Page>,
+    ghost: Ghost,
+    pool: Arc<PagePool>,
+}
+
+impl Flushed {
+    /// Hands the segments back to the pool and frees the old index and ghost: the part of a
+    /// flush whose time grows with the stripe's size, done with no lock held.
+    pub fn release(self) {
+        drop(self.index);
+        drop(self.ghost);
+        for mem in Mem::segments_of(self.pages) {
+            self.pool.give(mem);
+        }
     }
 }
