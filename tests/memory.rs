@@ -116,7 +116,6 @@ fn memory_limit_evicts_old_items() {
     c.roundtrip(b"get key0\r\n", b"END\r\n");
 }
 
-
 #[test]
 fn no_evictions_with_dash_m_capital() {
     let s = Server::start(&["-m", "8", "-M"]);
@@ -138,4 +137,3 @@ fn no_evictions_with_dash_m_capital() {
     assert!(refused, "-M never refused a set");
     c.roundtrip(b"get key0\r\n", b"VALUE key0 0 1000\r\n");
 }
-

@@ -743,3 +743,29 @@ fn unused_flags_are_ignored() {
     c.roundtrip(b"ma k s f h l u R5 F5 I\r\n", b"HD\r\n");
     c.roundtrip(b"mg k v\r\n", b"VA 1\r\n3\r\n");
 }
+
+/// Large values (sent from item memory by reference, with `writev`) arrive whole and in
+/// order with the replies around them, pipelined.
+#[test]
+fn large_values_pipelined_between_small_replies() {
+    let s = Server::start(&[]);
+    let mut c = s.connect();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let mid: Vec<u8> = (0..20_000u32).map(|i| (i % 13) as u8 + b'a').collect();
+    for (key, value) in [("big", &big), ("mid", &mid)] {
+        let mut req = format!("ms {key} {}\r\n", value.len()).into_bytes();
+        req.extend_from_slice(value);
+        req.extend_from_slice(b"\r\n");
+        c.roundtrip(&req, b"HD\r\n");
+    }
+    c.send(b"mg big v\r\nmn\r\nmg mid v k\r\nmg big s v\r\nmn\r\n");
+    let mut want = format!("VA {}\r\n", big.len()).into_bytes();
+    want.extend_from_slice(&big);
+    want.extend_from_slice(b"\r\nMN\r\n");
+    want.extend_from_slice(format!("VA {} kmid\r\n", mid.len()).as_bytes());
+    want.extend_from_slice(&mid);
+    want.extend_from_slice(format!("\r\nVA {} s{}\r\n", big.len(), big.len()).as_bytes());
+    want.extend_from_slice(&big);
+    want.extend_from_slice(b"\r\nMN\r\n");
+    c.expect(&want);
+}

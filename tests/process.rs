@@ -501,7 +501,6 @@ fn shutdown_needs_dash_a() {
     assert!(s.wait_exit(Duration::from_millis(10)).is_none());
 }
 
-
 #[test]
 fn max_connections_refuses_extra_clients() {
     if !larder_only() {
@@ -524,7 +523,6 @@ fn max_connections_refuses_extra_clients() {
     assert_eq!(a.stat("rejected_connections"), 1);
 }
 
-
 #[test]
 fn idle_connections_are_kicked() {
     let s = Server::start(&["-o", "idle_timeout=1"]);
@@ -536,7 +534,6 @@ fn idle_connections_are_kicked() {
     let mut c = s.connect();
     assert!(c.stat("idle_kicks") >= 1);
 }
-
 
 /// More idle connections on one worker than its once-a-second sweep visits per loop turn
 /// (256): the sweep goes on over several turns and every one of them is kicked.
@@ -556,7 +553,6 @@ fn idle_connections_beyond_one_sweep_slice_are_all_kicked() {
     assert!(c.stat("idle_kicks") >= 300);
 }
 
-
 #[test]
 fn unix_socket_listener() {
     let dir = tempfile::tempdir().unwrap();
@@ -571,7 +567,6 @@ fn unix_socket_listener() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
-
 
 /// `-a` is the socket file's exact mode, whatever the umask the server was started with
 /// (the mode is set as the file is created, with a umask around bind, as memcached does).
@@ -588,7 +583,6 @@ fn unix_socket_mode_is_exactly_the_mask() {
     }
 }
 
-
 #[test]
 fn sigterm_stops_gracefully() {
     let mut s = Server::start(&[]);
@@ -603,7 +597,6 @@ fn sigterm_stops_gracefully() {
     }
     c.expect_closed();
 }
-
 
 #[test]
 fn several_listen_addresses() {

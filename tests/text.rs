@@ -418,4 +418,3 @@ fn reqs_per_event_yields_but_keeps_order() {
         assert!(c.stat("conn_yields") > 0);
     }
 }
-
