@@ -5,8 +5,9 @@
 //! answer as memcached does with the values that are true here (see the README):
 //! `slabs automove` is recorded for `stats settings` and changes nothing (memory moves
 //! between sizes by itself); `slabs reassign` between valid classes answers `NOSPARE`
-//! (a class never holds a page of its own); `lru_crawler crawl|sleep|tocrawl|enable|
-//! disable` are accepted (the maintenance crawl runs every 100 ms regardless).
+//! (a class never holds a page of its own); `lru_crawler crawl` ends the crawler's back-off,
+//! so the next maintenance round (within 100 ms) starts a lap; `lru_crawler sleep|tocrawl|
+//! enable|disable` are accepted (the maintenance crawl runs regardless).
 
 use super::{dump, Action, Ctx};
 use crate::protocol::admin::{self, Admin};
@@ -20,6 +21,10 @@ pub fn execute(req: &Admin<'_>, resume: usize, ctx: &Ctx<'_>, out: &mut Vec<u8>)
             classes,
             prefix,
         } => return dump::listing(ctx, format, classes, prefix, resume, out),
+        Admin::Crawl => {
+            ctx.store.crawl_soon();
+            out.extend_from_slice(crate::protocol::text::OK);
+        }
         Admin::SlabsAutomove(level) => {
             ctx.registry.slab_automove.store(level, Ordering::Relaxed);
             out.extend_from_slice(crate::protocol::text::OK);

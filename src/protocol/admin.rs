@@ -47,6 +47,9 @@ pub enum Admin<'a> {
         /// Only keys starting with this (larder extension).
         prefix: Option<&'a [u8]>,
     },
+    /// `lru_crawler crawl <classes|all>`: crawl now (the crawler's back-off is reset; it
+    /// always visits every class).
+    Crawl,
     /// `slabs automove <0|1|2>`.
     SlabsAutomove(u32),
     /// `slabs reassign <src> <dst>`, both within the class range (answered by the command
@@ -98,7 +101,7 @@ pub fn lru_crawler<'a>(toks: &Tokens<'a>) -> Admin<'a> {
             }
         }
         (3, b"crawl") => match classes(toks.get(2)) {
-            Ok(_) => Admin::Reply(OK),
+            Ok(_) => Admin::Crawl,
             Err(reply) => Admin::Reply(reply),
         },
         (3, b"sleep") => match parse_u32(toks.get(2)) {
@@ -351,7 +354,7 @@ mod tests {
             reply("lru_crawler metadump ,"),
             "NOTSTARTED no items to crawl\r\n"
         );
-        assert_eq!(reply("lru_crawler crawl all"), "OK\r\n");
+        assert_eq!(crawler("lru_crawler crawl all"), Admin::Crawl);
         assert_eq!(
             reply("lru_crawler crawl 0"),
             "BADCLASS invalid class id\r\n"

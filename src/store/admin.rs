@@ -103,6 +103,16 @@ impl Store {
         self.pool.trim();
     }
 
+    /// `lru_crawler crawl`: every stripe's crawler ends its back-off (see `Stripe::crawl`),
+    /// so the next maintenance round starts crawling at once.
+    pub fn crawl_soon(&self) {
+        for stripe in self.stripes.iter() {
+            let mut st = stripe.lock();
+            st.crawl_rest = 0;
+            st.crawl_backoff = 0;
+        }
+    }
+
     /// cache_memlimit: sets the page budget. Raising takes effect at once; lowering stops
     /// new pages at once and `maintain()` gives pages back until usage fits.
     pub fn set_memory_limit(&self, bytes: usize) {

@@ -47,6 +47,9 @@ const KEEP_EIGHTHS: usize = 7;
 
 /// Spare segments one crawl step hands back to the pool at most (the rest go next time).
 const SPARE_PER_CRAWL: usize = 64;
+/// Most maintenance rounds (100 ms each) the crawler sits out between laps that find
+/// nothing: 6.4 s.
+const CRAWL_REST_MAX: u32 = 64;
 
 impl Stripe {
     /// Room for a record of `n` bytes (at most a segment) at the end of queue `q`'s open
@@ -358,7 +361,29 @@ impl Stripe {
     /// page slots, reclaims expired and flushed items (their segments then compact early),
     /// and hands up to `SPARE_PER_CRAWL` spare segments beyond one back to the global
     /// pool. Its lock hold is bounded by `budget`, not by the stripe's size.
+    ///
+    /// A lap that found nothing to reclaim (no TTLs in use, or none due) makes the crawler
+    /// sit out 1, 2, 4, ... up to `CRAWL_REST_MAX` rounds before the next lap, as memcached's
+    /// crawler backs off when its scans reclaim little; a lap that finds something resets
+    /// it. Without this a small cache was walked whole ten times a second for nothing (7% of
+    /// the server's CPU with 10,000 16 KiB items: each record visited is a cache miss).
     pub fn crawl(&mut self, ctx: &Ctx, budget: usize) {
+        if self.crawl_rest > 0 {
+            self.crawl_rest -= 1;
+        } else {
+            self.crawl_step(ctx, budget);
+        }
+        let mut given = 0;
+        while self.mem.spare.len() > 1 && given < SPARE_PER_CRAWL {
+            given += 1;
+            let slot = self.mem.spare.pop().expect("spare has more than one");
+            let page = self.mem.remove_page(slot);
+            self.pool.give(page);
+        }
+        self.sync_held();
+    }
+
+    fn crawl_step(&mut self, ctx: &Ctx, budget: usize) {
         let mut visited = 0;
         let mut slots_seen = 0;
         let max_slots = self.mem.pages.len().min(budget);
@@ -366,12 +391,15 @@ impl Stripe {
             let n_slots = self.mem.pages.len() as u32;
             if n_slots == 0 {
                 // Nothing to visit: a whole lap.
-                self.crawl_laps += 1;
+                self.lap_done();
                 break;
             }
             if self.crawl_slot >= n_slots {
                 self.crawl_slot = 0;
-                self.crawl_laps += 1;
+                self.lap_done();
+                if self.crawl_rest > 0 {
+                    break;
+                }
             }
             let slot = self.crawl_slot;
             let page = &self.mem.pages[slot as usize];
@@ -387,17 +415,22 @@ impl Stripe {
             if self.mem.tag(r) == item::TAG_HEAD {
                 if let Err(miss) = self.validity(r, ctx) {
                     self.unlink(r, Exit::Crawled(miss), ctx);
+                    self.crawl_found += 1;
                 }
             }
         }
-        let mut given = 0;
-        while self.mem.spare.len() > 1 && given < SPARE_PER_CRAWL {
-            given += 1;
-            let slot = self.mem.spare.pop().expect("spare has more than one");
-            let page = self.mem.remove_page(slot);
-            self.pool.give(page);
+    }
+
+    /// The crawler finished a lap: back off if it found nothing (see `crawl`).
+    fn lap_done(&mut self) {
+        self.crawl_laps += 1;
+        if self.crawl_found == 0 {
+            self.crawl_backoff = (self.crawl_backoff * 2).clamp(1, CRAWL_REST_MAX);
+            self.crawl_rest = self.crawl_backoff;
+        } else {
+            self.crawl_backoff = 0;
         }
-        self.sync_held();
+        self.crawl_found = 0;
     }
 
     /// Last access time of the next item eviction would look at (oldest segment first).

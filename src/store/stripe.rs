@@ -88,6 +88,12 @@ pub(crate) struct Stripe {
     pub tombstones: Arc<Tombstones>,
     /// Laps of the page table the crawler has completed (retires tombstones).
     pub crawl_laps: u64,
+    /// Items the crawler has unlinked in its current lap.
+    pub crawl_found: u64,
+    /// Maintenance rounds the crawler sits out before its next lap, and how many it sat
+    /// out after the last lap (doubling while laps find nothing: `evict.rs`, `crawl`).
+    pub crawl_rest: u32,
+    pub crawl_backoff: u32,
 }
 
 /// Copies a value given as slices into chunk memory, part by part.
@@ -143,6 +149,9 @@ impl Stripe {
             sparse: Vec::new(),
             tombstones: Arc::default(),
             crawl_laps: 0,
+            crawl_found: 0,
+            crawl_rest: 0,
+            crawl_backoff: 0,
             pinned: Vec::new(),
             pending: Vec::new(),
             ghost_fit_at: 0,

@@ -876,3 +876,48 @@ fn reset_stats_zeroes_event_counters_and_keeps_gauges() {
     assert_eq!(after.curr_items, before.curr_items);
     assert_eq!(after.bytes, before.bytes);
 }
+
+/// The crawler backs off while its laps find nothing (no TTL due), never for more than
+/// 64 rounds, and `crawl_soon` (`lru_crawler crawl`) ends the back-off at once.
+#[test]
+fn crawler_backs_off_while_laps_find_nothing() {
+    let s = new_store(cfg(16 << 20, 1, 64 << 10));
+    let clock = s.clock().clone();
+    for i in 0..100 {
+        set(&s, format!("forever{i}").as_bytes(), b"v");
+    }
+    // Empty laps: the rest doubles up to its cap.
+    for _ in 0..200 {
+        s.maintain();
+    }
+    let exp = clock.expiry(1);
+    for i in 0..100 {
+        s.store(SetMode::Set, format!("brief{i}").as_bytes(), b"v", 0, exp)
+            .unwrap();
+    }
+    clock.advance(2);
+    let crawled = |s: &Store| s.stats().crawler_reclaimed;
+    s.maintain();
+    assert_eq!(crawled(&s), 0, "resting crawler crawled");
+    // Within the cap (64 rounds), it crawls again on its own.
+    for _ in 0..64 {
+        s.maintain();
+    }
+    assert_eq!(crawled(&s), 100);
+
+    // Back to resting after empty laps; `crawl_soon` ends the rest.
+    for _ in 0..200 {
+        s.maintain();
+    }
+    let exp = clock.expiry(1);
+    for i in 0..50 {
+        s.store(SetMode::Set, format!("again{i}").as_bytes(), b"v", 0, exp)
+            .unwrap();
+    }
+    clock.advance(2);
+    s.maintain();
+    assert_eq!(crawled(&s), 100, "resting crawler crawled");
+    s.crawl_soon();
+    s.maintain();
+    assert_eq!(crawled(&s), 150);
+}
