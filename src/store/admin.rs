@@ -93,7 +93,19 @@ impl Store {
         let mut laps = Vec::new();
         for stripe in self.stripes.iter() {
             let mut st = stripe.lock();
-            st.crawl(&ctx, CRAWL_BUDGET);
+            if st.crawl_round() {
+                // The round's budget in slices, the lock handed to any waiting worker in
+                // between (`unlock_fair`), so no request waits for more than one slice.
+                for _ in 0..CRAWL_BUDGET / CRAWL_SLICE {
+                    st.crawl_step(&ctx, CRAWL_SLICE);
+                    if st.crawl_rest > 0 {
+                        break;
+                    }
+                    MutexGuard::unlock_fair(st);
+                    st = stripe.lock();
+                }
+            }
+            st.return_spares();
             if self.pool.over_limit() {
                 st.release_page(&ctx);
             }

@@ -357,22 +357,27 @@ impl Stripe {
         }
     }
 
-    /// One bounded crawl step: visits up to `budget` records and steps past up to `budget`
-    /// page slots, reclaims expired and flushed items (their segments then compact early),
-    /// and hands up to `SPARE_PER_CRAWL` spare segments beyond one back to the global
-    /// pool. Its lock hold is bounded by `budget`, not by the stripe's size.
+    /// The crawler, one maintenance round of it: reclaims expired and flushed items (their
+    /// segments then compact early) and hands spare segments back to the global pool. The
+    /// round calls this once, then, unless it returns false (resting),
+    /// [`Stripe::crawl_step`] a few times with the lock released in between (each hold is
+    /// bounded by its budget, not by the stripe's size), then [`Stripe::return_spares`].
     ///
     /// A lap that found nothing to reclaim (no TTLs in use, or none due) makes the crawler
     /// sit out 1, 2, 4, ... up to `CRAWL_REST_MAX` rounds before the next lap, as memcached's
     /// crawler backs off when its scans reclaim little; a lap that finds something resets
     /// it. Without this a small cache was walked whole ten times a second for nothing (7% of
     /// the server's CPU with 10,000 16 KiB items: each record visited is a cache miss).
-    pub fn crawl(&mut self, ctx: &Ctx, budget: usize) {
+    pub fn crawl_round(&mut self) -> bool {
         if self.crawl_rest > 0 {
             self.crawl_rest -= 1;
-        } else {
-            self.crawl_step(ctx, budget);
+            return false;
         }
+        true
+    }
+
+    /// Hands up to `SPARE_PER_CRAWL` spare segments beyond one back to the global pool.
+    pub fn return_spares(&mut self) {
         let mut given = 0;
         while self.mem.spare.len() > 1 && given < SPARE_PER_CRAWL {
             given += 1;
@@ -383,7 +388,9 @@ impl Stripe {
         self.sync_held();
     }
 
-    fn crawl_step(&mut self, ctx: &Ctx, budget: usize) {
+    /// Visits up to `budget` records (and steps past up to `budget` page slots) from where
+    /// the last step stopped; stops early at the end of a lap that starts a rest.
+    pub fn crawl_step(&mut self, ctx: &Ctx, budget: usize) {
         let mut visited = 0;
         let mut slots_seen = 0;
         let max_slots = self.mem.pages.len().min(budget);
