@@ -37,6 +37,29 @@ pub(crate) fn settings(creds: bool, item_size_max: usize) -> Settings {
     }
 }
 
+/// Runs `f` with a request context over `store` (a fresh registry and default settings;
+/// with `creds`, SASL required) and a session authenticated unless `creds`.
+pub(crate) fn with_ctx<R>(
+    store: &Store,
+    creds: bool,
+    item_size_max: usize,
+    f: impl FnOnce(&Ctx<'_>, &mut Session) -> R,
+) -> R {
+    let registry = Registry::new(1);
+    let stats = registry.worker(0);
+    let settings = settings(creds, item_size_max);
+    let ctx = Ctx {
+        store,
+        stats: &stats,
+        registry: &registry,
+        settings: &settings,
+    };
+    let mut session = Session {
+        authenticated: !creds,
+    };
+    f(&ctx, &mut session)
+}
+
 /// Runs `input` through `step` as a connection would (swallowing refused data blocks) and
 /// returns every reply byte.
 fn feed(input: &[u8], ctx: &Ctx<'_>, session: &mut Session) -> Vec<u8> {
@@ -73,27 +96,17 @@ fn feed(input: &[u8], ctx: &Ctx<'_>, session: &mut Session) -> Vec<u8> {
 fn transcripts_through_step() {
     for t in transcripts::TRANSCRIPTS {
         let store = Store::new(StoreConfig::default(), Clock::manual()).expect("store");
-        let registry = Registry::new(1);
-        let stats = registry.worker(0);
-        let settings = settings(false, 1 << 20);
-        let ctx = Ctx {
-            store: &store,
-            stats: &stats,
-            registry: &registry,
-            settings: &settings,
-        };
-        let mut session = Session {
-            authenticated: true,
-        };
-        for (i, (request, reply)) in t.steps.iter().enumerate() {
-            let got = feed(request, &ctx, &mut session);
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(reply),
-                "transcript {:?}, step {i}: {:?}",
-                t.name,
-                String::from_utf8_lossy(request)
-            );
-        }
+        with_ctx(&store, false, 1 << 20, |ctx, session| {
+            for (i, (request, reply)) in t.steps.iter().enumerate() {
+                let got = feed(request, ctx, session);
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(reply),
+                    "transcript {:?}, step {i}: {:?}",
+                    t.name,
+                    String::from_utf8_lossy(request)
+                );
+            }
+        });
     }
 }

@@ -3,15 +3,9 @@
 
 use super::*;
 use crate::clock::Clock;
-use crate::command::Settings;
 use crate::protocol::binary::HEADER_LEN;
-use crate::stats::Registry;
 use crate::store::{Store, StoreConfig};
 use proptest::prelude::*;
-
-fn settings(creds: bool) -> Settings {
-    crate::command::tests::settings(creds, 1024)
-}
 
 /// Every reply in `out` is a whole response frame.
 fn well_framed(out: &[u8]) -> bool {
@@ -35,47 +29,37 @@ fn run(input: &[u8], creds: bool) -> Result<(), TestCaseError> {
         Clock::manual(),
     )
     .expect("store");
-    let registry = Registry::new(1);
-    let stats = registry.worker(0);
-    let settings = settings(creds);
-    let ctx = Ctx {
-        store: &store,
-        stats: &stats,
-        registry: &registry,
-        settings: &settings,
-    };
-    let mut session = Session {
-        authenticated: !creds,
-    };
-    let mut out = Output::with_capacity(0, false);
-    let mut at = 0;
-    let mut swallow = 0usize;
-    while at < input.len() {
-        if swallow > 0 {
-            let n = swallow.min(input.len() - at);
-            at += n;
-            swallow -= n;
-            continue;
-        }
-        match step(&input[at..], &ctx, &mut session, &mut out) {
-            Stepped::NeedInput => break,
-            Stepped::Done {
-                consumed,
-                swallow: s,
-                action,
-            } => {
-                prop_assert!(consumed <= input.len() - at);
-                prop_assert!(consumed > 0 || s > 0 || action != Action::Continue);
-                at += consumed;
-                swallow = s;
-                if matches!(action, Action::Close | Action::Shutdown) {
-                    break;
+    crate::command::tests::with_ctx(&store, creds, 1024, |ctx, session| {
+        let mut out = Output::with_capacity(0, false);
+        let mut at = 0;
+        let mut swallow = 0usize;
+        while at < input.len() {
+            if swallow > 0 {
+                let n = swallow.min(input.len() - at);
+                at += n;
+                swallow -= n;
+                continue;
+            }
+            match step(&input[at..], ctx, session, &mut out) {
+                Stepped::NeedInput => break,
+                Stepped::Done {
+                    consumed,
+                    swallow: s,
+                    action,
+                } => {
+                    prop_assert!(consumed <= input.len() - at);
+                    prop_assert!(consumed > 0 || s > 0 || action != Action::Continue);
+                    at += consumed;
+                    swallow = s;
+                    if matches!(action, Action::Close | Action::Shutdown) {
+                        break;
+                    }
                 }
             }
         }
-    }
-    prop_assert!(well_framed(&out), "{out:?}");
-    Ok(())
+        prop_assert!(well_framed(&out), "{out:?}");
+        Ok(())
+    })
 }
 
 fn frame_strategy() -> impl Strategy<Value = Vec<u8>> {
