@@ -442,17 +442,35 @@ impl<'a> Parser<'a, '_> {
         self.done(Request::Delete { key, noreply })
     }
 
-    fn arith(&self, incr: bool) -> Parsed<Request<'a>> {
+    /// `<command> <key> <number> [noreply]` (incr, decr, touch): the key, the number's token
+    /// and noreply, or the reply memcached gives a wrong token count or an overlong key.
+    fn key_and_number(&self) -> Result<KeyAndNumber<'a>, (ErrorReply, bool)> {
         let n = self.toks.len();
         if n != 3 && n != 4 {
-            return self.err(ErrorReply::Error, false);
+            return Err((ErrorReply::Error, false));
         }
         let noreply = self.noreply();
         let key = self.toks.get(1);
         if key.len() > MAX_KEY_LEN {
-            return self.err(BAD_FORMAT, noreply);
+            return Err((BAD_FORMAT, noreply));
         }
-        match parse_u64(self.toks.get(2)) {
+        Ok(KeyAndNumber {
+            key,
+            number: self.toks.get(2),
+            noreply,
+        })
+    }
+
+    fn arith(&self, incr: bool) -> Parsed<Request<'a>> {
+        let KeyAndNumber {
+            key,
+            number,
+            noreply,
+        } = match self.key_and_number() {
+            Ok(parts) => parts,
+            Err((reply, noreply)) => return self.err(reply, noreply),
+        };
+        match parse_u64(number) {
             Some(delta) => self.done(Request::Arith {
                 key,
                 incr,
@@ -464,16 +482,15 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn touch(&self) -> Parsed<Request<'a>> {
-        let n = self.toks.len();
-        if n != 3 && n != 4 {
-            return self.err(ErrorReply::Error, false);
-        }
-        let noreply = self.noreply();
-        let key = self.toks.get(1);
-        if key.len() > MAX_KEY_LEN {
-            return self.err(BAD_FORMAT, noreply);
-        }
-        match parse_i32(self.toks.get(2)) {
+        let KeyAndNumber {
+            key,
+            number,
+            noreply,
+        } = match self.key_and_number() {
+            Ok(parts) => parts,
+            Err((reply, noreply)) => return self.err(reply, noreply),
+        };
+        match parse_i32(number) {
             Some(e) => self.done(Request::Touch {
                 key,
                 exptime: i64::from(e),
@@ -574,6 +591,13 @@ fn first_long_key(keys: &[u8]) -> Option<usize> {
 
 mod reply;
 pub use reply::*;
+
+/// The parts of `<command> <key> <number> [noreply]`.
+struct KeyAndNumber<'a> {
+    key: &'a [u8],
+    number: &'a [u8],
+    noreply: bool,
+}
 
 #[cfg(test)]
 pub(crate) mod tests;
