@@ -144,3 +144,93 @@ fn a_value_being_sent_survives_eviction_overwrite_and_flush() {
         .expect("the newest item is held");
     assert_eq!(last, value(30_000, 499u32 as u8));
 }
+
+mod model {
+    //! `Output` against a model (the bytes it must produce, as one `Vec`): random appends
+    //! of bytes and of values (copied or by reference), partial writes of random sizes,
+    //! dropping the sent prefix and truncating to a mark, in any order.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Bytes(usize),
+        Value(usize),
+        Write(usize),
+        DropSent,
+        MarkThenTruncate(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1usize..200).prop_map(Op::Bytes),
+            (0usize..4).prop_map(Op::Value),
+            (1usize..100_000).prop_map(Op::Write),
+            Just(Op::DropSent),
+            (0usize..300).prop_map(Op::MarkThenTruncate),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn output_writes_exactly_what_was_queued(ops in proptest::collection::vec(op(), 1..60)) {
+            let s = store(16 << 20);
+            let values: Vec<Vec<u8>> = [10usize, BY_REF_MIN - 1, BY_REF_MIN, 150_000]
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| value(n, i as u8))
+                .collect();
+            for (i, v) in values.iter().enumerate() {
+                set(&s, format!("v{i}").as_bytes(), v);
+            }
+            let mut out = Output::with_capacity(0, true);
+            let mut model: Vec<u8> = Vec::new();
+            let mut sent: Vec<u8> = Vec::new();
+            let mut written = 0usize;
+            for op in ops {
+                match op {
+                    Op::Bytes(n) => {
+                        let b = value(n, n as u8);
+                        out.extend_from_slice(&b);
+                        model.extend_from_slice(&b);
+                    }
+                    Op::Value(i) => {
+                        s.get(format!("v{i}").as_bytes(), |it| out.value(it)).expect("hit");
+                        model.extend_from_slice(&values[i]);
+                    }
+                    Op::Write(n) => {
+                        let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
+                        let k = out.slices(&mut iov);
+                        let mut take = n;
+                        let mut done = 0;
+                        for sl in &iov[..k] {
+                            let m = sl.len().min(take);
+                            sent.extend_from_slice(&sl[..m]);
+                            take -= m;
+                            done += m;
+                            if take == 0 {
+                                break;
+                            }
+                        }
+                        out.advance(done);
+                        written += done;
+                    }
+                    Op::DropSent => out.drop_sent(),
+                    Op::MarkThenTruncate(n) => {
+                        let mark = out.mark();
+                        let len = model.len();
+                        let b = value(n, 7);
+                        out.extend_from_slice(&b);
+                        s.get(b"v3", |it| out.value(it)).expect("hit");
+                        out.truncate(mark);
+                        model.truncate(len);
+                    }
+                }
+                prop_assert_eq!(out.pending(), model.len() - written);
+            }
+            sent.extend_from_slice(&drain(&mut out, 7777));
+            prop_assert!(sent == model, "{} bytes written, {} queued", sent.len(), model.len());
+        }
+    }
+}
