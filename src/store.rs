@@ -95,7 +95,7 @@ pub use scan::{ScanCursor, Scanned};
 use segment::{Geometry, Mem, PagePool};
 pub use snapshot::{ExportCursor, ExportMeta, ImportItem, ImportScratch, ImportTally, Imported};
 pub use stats::{ClassStats, StoreStats};
-use stripe::{Ctx, Exit, Stripe};
+use stripe::{Exit, Moment, Stripe};
 use tombstone::Tombstones;
 pub use view::{ItemRef, ValueChunks, ValueParts};
 
@@ -334,7 +334,7 @@ impl Store {
         &self.geo.sizes
     }
 
-    fn ctx(&self) -> Ctx {
+    fn ctx(&self) -> Moment {
         let now = self.clock.now();
         let passed = self.flush_passed.load(Ordering::Relaxed);
         let pending = self.flush_pending.load(Ordering::Relaxed);
@@ -343,7 +343,7 @@ impl Store {
         } else {
             passed
         };
-        Ctx { now, flush_before }
+        Moment { now, flush_before }
     }
 
     fn hash(&self, key: &[u8]) -> u64 {

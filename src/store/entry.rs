@@ -4,7 +4,7 @@
 //! flushed) and hands the caller an [`Entry`]. Everything done through the entry happens under
 //! that one lock, so a meta command's read-decide-write sequence is atomic per key.
 
-use super::stripe::{Ctx, Stripe};
+use super::stripe::{Moment, Stripe};
 use super::{item, ItemRef, Miss, StoreError};
 use crate::clock::RelTime;
 
@@ -32,7 +32,7 @@ pub struct NewItem<'v> {
 /// A key with a live item.
 pub struct OccupiedEntry<'s> {
     pub(crate) st: &'s mut Stripe,
-    pub(crate) ctx: Ctx,
+    pub(crate) ctx: Moment,
     pub(crate) hash: u64,
     pub(crate) head: u32,
 }
@@ -40,7 +40,7 @@ pub struct OccupiedEntry<'s> {
 /// A key without a live item.
 pub struct VacantEntry<'s> {
     pub(crate) st: &'s mut Stripe,
-    pub(crate) ctx: Ctx,
+    pub(crate) ctx: Moment,
     pub(crate) hash: u64,
     pub(crate) key: &'s [u8],
     pub(crate) miss: Miss,

@@ -30,7 +30,7 @@
 
 use super::item::{self, head, CONT_OWNER};
 use super::segment::{Queue, NIL};
-use super::stripe::{Ctx, Exit, Stripe};
+use super::stripe::{Exit, Moment, Stripe};
 use super::StoreError;
 
 /// Attempts (segments taken or evicted) one allocation may make before giving up.
@@ -54,7 +54,7 @@ const CRAWL_REST_MAX: u32 = 64;
 impl Stripe {
     /// Room for a record of `n` bytes (at most a segment) at the end of queue `q`'s open
     /// segment: returns its reference, bytes not yet written.
-    pub(super) fn reserve(&mut self, ctx: &Ctx, q: Queue, n: usize) -> Result<u32, StoreError> {
+    pub(super) fn reserve(&mut self, ctx: &Moment, q: Queue, n: usize) -> Result<u32, StoreError> {
         for _ in 0..RESERVE_ROUNDS {
             let open = self.mem.log(q).open;
             if open != NIL && self.mem.room(open) >= n {
@@ -74,7 +74,7 @@ impl Stripe {
     }
 
     /// An empty segment in no queue, for a part of a chained item (kept in `pending`).
-    pub(super) fn fresh_segment(&mut self, ctx: &Ctx) -> Result<u32, StoreError> {
+    pub(super) fn fresh_segment(&mut self, ctx: &Moment) -> Result<u32, StoreError> {
         for _ in 0..RESERVE_ROUNDS {
             if let Some(slot) = self.take_segment(ctx) {
                 self.mem.pages[slot as usize].queue = Queue::Fresh;
@@ -97,7 +97,7 @@ impl Stripe {
 
     /// An empty segment without evicting anything here: spare, pool, or (while this stripe
     /// holds less than half an even share) taken from the richest stripe.
-    fn take_segment(&mut self, ctx: &Ctx) -> Option<u32> {
+    fn take_segment(&mut self, ctx: &Moment) -> Option<u32> {
         if let Some(slot) = self.mem.spare.pop() {
             return Some(slot);
         }
@@ -129,7 +129,7 @@ impl Stripe {
     /// stripe's lock), then a second round that waits a millisecond at most for each of a
     /// few.
     /// True if a segment went to the pool.
-    pub(super) fn steal(&mut self, ctx: &Ctx) -> bool {
+    pub(super) fn steal(&mut self, ctx: &Moment) -> bool {
         let Some(stripes) = self.siblings.upgrade() else {
             return false;
         };
@@ -160,7 +160,7 @@ impl Stripe {
     }
 
     /// Gives one empty segment to the pool, evicting to make one if needed. True if given.
-    pub(super) fn give_segment(&mut self, ctx: &Ctx) -> bool {
+    pub(super) fn give_segment(&mut self, ctx: &Moment) -> bool {
         for _ in 0..RESERVE_ROUNDS {
             if let Some(slot) = self.mem.spare.pop() {
                 let page = self.mem.remove_page(slot);
@@ -176,7 +176,7 @@ impl Stripe {
     }
 
     /// Evicts (or compacts) one segment of this stripe. False if none can go.
-    pub(super) fn evict_one(&mut self, ctx: &Ctx) -> bool {
+    pub(super) fn evict_one(&mut self, ctx: &Moment) -> bool {
         match self.pick_victim() {
             Some((slot, from, compact)) => self.evict_segment(ctx, slot, from, compact),
             None => false,
@@ -229,7 +229,7 @@ impl Stripe {
 
     /// Walks the victim's records and applies the policy (module doc); with `compact`, every
     /// live item is kept in its queue and only dead bytes are freed. True if memory was freed.
-    fn evict_segment(&mut self, ctx: &Ctx, v: u32, from: Queue, compact: bool) -> bool {
+    fn evict_segment(&mut self, ctx: &Moment, v: u32, from: Queue, compact: bool) -> bool {
         self.mem.detach(v);
         let page_size = self.mem.geo.page_size;
         let budget = if self.mem.geo.evict && !compact {
@@ -319,7 +319,7 @@ impl Stripe {
     }
 
     /// Removes a whole item found while evicting (reclaimed if it was no longer visible).
-    fn drop_item(&mut self, ctx: &Ctx, h: u32) {
+    fn drop_item(&mut self, ctx: &Moment, h: u32) {
         let exit = match self.validity(h, ctx) {
             Ok(()) => Exit::Evicted,
             Err(miss) => Exit::Reclaimed(miss),
@@ -390,7 +390,7 @@ impl Stripe {
 
     /// Visits up to `budget` records (and steps past up to `budget` page slots) from where
     /// the last step stopped; stops early at the end of a lap that starts a rest.
-    pub fn crawl_step(&mut self, ctx: &Ctx, budget: usize) {
+    pub fn crawl_step(&mut self, ctx: &Moment, budget: usize) {
         let mut visited = 0;
         let mut slots_seen = 0;
         let max_slots = self.mem.pages.len().min(budget);
@@ -462,7 +462,7 @@ impl Stripe {
     }
 
     /// Gives one segment back to the pool (while the memory limit is being lowered).
-    pub fn release_page(&mut self, ctx: &Ctx) -> bool {
+    pub fn release_page(&mut self, ctx: &Moment) -> bool {
         self.pinned.clear();
         self.give_segment(ctx)
     }

@@ -11,7 +11,7 @@
 
 use super::item::{self, head};
 use super::segment::NIL;
-use super::stripe::{Ctx, Stripe};
+use super::stripe::{Moment, Stripe};
 use super::StoreError;
 use crate::clock::RelTime;
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
@@ -82,7 +82,7 @@ impl Stripe {
     #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &mut self,
-        ctx: &Ctx,
+        ctx: &Moment,
         hash: u64,
         key: &[u8],
         value: &[u8],
@@ -101,7 +101,7 @@ impl Stripe {
     #[allow(clippy::too_many_arguments)]
     pub fn replace(
         &mut self,
-        ctx: &Ctx,
+        ctx: &Moment,
         hash: u64,
         old: u32,
         value: &[u8],
@@ -121,7 +121,7 @@ impl Stripe {
     /// On error `old` stays.
     pub fn concat(
         &mut self,
-        ctx: &Ctx,
+        ctx: &Moment,
         hash: u64,
         old: u32,
         data: &[u8],
@@ -182,7 +182,7 @@ impl Stripe {
     /// exact length replaces the old one (keeping flags and exptime). On error `old` stays.
     pub fn write_number(
         &mut self,
-        ctx: &Ctx,
+        ctx: &Moment,
         hash: u64,
         old: u32,
         n: u64,

@@ -29,7 +29,7 @@
 
 use super::item::{self, head, CONT_HDR};
 use super::segment::{Queue, NIL};
-use super::stripe::{Ctx, Exit, Stripe};
+use super::stripe::{Exit, Moment, Stripe};
 use super::{ItemRef, Store, StoreError, MAX_KEY_LEN};
 
 /// Most records one [`Store::export_batch`] call visits under one stripe lock.
@@ -326,7 +326,7 @@ impl Store {
     fn import_locked(
         &self,
         st: &mut Stripe,
-        ctx: &Ctx,
+        ctx: &Moment,
         hash: u64,
         it: &ImportItem<'_>,
         start: u64,

@@ -22,7 +22,7 @@ use crate::clock::RelTime;
 
 /// The time facts of one operation, read once before the lock is taken.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ctx {
+pub(crate) struct Moment {
     pub now: RelTime,
     /// Items last accessed before this moment are flushed (0: none).
     pub flush_before: RelTime,
@@ -196,7 +196,7 @@ impl Stripe {
     }
 
     /// Is the item still visible? (flush rule first, then expiry, as memcached does)
-    pub fn validity(&self, h: u32, ctx: &Ctx) -> Result<(), Miss> {
+    pub fn validity(&self, h: u32, ctx: &Moment) -> Result<(), Miss> {
         let c = self.mem.chunk(h);
         if head::atime(c) < ctx.flush_before {
             return Err(Miss::Flushed);
@@ -219,7 +219,7 @@ impl Stripe {
     }
 
     /// Finds a visible item; an invisible one is unlinked on the way.
-    pub fn lookup(&mut self, ctx: &Ctx, hash: u64, key: &[u8]) -> Result<u32, Miss> {
+    pub fn lookup(&mut self, ctx: &Moment, hash: u64, key: &[u8]) -> Result<u32, Miss> {
         let h = self.find(hash, key).ok_or(Miss::Absent)?;
         match self.validity(h, ctx) {
             Ok(()) => Ok(h),
@@ -288,7 +288,7 @@ impl Stripe {
     #[allow(clippy::too_many_arguments)]
     pub fn write_item(
         &mut self,
-        ctx: &Ctx,
+        ctx: &Moment,
         q: Queue,
         key: &[u8],
         parts: &[&[u8]],
@@ -355,7 +355,7 @@ impl Stripe {
     /// segments join `q` once everything is written.
     fn write_chained(
         &mut self,
-        ctx: &Ctx,
+        ctx: &Moment,
         q: Queue,
         h: &Header,
         key: &[u8],
@@ -528,7 +528,7 @@ impl Stripe {
     }
 
     /// Removes a live item from the index and marks its records dead. Returns its key hash.
-    pub fn unlink(&mut self, h: u32, exit: Exit, ctx: &Ctx) -> u64 {
+    pub fn unlink(&mut self, h: u32, exit: Exit, ctx: &Moment) -> u64 {
         let (hash, bits, exptime, atime) = {
             let c = self.mem.chunk(h);
             let key = head::key(c, &self.mem.geo.layout);
