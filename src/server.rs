@@ -57,6 +57,16 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The context a request runs in on the thread whose counters are `stats`.
+    pub fn ctx<'a>(&'a self, stats: &'a crate::stats::WorkerStats) -> crate::command::Ctx<'a> {
+        crate::command::Ctx {
+            store: &self.store,
+            stats,
+            registry: &self.registry,
+            settings: &self.settings,
+        }
+    }
+
     /// True once the server has begun its orderly stop.
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)

@@ -48,12 +48,7 @@ fn serve(listener: TcpListener, shared: &Shared) {
     while !shared.stopping() {
         match listener.accept() {
             Ok((stream, _)) => {
-                let ctx = Ctx {
-                    store: &shared.store,
-                    stats: &own,
-                    registry: &shared.registry,
-                    settings: &shared.settings,
-                };
+                let ctx = shared.ctx(&own);
                 if let Err(e) = answer(stream, &ctx) {
                     log::debug!("metrics request failed: {e}");
                 }

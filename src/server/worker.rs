@@ -10,7 +10,6 @@ use super::listener::Accepted;
 use super::tls::TlsStream;
 use super::udp::Endpoint;
 use super::Shared;
-use crate::command::Ctx;
 use crate::stats::{ConnInfo, WorkerStats};
 use crossbeam::channel::Receiver;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -148,12 +147,7 @@ impl Worker {
     /// Runs a connection and acts on its status.
     fn drive(&mut self, token: Token) {
         let shared = &*self.shared;
-        let ctx = Ctx {
-            store: &shared.store,
-            stats: &self.stats,
-            registry: &shared.registry,
-            settings: &shared.settings,
-        };
+        let ctx = shared.ctx(&self.stats);
         let status = if let Some(i) = token.0.checked_sub(UDP_TOKENS) {
             match self.udp.get_mut(i) {
                 Some(endpoint) => endpoint.ready(&ctx),
@@ -280,12 +274,7 @@ impl Worker {
         let mut events = Events::with_capacity(256);
         loop {
             let shared = &*self.shared;
-            let ctx = Ctx {
-                store: &shared.store,
-                stats: &self.stats,
-                registry: &shared.registry,
-                settings: &shared.settings,
-            };
+            let ctx = shared.ctx(&self.stats);
             let mut done = Vec::new();
             for (key, (conn, _)) in self.conns.iter_mut() {
                 if conn.drain_output(&ctx) {
