@@ -5,6 +5,9 @@
 //!
 //! `cargo run --release --example snapshot_speed -- --dir /var/tmp --value 100 --bytes 1g`
 //! prints one line per phase; scripts/snapshot_bench.sh runs it next to `dd` and memcached.
+//! `--cache warm|cold` runs one of the two loads only; `--rounds N` repeats them N times. `--keep` leaves the snapshot file in `--dir`; `--load-only` skips filling and writing
+//! and loads the file a `--keep` run left (same `--value` and `--bytes`), so that a
+//! profiler (`perf record`) or repeated runs see the restore alone.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -74,7 +77,45 @@ fn main() {
     // Header + 16-byte key + value per item, and a margin for open segments.
     let memory = (items * (26 + 16 + value_len)) / 100 * 108 + (64 << 20);
     let path = dir.join(format!("larder-speed-{value_len}.snap"));
+    let flag = |name: &str| std::env::args().any(|a| a == name);
+    if !flag("--load-only") {
+        fill_and_write(&path, memory, value_len, items);
+    }
+    let rounds: usize = arg("--rounds", "1").parse().expect("--rounds N");
+    let caches: &[bool] = match arg("--cache", "both").as_str() {
+        "warm" => &[false],
+        "cold" => &[true],
+        _ => &[false, true],
+    };
+    for &cold in (0..rounds).flat_map(|_| caches) {
+        if cold {
+            drop_cache(&path);
+        }
+        let store = new_store(memory);
+        let cpu = cpu_secs();
+        let l = snapshot::load(&store, &path)
+            .expect("open")
+            .expect("snapshot exists");
+        assert_eq!(l.problem, None);
+        let secs = l.duration.as_secs_f64();
+        println!(
+            "load value={value_len} cache={} items={} file_bytes={} secs={secs:.3} GB/s={:.3} items/s={:.0} cpu_secs={:.3}",
+            if cold { "cold" } else { "warm" },
+            l.items,
+            l.bytes,
+            l.bytes as f64 / secs / 1e9,
+            l.items as f64 / secs,
+            cpu_secs() - cpu
+        );
+        drop(store);
+    }
+    if !flag("--keep") {
+        let _ = std::fs::remove_file(&path);
+    }
+}
 
+/// Fills a store with `items` values of `value_len` bytes and writes its snapshot to `path`.
+fn fill_and_write(path: &Path, memory: usize, value_len: usize, items: usize) {
     let store = new_store(memory);
     let value = vec![b'v'; value_len];
     let t = Instant::now();
@@ -97,7 +138,7 @@ fn main() {
     );
 
     let cpu = cpu_secs();
-    let w = snapshot::write(&store, &path, &Progress::default(), &AtomicBool::new(false))
+    let w = snapshot::write(&store, path, &Progress::default(), &AtomicBool::new(false))
         .expect("write snapshot");
     let secs = w.duration.as_secs_f64();
     println!(
@@ -108,29 +149,4 @@ fn main() {
         w.items as f64 / secs,
         cpu_secs() - cpu
     );
-    drop(store);
-
-    for cold in [false, true] {
-        if cold {
-            drop_cache(&path);
-        }
-        let store = new_store(memory);
-        let cpu = cpu_secs();
-        let l = snapshot::load(&store, &path)
-            .expect("open")
-            .expect("snapshot exists");
-        assert_eq!(l.problem, None);
-        let secs = l.duration.as_secs_f64();
-        println!(
-            "load value={value_len} cache={} items={} file_bytes={} secs={secs:.3} GB/s={:.3} items/s={:.0} cpu_secs={:.3}",
-            if cold { "cold" } else { "warm" },
-            l.items,
-            l.bytes,
-            l.bytes as f64 / secs / 1e9,
-            l.items as f64 / secs,
-            cpu_secs() - cpu
-        );
-        drop(store);
-    }
-    let _ = std::fs::remove_file(&path);
 }

@@ -31,12 +31,17 @@ use super::item::{self, head, CONT_HDR};
 use super::segment::{Queue, NIL};
 use super::stripe::{Ctx, Exit, Stripe};
 use super::{ItemRef, Store, StoreError, MAX_KEY_LEN};
+use parking_lot::MutexGuard;
 
 /// Most records one [`Store::export_batch`] call visits under one stripe lock.
 pub const EXPORT_RECORDS_PER_HOLD: usize = 2048;
 
 /// Most items [`Store::import_batch`] stores under one stripe lock hold.
 pub const IMPORT_ITEMS_PER_HOLD: usize = 1024;
+
+/// Items of a hold whose index slots are looked up ahead of storing them
+/// ([`Store::import_batch`]); their cache lines stay well within L1.
+const IMPORT_TOUCH_RUN: usize = 16;
 
 /// Export passes, most valuable items first (module doc).
 const PASSES: u8 = 3;
@@ -136,10 +141,17 @@ pub struct ImportTally {
 }
 
 /// Working memory of [`Store::import_batch`], kept by the caller from batch to batch so
-/// that a load allocates it once: (stripe, position in the batch, key hash) per item.
+/// that a load allocates it once.
 #[derive(Debug, Default)]
 pub struct ImportScratch {
-    order: Vec<(u32, u32, u64)>,
+    /// (position in the batch, key hash) of each item to store, in batch order.
+    order: Vec<(u32, u64)>,
+    /// The same, grouped by stripe.
+    sorted: Vec<(u32, u64)>,
+    /// Where each stripe's group starts in `sorted` (one more entry: the end).
+    groups: Vec<u32>,
+    /// Stripes found locked on the first pass, visited on the second.
+    busy: Vec<u32>,
 }
 
 /// What [`Store::import`] did with an item.
@@ -255,9 +267,11 @@ impl Store {
 
     /// Stores a batch of items from a snapshot (one verified block), as [`Store::import`]
     /// does one, counting the outcomes into `tally`. The items are grouped by stripe first
-    /// (keeping their order within a stripe, so of two records of a key the later wins),
-    /// then each stripe lock is taken once per `IMPORT_ITEMS_PER_HOLD` (1024) items instead of
-    /// once per item, and the clock is read once per batch. Once memory is full
+    /// (a stable counting sort: of two records of a key the later wins), then each stripe
+    /// lock is taken once per `IMPORT_ITEMS_PER_HOLD` (1024) items instead of once per
+    /// item, and the clock is read once per batch. Stripes whose lock is free are visited
+    /// first and the busy ones after, so that import threads working on blocks at the same
+    /// time do not queue behind each other stripe after stripe. Once memory is full
     /// (`tally.full > 0`) the rest of the batch is counted as full, not stored: nothing is
     /// evicted, so what was loaded first (the hot items) stays.
     pub fn import_batch(
@@ -270,8 +284,15 @@ impl Store {
         let start = clock.process_start();
         let now = clock.now();
         let now_unix = clock.unix_time(now);
-        let order = &mut scratch.order;
+        let ImportScratch {
+            order,
+            sorted,
+            groups,
+            busy,
+        } = scratch;
         order.clear();
+        groups.clear();
+        groups.resize(self.stripes.len() + 1, 0);
         for (i, it) in items.iter().enumerate() {
             if it.key.is_empty() || it.key.len() > MAX_KEY_LEN {
                 tally.too_large += 1;
@@ -286,36 +307,112 @@ impl Store {
                 tally.too_large += 1;
                 continue;
             }
+            // One hash per item: it picks the stripe here and is the index's hash below.
             let hash = self.hash(it.key);
             let stripe = (hash >> 40) as usize & self.stripe_mask;
-            order.push((stripe as u32, i as u32, hash));
+            groups[stripe + 1] += 1;
+            order.push((i as u32, hash));
         }
-        // (stripe, position) is unique: an unstable sort keeps each stripe's order.
-        order.sort_unstable_by_key(|&(stripe, i, _)| (stripe, i));
+        // Counting sort by stripe (stable, O(n)): `groups[s]..groups[s + 1]` is stripe s's
+        // range of `sorted`, in batch order.
+        for s in 1..groups.len() {
+            groups[s] += groups[s - 1];
+        }
+        sorted.clear();
+        sorted.resize(order.len(), (0, 0));
+        for &(i, hash) in order.iter() {
+            let stripe = (hash >> 40) as usize & self.stripe_mask;
+            sorted[groups[stripe] as usize] = (i, hash);
+            groups[stripe] += 1;
+        }
+        // Each `groups[s]` moved to the end of stripe s's range, the start of s + 1's.
+        groups.copy_within(..self.stripes.len(), 1);
+        groups[0] = 0;
         let ctx = self.ctx();
-        let mut at = 0;
-        while at < order.len() {
-            let stripe = order[at].0;
-            let mut guard = self.stripes[stripe as usize].lock();
+        busy.clear();
+        for stripe in 0..self.stripes.len() {
+            let range = groups[stripe] as usize..groups[stripe + 1] as usize;
+            if range.is_empty() {
+                continue;
+            }
+            match self.stripes[stripe].try_lock() {
+                Some(guard) => self.import_group(
+                    guard,
+                    stripe,
+                    &sorted[range],
+                    items,
+                    &ctx,
+                    (start, now),
+                    tally,
+                ),
+                None => busy.push(stripe as u32),
+            }
+        }
+        for &stripe in busy.iter() {
+            let stripe = stripe as usize;
+            let range = groups[stripe] as usize..groups[stripe + 1] as usize;
+            let guard = self.stripes[stripe].lock();
+            self.import_group(
+                guard,
+                stripe,
+                &sorted[range],
+                items,
+                &ctx,
+                (start, now),
+                tally,
+            );
+        }
+    }
+
+    /// Imports one stripe's items of a batch, `guard` being its lock: at most
+    /// `IMPORT_ITEMS_PER_HOLD` items per hold (the lock is released and taken again between
+    /// holds). Within a hold the items go in runs of [`IMPORT_TOUCH_RUN`]: first each item's
+    /// index slot is looked up alone (`Stripe::find`, result unused), then the items are
+    /// stored. On a large index nearly every lookup misses the CPU caches twice (the
+    /// sub-table's header, then its control bytes), and the store that follows is too
+    /// long for the processor to start the next item's lookup meanwhile; the short lookups
+    /// of a run, one after the other, overlap their misses, and the stores find the lines
+    /// cached (measured in docs/bench/snapshot.md: the misses were most of the import).
+    #[allow(clippy::too_many_arguments)]
+    fn import_group<'s>(
+        &'s self,
+        mut guard: MutexGuard<'s, Stripe>,
+        stripe: usize,
+        group: &[(u32, u64)],
+        items: &[ImportItem<'_>],
+        ctx: &Ctx,
+        (start, now): (u64, u32),
+        tally: &mut ImportTally,
+    ) {
+        for (n, hold) in group.chunks(IMPORT_ITEMS_PER_HOLD).enumerate() {
+            if n > 0 {
+                drop(guard);
+                guard = self.stripes[stripe].lock();
+            }
+            if tally.full > 0 {
+                tally.full += hold.len() as u64;
+                continue;
+            }
             let st = &mut *guard;
-            let mut held = 0;
-            while at < order.len() && order[at].0 == stripe && held < IMPORT_ITEMS_PER_HOLD {
-                let (_, i, hash) = order[at];
-                at += 1;
-                held += 1;
-                if tally.full > 0 {
-                    tally.full += 1;
-                    continue;
+            for run in hold.chunks(IMPORT_TOUCH_RUN) {
+                for &(i, hash) in run {
+                    std::hint::black_box(st.find(hash, items[i as usize].key));
                 }
-                let it = &items[i as usize];
-                match self.import_locked(st, &ctx, hash, it, start, now) {
-                    Imported::Loaded => {
-                        tally.loaded += 1;
-                        tally.max_cas = tally.max_cas.max(it.cas);
+                for &(i, hash) in run {
+                    if tally.full > 0 {
+                        tally.full += 1;
+                        continue;
                     }
-                    Imported::Expired => tally.expired += 1,
-                    Imported::TooLarge => tally.too_large += 1,
-                    Imported::Full => tally.full += 1,
+                    let it = &items[i as usize];
+                    match self.import_locked(st, ctx, hash, it, start, now) {
+                        Imported::Loaded => {
+                            tally.loaded += 1;
+                            tally.max_cas = tally.max_cas.max(it.cas);
+                        }
+                        Imported::Expired => tally.expired += 1,
+                        Imported::TooLarge => tally.too_large += 1,
+                        Imported::Full => tally.full += 1,
+                    }
                 }
             }
         }

@@ -212,3 +212,42 @@ fn import_batch_groups_by_stripe_later_duplicate_wins_and_counts() {
     assert_eq!(small.stats().curr_items, tally.loaded);
     assert_eq!(small.stats().evictions, 0);
 }
+
+#[test]
+fn import_batch_waits_for_a_stripe_another_thread_holds() {
+    let s = store(16);
+    let keys: Vec<String> = (0..2000).map(|i| format!("w{i}")).collect();
+    let mut items: Vec<ImportItem<'_>> = keys
+        .iter()
+        .map(|k| item(k.as_bytes(), b"first", 1, 0))
+        .collect();
+    // Later copies of the first 300 keys, within the same batch (and so the same groups).
+    for k in keys.iter().take(300) {
+        items.push(item(k.as_bytes(), b"second", 2, 0));
+    }
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let mut tally = ImportTally::default();
+    std::thread::scope(|scope| {
+        let s = &s;
+        scope.spawn(move || {
+            // Stripe 0 is busy when the batch starts: its group is stored after the others.
+            let guard = s.stripes[0].lock();
+            held_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(guard);
+        });
+        held_rx.recv().unwrap();
+        s.import_batch(&items, &mut ImportScratch::default(), &mut tally);
+    });
+    assert_eq!(tally.loaded, 2300, "{tally:?}");
+    assert_eq!(s.stats().curr_items, 2000);
+    for (i, k) in keys.iter().enumerate() {
+        let v = s
+            .get(k.as_bytes(), |it| {
+                it.value().flatten().copied().collect::<Vec<u8>>()
+            })
+            .unwrap();
+        let want: &[u8] = if i < 300 { b"second" } else { b"first" };
+        assert_eq!(v, want, "key {k}");
+    }
+}
