@@ -59,17 +59,29 @@ fn drop_cache(path: &Path) {
 /// CPU seconds (user + system) this process has used: on a shared machine, wall time
 /// includes waiting for a core; this does not.
 fn cpu_secs() -> f64 {
-    // SAFETY: getrusage writes into the zeroed struct we pass; no other memory is involved.
-    let ru = unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru
-    };
+    let ru = rusage();
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// Page faults (without I/O) this process has taken: unlike time, the same on a busy
+/// machine as on an idle one.
+fn minor_faults() -> i64 {
+    rusage().ru_minflt
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage writes into the zeroed struct we pass; no other memory is involved.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    }
+}
+
 fn main() {
+    // The allocator settings of the daemon (main.rs), so that loading allocates as there.
+    larder::process::return_large_buffers();
     let dir = PathBuf::from(arg("--dir", "/var/tmp"));
     let value_len = size(&arg("--value", "100"));
     let bytes = size(&arg("--bytes", "1g"));
@@ -93,19 +105,21 @@ fn main() {
         }
         let store = new_store(memory);
         let cpu = cpu_secs();
+        let faults = minor_faults();
         let l = snapshot::load(&store, &path)
             .expect("open")
             .expect("snapshot exists");
         assert_eq!(l.problem, None);
         let secs = l.duration.as_secs_f64();
         println!(
-            "load value={value_len} cache={} items={} file_bytes={} secs={secs:.3} GB/s={:.3} items/s={:.0} cpu_secs={:.3}",
+            "load value={value_len} cache={} items={} file_bytes={} secs={secs:.3} GB/s={:.3} items/s={:.0} cpu_secs={:.3} minor_faults={}",
             if cold { "cold" } else { "warm" },
             l.items,
             l.bytes,
             l.bytes as f64 / secs / 1e9,
             l.items as f64 / secs,
-            cpu_secs() - cpu
+            cpu_secs() - cpu,
+            minor_faults() - faults
         );
         drop(store);
     }
