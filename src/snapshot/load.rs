@@ -1,7 +1,9 @@
 //! Loading a snapshot file: one thread reads and verifies blocks (header, CRC-32, record
-//! bounds), import threads hand verified blocks to the store as batches. A file that is not
-//! a snapshot, is from a newer format, or is cut short or corrupt loads the verified
-//! blocks before the damage and logs one line.
+//! bounds), asking the kernel to read ahead of it; import threads hand verified blocks to
+//! the store as batches. A file that is not a snapshot, is from a newer format, or is cut
+//! short or corrupt loads the verified blocks before the damage and logs one line. The
+//! file is read, not mapped: a mapped file truncated meanwhile would be SIGBUS (a crash)
+//! where `read` gives a short read that is refused.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};

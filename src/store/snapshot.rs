@@ -25,6 +25,9 @@
 //! [`Store::import`] stores an item with the CAS, flags, expiry (absolute unix seconds),
 //! meta bits, queue and use count it had. It never evicts: when no free memory is left it
 //! answers [`Imported::Full`], so what was loaded first (the hot items) stays.
+//! [`Store::import_batch`] does the same for a block's items at once, grouped by stripe
+//! (one lock hold per stripe per block, ≤ [`IMPORT_ITEMS_PER_HOLD`] items), looking the
+//! index slots of each run of 16 items up before storing them (docs/SNAPSHOT.md, "Speed").
 //! [`Store::raise_cas_above`] then makes every new CAS greater than the loaded ones.
 
 use super::item::{self, head, CONT_HDR};
