@@ -27,7 +27,9 @@
 //! answers [`Imported::Full`], so what was loaded first (the hot items) stays.
 //! [`Store::import_batch`] does the same for a block's items at once, grouped by stripe
 //! (one lock hold per stripe per block, ≤ [`IMPORT_ITEMS_PER_HOLD`] items), looking the
-//! index slots of each run of 16 items up before storing them (docs/SNAPSHOT.md, "Speed").
+//! index slots of each run of 16 items up before storing them, and linking a run's records
+//! into the index after writing them all when they fit the open segments
+//! (docs/SNAPSHOT.md, "Speed").
 //! [`Store::raise_cas_above`] then makes every new CAS greater than the loaded ones.
 
 use super::item::{self, head, CONT_HDR};
@@ -376,6 +378,10 @@ impl Store {
     /// long for the processor to start the next item's lookup meanwhile; the short lookups
     /// of a run, one after the other, overlap their misses, and the stores find the lines
     /// cached (measured in docs/bench/snapshot.md: the misses were most of the import).
+    /// When the run fits the open segments and has no key twice ([`Store::run_fits`]), its
+    /// records are all written first and then linked into the index back to back, so that
+    /// the inserts' misses (on the entry each writes) overlap too; otherwise the items go
+    /// one by one.
     #[allow(clippy::too_many_arguments)]
     fn import_group<'s>(
         &'s self,
@@ -400,6 +406,35 @@ impl Store {
             for run in hold.chunks(IMPORT_TOUCH_RUN) {
                 for &(i, hash) in run {
                     std::hint::black_box(st.find(hash, items[i as usize].key));
+                }
+                if tally.full == 0 && self.run_fits(st, run, items) {
+                    // The run's records first, then their index inserts back to back: each
+                    // insert's write of its entry misses the cache, and short inserts in a
+                    // row overlap those misses as the lookups above do.
+                    let mut written = [(0u64, NIL); IMPORT_TOUCH_RUN];
+                    let mut n = 0;
+                    for &(i, hash) in run {
+                        if tally.full > 0 {
+                            tally.full += 1;
+                            continue;
+                        }
+                        let it = &items[i as usize];
+                        match self.import_write(st, ctx, hash, it, start, now) {
+                            Ok(h) => {
+                                written[n] = (hash, h);
+                                n += 1;
+                                tally.loaded += 1;
+                                tally.max_cas = tally.max_cas.max(it.cas);
+                            }
+                            Err(Imported::TooLarge) => tally.too_large += 1,
+                            Err(Imported::Expired) => tally.expired += 1,
+                            Err(Imported::Full | Imported::Loaded) => tally.full += 1,
+                        }
+                    }
+                    for &(hash, h) in &written[..n] {
+                        st.link(hash, h);
+                    }
+                    continue;
                 }
                 for &(i, hash) in run {
                     if tally.full > 0 {
@@ -432,6 +467,40 @@ impl Store {
         start: u64,
         now: u32,
     ) -> Imported {
+        let total = self.geo.layout.total(it.key.len(), it.value.len());
+        if !has_room(st, self.queue_of(st, it), total) {
+            return Imported::Full;
+        }
+        match self.import_write(st, ctx, hash, it, start, now) {
+            Ok(h) => {
+                st.link(hash, h);
+                Imported::Loaded
+            }
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The queue an imported item enters.
+    fn queue_of(&self, st: &Stripe, it: &ImportItem<'_>) -> Queue {
+        if it.main || st.policy.small_percent == 0 || !self.geo.evict {
+            Queue::Main
+        } else {
+            Queue::Small
+        }
+    }
+
+    /// [`Store::import_locked`] but for the link: replaces an older item of the key, writes
+    /// the record with its meta bits, use count and access time, and returns it (not yet
+    /// in the index).
+    fn import_write(
+        &self,
+        st: &mut Stripe,
+        ctx: &Ctx,
+        hash: u64,
+        it: &ImportItem<'_>,
+        start: u64,
+        now: u32,
+    ) -> Result<u32, Imported> {
         let exptime = if it.exptime_unix == 0 {
             0
         } else {
@@ -440,27 +509,19 @@ impl Store {
         let atime = u32::try_from(it.atime_unix.saturating_sub(start))
             .unwrap_or(u32::MAX)
             .clamp(2, now.max(2));
-        let total = self.geo.layout.total(it.key.len(), it.value.len());
-        let q = if it.main || st.policy.small_percent == 0 || !self.geo.evict {
-            Queue::Main
-        } else {
-            Queue::Small
-        };
-        if !has_room(st, q, total) {
-            return Imported::Full;
-        }
+        let q = self.queue_of(st, it);
         if let Ok(old) = st.lookup(ctx, hash, it.key) {
             st.unlink(old, Exit::Removed, ctx);
         }
         let cas = if self.config.use_cas { it.cas } else { 0 };
         let h = match st.write_item(ctx, q, it.key, &[it.value], it.flags, exptime, cas, NIL) {
             Ok(h) => h,
-            Err(StoreError::TooLarge) => return Imported::TooLarge,
-            Err(StoreError::OutOfMemory) => return Imported::Full,
+            Err(StoreError::TooLarge) => return Err(Imported::TooLarge),
+            Err(StoreError::OutOfMemory) => return Err(Imported::Full),
         };
-        st.link(hash, h);
         let cap = st.policy.freq_cap;
         let c = st.mem.chunk_mut(h);
+        // `link` sets the tag bits only: these stay.
         let mut bits = head::bits(c);
         for (on, bit) in [
             (it.fetched, item::FETCHED),
@@ -475,7 +536,30 @@ impl Store {
         head::set_bits(c, bits);
         head::set_freq(c, it.use_count.min(cap));
         head::set_atime(c, atime);
-        Imported::Loaded
+        Ok(h)
+    }
+
+    /// Can a run's records all be written with their links deferred? Only if each queue's
+    /// open segment has room for the run's records of that queue (so no record of the run
+    /// waits unlinked while a segment is taken, evicted or compacted) and no two of them
+    /// have the same key hash (so a later copy of a key is looked up after the earlier one
+    /// is linked, as in the one-by-one path).
+    fn run_fits(&self, st: &Stripe, run: &[(u32, u64)], items: &[ImportItem<'_>]) -> bool {
+        let mut want = [0usize; 2];
+        for (k, &(i, hash)) in run.iter().enumerate() {
+            if run[..k].iter().any(|&(_, h)| h == hash) {
+                return false;
+            }
+            let it = &items[i as usize];
+            let main = self.queue_of(st, it) == Queue::Main;
+            want[usize::from(main)] += self.geo.layout.total(it.key.len(), it.value.len());
+        }
+        [(Queue::Small, want[0]), (Queue::Main, want[1])]
+            .into_iter()
+            .all(|(q, n)| {
+                let open = st.mem.log(q).open;
+                n == 0 || (open != NIL && st.mem.room(open) >= n)
+            })
     }
 
     /// Sizes every stripe's index for a snapshot of about `items` items holding `bytes`
