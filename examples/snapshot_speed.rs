@@ -5,6 +5,9 @@
 //!
 //! `cargo run --release --example snapshot_speed -- --dir /var/tmp --value 100 --bytes 1g`
 //! prints one line per phase; scripts/snapshot_bench.sh runs it next to `dd` and memcached.
+//! `--cache warm|cold` runs one of the two loads only; `--rounds N` repeats them N times. `--keep` leaves the snapshot file in `--dir`; `--load-only` skips filling and writing
+//! and loads the file a `--keep` run left (same `--value` and `--bytes`), so that a
+//! profiler (`perf record`) or repeated runs see the restore alone.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -56,17 +59,29 @@ fn drop_cache(path: &Path) {
 /// CPU seconds (user + system) this process has used: on a shared machine, wall time
 /// includes waiting for a core; this does not.
 fn cpu_secs() -> f64 {
-    // SAFETY: getrusage writes into the zeroed struct we pass; no other memory is involved.
-    let ru = unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru
-    };
+    let ru = rusage();
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// Page faults (without I/O) this process has taken: unlike time, the same on a busy
+/// machine as on an idle one.
+fn minor_faults() -> i64 {
+    rusage().ru_minflt
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage writes into the zeroed struct we pass; no other memory is involved.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    }
+}
+
 fn main() {
+    // The allocator settings of the daemon (main.rs), so that loading allocates as there.
+    larder::process::return_large_buffers();
     let dir = PathBuf::from(arg("--dir", "/var/tmp"));
     let value_len = size(&arg("--value", "100"));
     let bytes = size(&arg("--bytes", "1g"));
@@ -74,7 +89,47 @@ fn main() {
     // Header + 16-byte key + value per item, and a margin for open segments.
     let memory = (items * (26 + 16 + value_len)) / 100 * 108 + (64 << 20);
     let path = dir.join(format!("larder-speed-{value_len}.snap"));
+    let flag = |name: &str| std::env::args().any(|a| a == name);
+    if !flag("--load-only") {
+        fill_and_write(&path, memory, value_len, items);
+    }
+    let rounds: usize = arg("--rounds", "1").parse().expect("--rounds N");
+    let caches: &[bool] = match arg("--cache", "both").as_str() {
+        "warm" => &[false],
+        "cold" => &[true],
+        _ => &[false, true],
+    };
+    for &cold in (0..rounds).flat_map(|_| caches) {
+        if cold {
+            drop_cache(&path);
+        }
+        let store = new_store(memory);
+        let cpu = cpu_secs();
+        let faults = minor_faults();
+        let l = snapshot::load(&store, &path)
+            .expect("open")
+            .expect("snapshot exists");
+        assert_eq!(l.problem, None);
+        let secs = l.duration.as_secs_f64();
+        println!(
+            "load value={value_len} cache={} items={} file_bytes={} secs={secs:.3} GB/s={:.3} items/s={:.0} cpu_secs={:.3} minor_faults={}",
+            if cold { "cold" } else { "warm" },
+            l.items,
+            l.bytes,
+            l.bytes as f64 / secs / 1e9,
+            l.items as f64 / secs,
+            cpu_secs() - cpu,
+            minor_faults() - faults
+        );
+        drop(store);
+    }
+    if !flag("--keep") {
+        let _ = std::fs::remove_file(&path);
+    }
+}
 
+/// Fills a store with `items` values of `value_len` bytes and writes its snapshot to `path`.
+fn fill_and_write(path: &Path, memory: usize, value_len: usize, items: usize) {
     let store = new_store(memory);
     let value = vec![b'v'; value_len];
     let t = Instant::now();
@@ -97,7 +152,7 @@ fn main() {
     );
 
     let cpu = cpu_secs();
-    let w = snapshot::write(&store, &path, &Progress::default(), &AtomicBool::new(false))
+    let w = snapshot::write(&store, path, &Progress::default(), &AtomicBool::new(false))
         .expect("write snapshot");
     let secs = w.duration.as_secs_f64();
     println!(
@@ -108,29 +163,4 @@ fn main() {
         w.items as f64 / secs,
         cpu_secs() - cpu
     );
-    drop(store);
-
-    for cold in [false, true] {
-        if cold {
-            drop_cache(&path);
-        }
-        let store = new_store(memory);
-        let cpu = cpu_secs();
-        let l = snapshot::load(&store, &path)
-            .expect("open")
-            .expect("snapshot exists");
-        assert_eq!(l.problem, None);
-        let secs = l.duration.as_secs_f64();
-        println!(
-            "load value={value_len} cache={} items={} file_bytes={} secs={secs:.3} GB/s={:.3} items/s={:.0} cpu_secs={:.3}",
-            if cold { "cold" } else { "warm" },
-            l.items,
-            l.bytes,
-            l.bytes as f64 / secs / 1e9,
-            l.items as f64 / secs,
-            cpu_secs() - cpu
-        );
-        drop(store);
-    }
-    let _ = std::fs::remove_file(&path);
 }

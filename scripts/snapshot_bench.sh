@@ -6,6 +6,7 @@
 # --speed      write and load 1 GiB of 100-byte and of 4 KiB values in process
 #              (examples/snapshot_speed.rs), next to `dd bs=1M count=1024 conv=fdatasync`
 #              into the same directory in the same run (the device's sequential write speed)
+#              and `dd iflag=direct` reading that file back (its sequential read speed)
 # --restart    daemon restarts: larder -e (file on disk) against memcached 1.6.18 -e on
 #              /dev/shm (its restartable mode), same items filled over TCP by loadgen: time
 #              to stop, time until the restarted server accepts connections, items back
@@ -88,11 +89,16 @@ emit "Produced by \`scripts/snapshot_bench.sh$([ "$QUICK" = 1 ] && echo ' --quic
 if [ "$SPEED" = 1 ]; then
     log "dd: sequential write speed of $DIR"
     DD=$(dd if=/dev/zero of="$DIR/dd.bin" bs=1M count=$((BYTES_N >> 20)) conv=fdatasync 2>&1 | tail -1)
+    # The device's sequential read speed (O_DIRECT: from the disk, not the page cache), the
+    # bound of a cold restore.
+    DD_READ=$(dd if="$DIR/dd.bin" of=/dev/null bs=1M iflag=direct 2>&1 | tail -1)
     rm -f "$DIR/dd.bin"
     emit ""
     emit "## Snapshot and restore speed (in process, $BYTES of values)"
     emit ""
     emit "dd if=/dev/zero bs=1M conv=fdatasync: $DD"
+    emit ""
+    emit "dd of=/dev/null bs=1M iflag=direct: $DD_READ"
     emit ""
     emit '```'
     for v in 100 4096; do

@@ -25,18 +25,28 @@
 //! [`Store::import`] stores an item with the CAS, flags, expiry (absolute unix seconds),
 //! meta bits, queue and use count it had. It never evicts: when no free memory is left it
 //! answers [`Imported::Full`], so what was loaded first (the hot items) stays.
+//! [`Store::import_batch`] does the same for a block's items at once, grouped by stripe
+//! (one lock hold per stripe per block, ≤ [`IMPORT_ITEMS_PER_HOLD`] items), looking the
+//! index slots of each run of 16 items up before storing them, and linking a run's records
+//! into the index after writing them all when they fit the open segments
+//! (docs/SNAPSHOT.md, "Speed").
 //! [`Store::raise_cas_above`] then makes every new CAS greater than the loaded ones.
 
 use super::item::{self, head, CONT_HDR};
 use super::segment::{Queue, NIL};
 use super::stripe::{Exit, Moment, Stripe};
 use super::{ItemRef, Store, StoreError, MAX_KEY_LEN};
+use parking_lot::MutexGuard;
 
 /// Most records one [`Store::export_batch`] call visits under one stripe lock.
 pub const EXPORT_RECORDS_PER_HOLD: usize = 2048;
 
 /// Most items [`Store::import_batch`] stores under one stripe lock hold.
 pub const IMPORT_ITEMS_PER_HOLD: usize = 1024;
+
+/// Items of a hold whose index slots are looked up ahead of storing them
+/// ([`Store::import_batch`]); their cache lines stay well within L1.
+const IMPORT_TOUCH_RUN: usize = 16;
 
 /// Export passes, most valuable items first (module doc).
 const PASSES: u8 = 3;
@@ -136,10 +146,17 @@ pub struct ImportTally {
 }
 
 /// Working memory of [`Store::import_batch`], kept by the caller from batch to batch so
-/// that a load allocates it once: (stripe, position in the batch, key hash) per item.
+/// that a load allocates it once.
 #[derive(Debug, Default)]
 pub struct ImportScratch {
-    order: Vec<(u32, u32, u64)>,
+    /// (position in the batch, key hash) of each item to store, in batch order.
+    order: Vec<(u32, u64)>,
+    /// The same, grouped by stripe.
+    sorted: Vec<(u32, u64)>,
+    /// Where each stripe's group starts in `sorted` (one more entry: the end).
+    groups: Vec<u32>,
+    /// Stripes found locked on the first pass, visited on the second.
+    busy: Vec<u32>,
 }
 
 /// What [`Store::import`] did with an item.
@@ -255,9 +272,11 @@ impl Store {
 
     /// Stores a batch of items from a snapshot (one verified block), as [`Store::import`]
     /// does one, counting the outcomes into `tally`. The items are grouped by stripe first
-    /// (keeping their order within a stripe, so of two records of a key the later wins),
-    /// then each stripe lock is taken once per `IMPORT_ITEMS_PER_HOLD` (1024) items instead of
-    /// once per item, and the clock is read once per batch. Once memory is full
+    /// (a stable counting sort: of two records of a key the later wins), then each stripe
+    /// lock is taken once per `IMPORT_ITEMS_PER_HOLD` (1024) items instead of once per
+    /// item, and the clock is read once per batch. Stripes whose lock is free are visited
+    /// first and the busy ones after, so that import threads working on blocks at the same
+    /// time do not queue behind each other stripe after stripe. Once memory is full
     /// (`tally.full > 0`) the rest of the batch is counted as full, not stored: nothing is
     /// evicted, so what was loaded first (the hot items) stays.
     pub fn import_batch(
@@ -270,8 +289,15 @@ impl Store {
         let start = clock.process_start();
         let now = clock.now();
         let now_unix = clock.unix_time(now);
-        let order = &mut scratch.order;
+        let ImportScratch {
+            order,
+            sorted,
+            groups,
+            busy,
+        } = scratch;
         order.clear();
+        groups.clear();
+        groups.resize(self.stripes.len() + 1, 0);
         for (i, it) in items.iter().enumerate() {
             if it.key.is_empty() || it.key.len() > MAX_KEY_LEN {
                 tally.too_large += 1;
@@ -286,36 +312,145 @@ impl Store {
                 tally.too_large += 1;
                 continue;
             }
+            // One hash per item: it picks the stripe here and is the index's hash below.
             let hash = self.hash(it.key);
             let stripe = (hash >> 40) as usize & self.stripe_mask;
-            order.push((stripe as u32, i as u32, hash));
+            groups[stripe + 1] += 1;
+            order.push((i as u32, hash));
         }
-        // (stripe, position) is unique: an unstable sort keeps each stripe's order.
-        order.sort_unstable_by_key(|&(stripe, i, _)| (stripe, i));
+        // Counting sort by stripe (stable, O(n)): `groups[s]..groups[s + 1]` is stripe s's
+        // range of `sorted`, in batch order.
+        for s in 1..groups.len() {
+            groups[s] += groups[s - 1];
+        }
+        sorted.clear();
+        sorted.resize(order.len(), (0, 0));
+        for &(i, hash) in order.iter() {
+            let stripe = (hash >> 40) as usize & self.stripe_mask;
+            sorted[groups[stripe] as usize] = (i, hash);
+            groups[stripe] += 1;
+        }
+        // Each `groups[s]` moved to the end of stripe s's range, the start of s + 1's.
+        groups.copy_within(..self.stripes.len(), 1);
+        groups[0] = 0;
         let ctx = self.ctx();
-        let mut at = 0;
-        while at < order.len() {
-            let stripe = order[at].0;
-            let mut guard = self.stripes[stripe as usize].lock();
+        busy.clear();
+        for stripe in 0..self.stripes.len() {
+            let range = groups[stripe] as usize..groups[stripe + 1] as usize;
+            if range.is_empty() {
+                continue;
+            }
+            match self.stripes[stripe].try_lock() {
+                Some(guard) => self.import_group(
+                    guard,
+                    stripe,
+                    &sorted[range],
+                    items,
+                    &ctx,
+                    (start, now),
+                    tally,
+                ),
+                None => busy.push(stripe as u32),
+            }
+        }
+        for &stripe in busy.iter() {
+            let stripe = stripe as usize;
+            let range = groups[stripe] as usize..groups[stripe + 1] as usize;
+            let guard = self.stripes[stripe].lock();
+            self.import_group(
+                guard,
+                stripe,
+                &sorted[range],
+                items,
+                &ctx,
+                (start, now),
+                tally,
+            );
+        }
+    }
+
+    /// Imports one stripe's items of a batch, `guard` being its lock: at most
+    /// `IMPORT_ITEMS_PER_HOLD` items per hold (the lock is released and taken again between
+    /// holds). Within a hold the items go in runs of [`IMPORT_TOUCH_RUN`]: first each item's
+    /// index slot is looked up alone (`Stripe::find`, result unused), then the items are
+    /// stored. On a large index nearly every lookup misses the CPU caches twice (the
+    /// sub-table's header, then its control bytes), and the store that follows is too
+    /// long for the processor to start the next item's lookup meanwhile; the short lookups
+    /// of a run, one after the other, overlap their misses, and the stores find the lines
+    /// cached (measured in docs/bench/snapshot.md: the misses were most of the import).
+    /// When the run fits the open segments and has no key twice ([`Store::run_fits`]), its
+    /// records are all written first and then linked into the index back to back, so that
+    /// the inserts' misses (on the entry each writes) overlap too; otherwise the items go
+    /// one by one.
+    #[allow(clippy::too_many_arguments)]
+    fn import_group<'s>(
+        &'s self,
+        mut guard: MutexGuard<'s, Stripe>,
+        stripe: usize,
+        group: &[(u32, u64)],
+        items: &[ImportItem<'_>],
+        ctx: &Moment,
+        (start, now): (u64, u32),
+        tally: &mut ImportTally,
+    ) {
+        for (n, hold) in group.chunks(IMPORT_ITEMS_PER_HOLD).enumerate() {
+            if n > 0 {
+                drop(guard);
+                guard = self.stripes[stripe].lock();
+            }
+            if tally.full > 0 {
+                tally.full += hold.len() as u64;
+                continue;
+            }
             let st = &mut *guard;
-            let mut held = 0;
-            while at < order.len() && order[at].0 == stripe && held < IMPORT_ITEMS_PER_HOLD {
-                let (_, i, hash) = order[at];
-                at += 1;
-                held += 1;
-                if tally.full > 0 {
-                    tally.full += 1;
+            for run in hold.chunks(IMPORT_TOUCH_RUN) {
+                for &(i, hash) in run {
+                    std::hint::black_box(st.find(hash, items[i as usize].key));
+                }
+                if tally.full == 0 && self.run_fits(st, run, items) {
+                    // The run's records first, then their index inserts back to back: each
+                    // insert's write of its entry misses the cache, and short inserts in a
+                    // row overlap those misses as the lookups above do.
+                    let mut written = [(0u64, NIL); IMPORT_TOUCH_RUN];
+                    let mut n = 0;
+                    for &(i, hash) in run {
+                        if tally.full > 0 {
+                            tally.full += 1;
+                            continue;
+                        }
+                        let it = &items[i as usize];
+                        match self.import_write(st, ctx, hash, it, start, now) {
+                            Ok(h) => {
+                                written[n] = (hash, h);
+                                n += 1;
+                                tally.loaded += 1;
+                                tally.max_cas = tally.max_cas.max(it.cas);
+                            }
+                            Err(Imported::TooLarge) => tally.too_large += 1,
+                            Err(Imported::Expired) => tally.expired += 1,
+                            Err(Imported::Full | Imported::Loaded) => tally.full += 1,
+                        }
+                    }
+                    for &(hash, h) in &written[..n] {
+                        st.link(hash, h);
+                    }
                     continue;
                 }
-                let it = &items[i as usize];
-                match self.import_locked(st, &ctx, hash, it, start, now) {
-                    Imported::Loaded => {
-                        tally.loaded += 1;
-                        tally.max_cas = tally.max_cas.max(it.cas);
+                for &(i, hash) in run {
+                    if tally.full > 0 {
+                        tally.full += 1;
+                        continue;
                     }
-                    Imported::Expired => tally.expired += 1,
-                    Imported::TooLarge => tally.too_large += 1,
-                    Imported::Full => tally.full += 1,
+                    let it = &items[i as usize];
+                    match self.import_locked(st, ctx, hash, it, start, now) {
+                        Imported::Loaded => {
+                            tally.loaded += 1;
+                            tally.max_cas = tally.max_cas.max(it.cas);
+                        }
+                        Imported::Expired => tally.expired += 1,
+                        Imported::TooLarge => tally.too_large += 1,
+                        Imported::Full => tally.full += 1,
+                    }
                 }
             }
         }
@@ -332,6 +467,40 @@ impl Store {
         start: u64,
         now: u32,
     ) -> Imported {
+        let total = self.geo.layout.total(it.key.len(), it.value.len());
+        if !has_room(st, self.queue_of(st, it), total) {
+            return Imported::Full;
+        }
+        match self.import_write(st, ctx, hash, it, start, now) {
+            Ok(h) => {
+                st.link(hash, h);
+                Imported::Loaded
+            }
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The queue an imported item enters.
+    fn queue_of(&self, st: &Stripe, it: &ImportItem<'_>) -> Queue {
+        if it.main || st.policy.small_percent == 0 || !self.geo.evict {
+            Queue::Main
+        } else {
+            Queue::Small
+        }
+    }
+
+    /// [`Store::import_locked`] but for the link: replaces an older item of the key, writes
+    /// the record with its meta bits, use count and access time, and returns it (not yet
+    /// in the index).
+    fn import_write(
+        &self,
+        st: &mut Stripe,
+        ctx: &Moment,
+        hash: u64,
+        it: &ImportItem<'_>,
+        start: u64,
+        now: u32,
+    ) -> Result<u32, Imported> {
         let exptime = if it.exptime_unix == 0 {
             0
         } else {
@@ -340,27 +509,19 @@ impl Store {
         let atime = u32::try_from(it.atime_unix.saturating_sub(start))
             .unwrap_or(u32::MAX)
             .clamp(2, now.max(2));
-        let total = self.geo.layout.total(it.key.len(), it.value.len());
-        let q = if it.main || st.policy.small_percent == 0 || !self.geo.evict {
-            Queue::Main
-        } else {
-            Queue::Small
-        };
-        if !has_room(st, q, total) {
-            return Imported::Full;
-        }
+        let q = self.queue_of(st, it);
         if let Ok(old) = st.lookup(ctx, hash, it.key) {
             st.unlink(old, Exit::Removed, ctx);
         }
         let cas = if self.config.use_cas { it.cas } else { 0 };
         let h = match st.write_item(ctx, q, it.key, &[it.value], it.flags, exptime, cas, NIL) {
             Ok(h) => h,
-            Err(StoreError::TooLarge) => return Imported::TooLarge,
-            Err(StoreError::OutOfMemory) => return Imported::Full,
+            Err(StoreError::TooLarge) => return Err(Imported::TooLarge),
+            Err(StoreError::OutOfMemory) => return Err(Imported::Full),
         };
-        st.link(hash, h);
         let cap = st.policy.freq_cap;
         let c = st.mem.header_mut(h);
+        // `link` sets the tag bits only: these stay.
         let mut bits = head::bits(c);
         for (on, bit) in [
             (it.fetched, item::FETCHED),
@@ -375,7 +536,30 @@ impl Store {
         head::set_bits(c, bits);
         head::set_freq(c, it.use_count.min(cap));
         head::set_atime(c, atime);
-        Imported::Loaded
+        Ok(h)
+    }
+
+    /// Can a run's records all be written with their links deferred? Only if each queue's
+    /// open segment has room for the run's records of that queue (so no record of the run
+    /// waits unlinked while a segment is taken, evicted or compacted) and no two of them
+    /// have the same key hash (so a later copy of a key is looked up after the earlier one
+    /// is linked, as in the one-by-one path).
+    fn run_fits(&self, st: &Stripe, run: &[(u32, u64)], items: &[ImportItem<'_>]) -> bool {
+        let mut want = [0usize; 2];
+        for (k, &(i, hash)) in run.iter().enumerate() {
+            if run[..k].iter().any(|&(_, h)| h == hash) {
+                return false;
+            }
+            let it = &items[i as usize];
+            let main = self.queue_of(st, it) == Queue::Main;
+            want[usize::from(main)] += self.geo.layout.total(it.key.len(), it.value.len());
+        }
+        [(Queue::Small, want[0]), (Queue::Main, want[1])]
+            .into_iter()
+            .all(|(q, n)| {
+                let open = st.mem.log(q).open;
+                n == 0 || (open != NIL && st.mem.room(open) >= n)
+            })
     }
 
     /// Sizes every stripe's index for a snapshot of about `items` items holding `bytes`

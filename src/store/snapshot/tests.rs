@@ -212,3 +212,90 @@ fn import_batch_groups_by_stripe_later_duplicate_wins_and_counts() {
     assert_eq!(small.stats().curr_items, tally.loaded);
     assert_eq!(small.stats().evictions, 0);
 }
+
+#[test]
+fn import_batch_waits_for_a_stripe_another_thread_holds() {
+    let s = store(16);
+    let keys: Vec<String> = (0..2000).map(|i| format!("w{i}")).collect();
+    let mut items: Vec<ImportItem<'_>> = keys
+        .iter()
+        .map(|k| item(k.as_bytes(), b"first", 1, 0))
+        .collect();
+    // Later copies of the first 300 keys, within the same batch (and so the same groups).
+    for k in keys.iter().take(300) {
+        items.push(item(k.as_bytes(), b"second", 2, 0));
+    }
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let mut tally = ImportTally::default();
+    std::thread::scope(|scope| {
+        let s = &s;
+        scope.spawn(move || {
+            // Stripe 0 is busy when the batch starts: its group is stored after the others.
+            let guard = s.stripes[0].lock();
+            held_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(guard);
+        });
+        held_rx.recv().unwrap();
+        s.import_batch(&items, &mut ImportScratch::default(), &mut tally);
+    });
+    assert_eq!(tally.loaded, 2300, "{tally:?}");
+    assert_eq!(s.stats().curr_items, 2000);
+    for (i, k) in keys.iter().enumerate() {
+        let v = s
+            .get(k.as_bytes(), |it| {
+                it.value().flatten().copied().collect::<Vec<u8>>()
+            })
+            .unwrap();
+        let want: &[u8] = if i < 300 { b"second" } else { b"first" };
+        assert_eq!(v, want, "key {k}");
+    }
+}
+
+#[test]
+fn import_batch_runs_with_repeated_keys_and_segment_boundaries_keep_the_later_copy() {
+    // Runs whose records are linked after all are written, runs that hold a key twice or
+    // cross into a new segment (stored one by one): every key ends with its last copy.
+    let s = store(32);
+    let keys: Vec<String> = (0..4000).map(|i| format!("r{i}")).collect();
+    let values: Vec<Vec<u8>> = (0..4000)
+        .map(|i| vec![b'a' + (i % 26) as u8; i % 300])
+        .collect();
+    let dups: Vec<String> = (0..4000).map(|i| format!("dup{i}")).collect();
+    let big = vec![b'B'; 200 << 10];
+    let mut items = Vec::new();
+    for i in 0..4000 {
+        items.push(item(keys[i].as_bytes(), &values[i], i as u64 + 1, 0));
+        if i % 7 == 0 {
+            // The next record repeats the key: the same stripe, most often the same run.
+            items.push(item(keys[i].as_bytes(), dups[i].as_bytes(), 50_000, 0));
+        }
+        if i % 100 == 0 {
+            items.push(item(dups[i].as_bytes(), &big, 7, 0));
+        }
+    }
+    let mut tally = ImportTally::default();
+    s.import_batch(&items, &mut ImportScratch::default(), &mut tally);
+    assert_eq!(tally.loaded, items.len() as u64, "{tally:?}");
+    assert_eq!(tally.max_cas, 50_000);
+    assert_eq!(s.stats().curr_items, 4000 + 40);
+    for i in 0..4000 {
+        let v = s
+            .get(keys[i].as_bytes(), |it| {
+                it.value().flatten().copied().collect::<Vec<u8>>()
+            })
+            .unwrap();
+        let want: &[u8] = if i % 7 == 0 {
+            dups[i].as_bytes()
+        } else {
+            &values[i]
+        };
+        assert_eq!(v, want, "key {}", keys[i]);
+    }
+    for i in (0..4000).step_by(100) {
+        let n = s.get(dups[i].as_bytes(), |it| {
+            it.value().flatten().filter(|&&b| b == b'B').count()
+        });
+        assert_eq!(n, Ok(big.len()));
+    }
+}
