@@ -3,8 +3,10 @@
 //!
 //! Owns keys ↔ items. Must not know: sockets, the protocol, the server's config (it gets a
 //! [`StoreConfig`]). Private submodules:
-//! - `item`: byte layout of records, [`ItemRef`];
-//! - `segment`: segments, the global segment budget and pool, a stripe's queues;
+//! - `item`: byte layout of records; `view`: [`ItemRef`] and the value iterators;
+//! - `segment`: a stripe's segments and queues, the only access to segment bytes;
+//! - `page`: segment memory shared with readers of large values ([`ValuePart`]);
+//! - `pool`, `geometry`: the global segment budget and pool; the shape of segments;
 //! - `stripe`: one lock's worth of cache (index, write/link/unlink, counters);
 //! - `index`: a stripe's hash index, grown one bounded sub-table split at a time;
 //! - `evict`: making room, the eviction policy's queue work, the crawler;

@@ -410,16 +410,8 @@ mod tests {
         items.push(ImportItem {
             key: &block[..8],
             value: &block[8..],
-            flags: 0,
-            cas: 0,
-            exptime_unix: 0,
-            atime_unix: 0,
-            use_count: 0,
             main: true,
-            fetched: false,
-            stale: false,
-            win_sent: false,
-            key_binary: false,
+            ..ImportItem::default()
         });
         let at = items.as_ptr() as usize;
         let again = recycle(items);

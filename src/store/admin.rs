@@ -22,7 +22,7 @@ impl Store {
             self.flush_passed.fetch_max(now, Ordering::Relaxed);
             for stripe in self.stripes.iter() {
                 let flushed = stripe.lock().flush();
-                flushed.release();
+                flushed.release(&self.pool);
             }
         } else {
             self.flush_pending

@@ -71,6 +71,16 @@ pub(crate) struct Page {
     pub sparse: bool,
 }
 
+impl Page {
+    /// Do readers share this segment (a large value being sent from it)? Then eviction and
+    /// compaction pass it over. Exact under the stripe lock in one direction: new readers
+    /// are made only under it, so a segment seen unshared stays so while the lock is held.
+    #[inline]
+    pub fn shared(&self) -> bool {
+        self.mem.as_ref().is_some_and(|m| Arc::strong_count(m) > 1)
+    }
+}
+
 /// One FIFO queue of segments: an open segment and closed ones, oldest first.
 #[derive(Debug)]
 pub(crate) struct Log {
@@ -265,15 +275,10 @@ impl Mem {
         }
     }
 
-    /// Do readers share segment `slot` (a large value being sent from it)? Then eviction and
-    /// compaction pass it over. Exact under the stripe lock in one direction: new readers
-    /// are made only under it, so a segment seen unshared stays so while the lock is held.
+    /// Do readers share segment `slot`? See [`Page::shared`].
     #[inline]
     pub fn shared(&self, slot: u32) -> bool {
-        self.pages[slot as usize]
-            .mem
-            .as_ref()
-            .is_some_and(|m| Arc::strong_count(m) > 1)
+        self.pages[slot as usize].shared()
     }
 
     /// A [`ValuePart`] for `len` value bytes at offset `off` of record `r`'s segment.
@@ -454,10 +459,7 @@ impl Mem {
             .iter()
             .find(|&&(slot, gen)| {
                 let page = &pages[slot as usize];
-                page.gen == gen
-                    && page.queue == q
-                    && !pinned.contains(&slot)
-                    && !page.mem.as_ref().is_some_and(|m| Arc::strong_count(m) > 1)
+                page.gen == gen && page.queue == q && !pinned.contains(&slot) && !page.shared()
             })
             .map(|&(slot, _)| slot)
     }

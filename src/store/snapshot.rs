@@ -101,8 +101,9 @@ fn pass_of(use_count: u8, main: bool) -> u8 {
     }
 }
 
-/// One item to load.
-#[derive(Debug, Clone, Copy)]
+/// One item to load. (`Default` is an empty, never-used item with every flag off, for
+/// building items field by field.)
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ImportItem<'a> {
     /// The key (1..=250 bytes).
     pub key: &'a [u8],
@@ -335,28 +336,8 @@ impl Store {
         groups[0] = 0;
         let ctx = self.ctx();
         busy.clear();
-        for stripe in 0..self.stripes.len() {
+        let mut import = |guard, stripe: usize| {
             let range = groups[stripe] as usize..groups[stripe + 1] as usize;
-            if range.is_empty() {
-                continue;
-            }
-            match self.stripes[stripe].try_lock() {
-                Some(guard) => self.import_group(
-                    guard,
-                    stripe,
-                    &sorted[range],
-                    items,
-                    &ctx,
-                    (start, now),
-                    tally,
-                ),
-                None => busy.push(stripe as u32),
-            }
-        }
-        for &stripe in busy.iter() {
-            let stripe = stripe as usize;
-            let range = groups[stripe] as usize..groups[stripe + 1] as usize;
-            let guard = self.stripes[stripe].lock();
             self.import_group(
                 guard,
                 stripe,
@@ -366,6 +347,18 @@ impl Store {
                 (start, now),
                 tally,
             );
+        };
+        for stripe in 0..self.stripes.len() {
+            if groups[stripe] == groups[stripe + 1] {
+                continue;
+            }
+            match self.stripes[stripe].try_lock() {
+                Some(guard) => import(guard, stripe),
+                None => busy.push(stripe as u32),
+            }
+        }
+        for &stripe in busy.iter() {
+            import(self.stripes[stripe as usize].lock(), stripe as usize);
         }
     }
 

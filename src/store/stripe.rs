@@ -599,7 +599,6 @@ impl Stripe {
             index,
             pages,
             ghost,
-            pool: Arc::clone(&self.pool),
         }
     }
 }
@@ -609,17 +608,16 @@ pub(crate) struct Flushed {
     index: Index,
     pages: Vec<Page>,
     ghost: Ghost,
-    pool: Arc<PagePool>,
 }
 
 impl Flushed {
     /// Hands the segments back to the pool and frees the old index and ghost: the part of a
     /// flush whose time grows with the stripe's size, done with no lock held.
-    pub fn release(self) {
+    pub fn release(self, pool: &PagePool) {
         drop(self.index);
         drop(self.ghost);
         for mem in Mem::segments_of(self.pages) {
-            self.pool.give(mem);
+            pool.give(mem);
         }
     }
 }

@@ -81,14 +81,9 @@ fn import_keeps_fields_and_never_evicts() {
             value: v,
             flags: *flags,
             cas: *cas,
-            exptime_unix: 0,
-            atime_unix: 0,
             use_count: meta.use_count,
             main: meta.main,
-            fetched: false,
-            stale: false,
-            win_sent: false,
-            key_binary: false,
+            ..ImportItem::default()
         };
         assert_eq!(dst.import(&it), Imported::Loaded);
         max_cas = max_cas.max(*cas);
@@ -117,16 +112,8 @@ fn import_keeps_fields_and_never_evicts() {
         let it = ImportItem {
             key: k,
             value: v,
-            flags: 0,
-            cas: 0,
-            exptime_unix: 0,
-            atime_unix: 0,
-            use_count: 0,
             main: true,
-            fetched: false,
-            stale: false,
-            win_sent: false,
-            key_binary: false,
+            ..ImportItem::default()
         };
         match small.import(&it) {
             Imported::Loaded => loaded += 1,
@@ -146,13 +133,9 @@ fn item<'a>(key: &'a [u8], value: &'a [u8], cas: u64, exptime_unix: u64) -> Impo
         flags: 7,
         cas,
         exptime_unix,
-        atime_unix: 0,
         use_count: 1,
         main: true,
-        fetched: false,
-        stale: false,
-        win_sent: false,
-        key_binary: false,
+        ..ImportItem::default()
     }
 }
 
