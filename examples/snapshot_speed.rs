@@ -87,7 +87,7 @@ fn main() {
     let bytes = size(&arg("--bytes", "1g"));
     let items = bytes / value_len;
     // Header + 16-byte key + value per item, and a margin for open segments.
-    let memory = (items * (26 + 16 + value_len)) / 100 * 108 + (64 << 20);
+    let memory = (items * (22 + 16 + value_len)) / 100 * 108 + (64 << 20);
     let path = dir.join(format!("larder-speed-{value_len}.snap"));
     let flag = |name: &str| std::env::args().any(|a| a == name);
     if !flag("--load-only") {

@@ -326,7 +326,8 @@ impl Store {
         self.config.eviction
     }
 
-    /// Header bytes per item (26 with CAS, 18 without); see docs/STORE.md.
+    /// Fixed header bytes per item (22 with CAS, 14 without; 4 more for client flags other
+    /// than 0); see `store/item.rs`.
     pub fn item_header_len(&self) -> usize {
         self.geo.layout.hdr
     }
@@ -520,7 +521,7 @@ impl Store {
     /// The reporting class an item with this key and value length falls in (by its total
     /// size; the largest class for chained items).
     pub fn class_for(&self, key_len: usize, value_len: usize) -> u8 {
-        let total = self.geo.layout.total(key_len, value_len);
+        let total = self.geo.layout.total(key_len, value_len, 0);
         self.geo.class_for(total).unwrap_or(self.geo.largest())
     }
 

@@ -43,12 +43,17 @@ fn vlen() -> impl Strategy<Value = usize> {
     prop_oneof![8 => 0usize..300, 2 => 300usize..1000, 1 => 1000usize..9000]
 }
 
+/// Client flags: 0 (no flags field in the record) as often as any other value.
+fn flags() -> impl Strategy<Value = u32> {
+    prop_oneof![Just(0u32), any::<u32>()]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let k = 0u8..120;
     prop_oneof![
-        6 => (k.clone(), vlen(), any::<u32>(), 0u8..4).prop_map(|(k, l, f, t)| Op::Set(k, l, f, t)),
-        2 => (k.clone(), vlen(), any::<u32>(), 0u8..4).prop_map(|(k, l, f, t)| Op::Add(k, l, f, t)),
-        2 => (k.clone(), vlen(), any::<u32>(), 0u8..4).prop_map(|(k, l, f, t)| Op::Replace(k, l, f, t)),
+        6 => (k.clone(), vlen(), flags(), 0u8..4).prop_map(|(k, l, f, t)| Op::Set(k, l, f, t)),
+        2 => (k.clone(), vlen(), flags(), 0u8..4).prop_map(|(k, l, f, t)| Op::Add(k, l, f, t)),
+        2 => (k.clone(), vlen(), flags(), 0u8..4).prop_map(|(k, l, f, t)| Op::Replace(k, l, f, t)),
         2 => (k.clone(), 0usize..400).prop_map(|(k, l)| Op::Append(k, l)),
         1 => (k.clone(), 0usize..400).prop_map(|(k, l)| Op::Prepend(k, l)),
         2 => (k.clone(), vlen(), any::<bool>()).prop_map(|(k, l, g)| Op::Cas(k, l, g)),
@@ -471,7 +476,8 @@ fn run(ops: &[Op]) {
     let bytes: usize = m
         .items
         .iter()
-        .map(|(k, v)| 26 + k.len() + v.value.len())
+        // 22-byte header, 4 more for flags other than 0 (store/item.rs).
+        .map(|(k, v)| 22 + if v.flags == 0 { 0 } else { 4 } + k.len() + v.value.len())
         .sum();
     assert_eq!(st.bytes as usize, bytes);
 }

@@ -129,13 +129,17 @@ impl Stripe {
     ) -> Result<u32, StoreError> {
         let (flags, exptime, value_len) = {
             let c = self.mem.chunk(old);
-            (head::flags(c), head::exptime(c), head::value_len(c))
+            (
+                head::flags(c, &self.mem.geo.layout),
+                head::exptime(c),
+                head::value_len(c),
+            )
         };
-        let total = self
-            .mem
-            .geo
-            .layout
-            .total(head::key_len(self.mem.chunk(old)), value_len + data.len());
+        let total = self.mem.geo.layout.total(
+            head::key_len(self.mem.chunk(old)),
+            value_len + data.len(),
+            flags,
+        );
         if total > self.mem.geo.item_size_max {
             return Err(StoreError::TooLarge);
         }
@@ -195,7 +199,7 @@ impl Stripe {
             (
                 head::chained(c),
                 head::value_len(c),
-                head::flags(c),
+                head::flags(c, &layout),
                 head::exptime(c),
             )
         };

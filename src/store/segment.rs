@@ -199,7 +199,7 @@ impl Mem {
         let len = if c[0] & item::WAS_CONT != 0 {
             CONT_HDR
         } else {
-            self.geo.layout.key_off(head::chained(c))
+            self.geo.layout.key_off(c)
         };
         let off = self.off_of(r);
         let buf = self.buf(self.slot_of(r) as usize);
@@ -233,7 +233,7 @@ impl Mem {
             return None;
         }
         let (key_len, value_len) = (head::key_len(c), head::value_len(c));
-        let off = self.off_of(h) + self.geo.layout.key_off(false) + key_len;
+        let off = self.off_of(h) + self.geo.layout.key_off(c) + key_len;
         let buf = self.buf(self.slot_of(h) as usize);
         // SAFETY: in bounds (the record lies inside its segment). ValueParts are made only of
         // values of at least BY_REF_MIN bytes and of chained values, so none covers these
@@ -303,14 +303,14 @@ impl Mem {
         match item::tag(c) {
             _ if c[0] & item::WAS_CONT != 0 => CONT_HDR + item::get_u32(c, CONT_LEN) as usize,
             _ if head::chained(c) => c.len(),
-            _ => self.geo.layout.total(head::key_len(c), head::value_len(c)),
+            _ => self.geo.layout.total_of(c),
         }
     }
 
     /// The reporting class of the item whose head record is `h` (by its total size).
     pub fn class_of(&self, h: u32) -> u8 {
         let c = self.chunk(h);
-        let total = self.geo.layout.total(head::key_len(c), head::value_len(c));
+        let total = self.geo.layout.total_of(c);
         self.geo.class_for(total).unwrap_or(self.geo.largest())
     }
 

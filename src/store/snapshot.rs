@@ -308,7 +308,10 @@ impl Store {
                 tally.expired += 1;
                 continue;
             }
-            let total = self.geo.layout.total(it.key.len(), it.value.len());
+            let total = self
+                .geo
+                .layout
+                .total(it.key.len(), it.value.len(), it.flags);
             if total > self.geo.item_size_max || it.value.len() >= 1 << 30 {
                 tally.too_large += 1;
                 continue;
@@ -460,7 +463,10 @@ impl Store {
         start: u64,
         now: u32,
     ) -> Imported {
-        let total = self.geo.layout.total(it.key.len(), it.value.len());
+        let total = self
+            .geo
+            .layout
+            .total(it.key.len(), it.value.len(), it.flags);
         if !has_room(st, self.queue_of(st, it), total) {
             return Imported::Full;
         }
@@ -545,7 +551,10 @@ impl Store {
             }
             let it = &items[i as usize];
             let main = self.queue_of(st, it) == Queue::Main;
-            want[usize::from(main)] += self.geo.layout.total(it.key.len(), it.value.len());
+            want[usize::from(main)] +=
+                self.geo
+                    .layout
+                    .total(it.key.len(), it.value.len(), it.flags);
         }
         [(Queue::Small, want[0]), (Queue::Main, want[1])]
             .into_iter()

@@ -306,7 +306,7 @@ impl Stripe {
         if key.is_empty() || key.len() > super::MAX_KEY_LEN {
             return Err(StoreError::TooLarge);
         }
-        let total = layout.total(key.len(), value_len);
+        let total = layout.total(key.len(), value_len, flags);
         if total > item_size_max || value_len >= 1 << 30 {
             return Err(StoreError::TooLarge);
         }
@@ -341,7 +341,7 @@ impl Stripe {
             self.reserve(ctx, q, total).inspect(|&r| {
                 let c = self.mem.fresh_mut(r, total);
                 layout.write_header(c, &h, false);
-                let key_off = layout.key_off(false);
+                let key_off = layout.key_off(c);
                 c[key_off..key_off + key.len()].copy_from_slice(key);
                 src.fill(&mut c[key_off + key.len()..total]);
             })
@@ -366,11 +366,13 @@ impl Stripe {
         self.pending.clear();
         let slot = self.fresh_segment(ctx)?;
         let head_ref = self.mem.append(slot, page_size);
-        let key_off = layout.key_off(true);
         let mut remaining = h.value_len as usize;
+        let next_off;
         {
             let c = self.mem.fresh_mut(head_ref, page_size);
             layout.write_header(c, h, true);
+            next_off = layout.next_off(c);
+            let key_off = layout.key_off(c);
             c[key_off..key_off + key.len()].copy_from_slice(key);
             remaining -= src.fill(&mut c[key_off + key.len()..]);
         }
@@ -400,7 +402,7 @@ impl Stripe {
             }
             remaining -= len;
             let link_off = if prev == head_ref {
-                layout.hdr
+                next_off
             } else {
                 CONT_NEXT
             };
@@ -505,11 +507,7 @@ impl Stripe {
 
     fn account(&mut self, h: u32, add: bool) {
         let c = self.mem.chunk(h);
-        let total = self
-            .mem
-            .geo
-            .layout
-            .total(head::key_len(c), head::value_len(c)) as u64;
+        let total = self.mem.geo.layout.total_of(c) as u64;
         let cid = self.mem.class_of(h) as usize;
         let class = &mut self.mem.classes[cid];
         let k = &mut self.counters;

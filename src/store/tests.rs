@@ -64,7 +64,7 @@ fn config_validation() {
 #[test]
 fn set_get_flags_and_unique_cas() {
     let s = new_store(StoreConfig::default());
-    assert_eq!(s.item_header_len(), 26);
+    assert_eq!(s.item_header_len(), 22);
     let c1 = s.store(SetMode::Set, b"a", b"one", 7, 0).unwrap();
     let c2 = s.store(SetMode::Set, b"b", b"two", 8, 0).unwrap();
     let c3 = s.store(SetMode::Set, b"a", b"uno", 9, 0).unwrap();
@@ -98,7 +98,8 @@ fn set_get_flags_and_unique_cas() {
     let st = s.stats();
     assert_eq!(st.curr_items, 2);
     assert_eq!(st.total_items, 3);
-    assert_eq!(st.bytes, 2 * (26 + 1 + 3));
+    // 22-byte header + 4 bytes of flags (7 and 9: not 0) + key + value.
+    assert_eq!(st.bytes, 2 * (22 + 4 + 1 + 3));
 }
 
 #[test]
@@ -202,7 +203,7 @@ fn large_items_are_chained_and_bounded_by_item_size_max() {
     set(&s, b"big", &big);
     assert_eq!(value_of(&s, b"big").unwrap(), big);
     let total = s.get(b"big", |it| it.total_size()).unwrap();
-    assert_eq!(total, 26 + 3 + big.len());
+    assert_eq!(total, 22 + 3 + big.len());
     assert_eq!(s.stats().bytes, total as u64);
     let too_big = vec![0u8; 2 << 20];
     assert_eq!(
@@ -362,7 +363,7 @@ fn flush_all_now_and_delayed() {
 
 #[test]
 fn items_used_while_new_survive_a_flood_of_one_hit_keys() {
-    // One stripe of 16 segments of 4 KiB; 26 + 9 + 40 = 75-byte items, 54 per segment.
+    // One stripe of 16 segments of 4 KiB; 22 + 9 + 40 = 71-byte items, 57 per segment.
     let s = new_store(cfg(16 * 4096, 1, 4096));
     let key = |i: usize| format!("key:{i:05}");
     let val = [b'x'; 40];
@@ -373,7 +374,7 @@ fn items_used_while_new_survive_a_flood_of_one_hit_keys() {
     }
     // Items are evicted oldest first: the first `evictions` keys went.
     let first = s.stats().evictions as usize;
-    assert!(first <= 54 && n >= 15 * 54, "n {n}, first evicted {first}");
+    assert!(first <= 57 && n >= 15 * 57, "n {n}, first evicted {first}");
     let read: Vec<usize> = (first..n).filter(|i| i % 2 == 0).collect();
     for &i in &read {
         assert!(value_of(&s, key(i).as_bytes()).is_ok(), "key {i}");
@@ -521,7 +522,9 @@ fn item_larger_than_memory_is_out_of_memory_not_a_panic() {
 fn expired_items_are_reclaimed_before_live_ones_are_evicted() {
     let s = new_store(cfg(16 * 4096, 1, 4096));
     let clock = s.clock().clone();
-    let val = [b'x'; 40];
+    // 22 + 9 + 44 = 75-byte items: 54 per segment, an even number, so that every segment
+    // is exactly half dead once the odd ones expire.
+    let val = [b'x'; 44];
     // Half of the items expire, interleaved with live ones; fill the cache exactly.
     let n = 16 * (4096 / 75);
     for i in 0..n {
@@ -578,7 +581,7 @@ fn crawler_reclaims_expired_items_and_returns_free_pages() {
 #[test]
 fn lowering_the_memory_limit_gives_pages_back() {
     let s = new_store(cfg(64 * 4096, 2, 4096));
-    for i in 0..2000 {
+    for i in 0..2500 {
         set(&s, format!("k{i}").as_bytes(), &[0; 100]);
     }
     assert_eq!(s.stats().total_pages, 64);
@@ -607,11 +610,11 @@ fn without_cas_items_are_8_bytes_smaller_and_cas_reads_0() {
         use_cas: false,
         ..StoreConfig::default()
     });
-    assert_eq!(s.item_header_len(), 18);
+    assert_eq!(s.item_header_len(), 14);
     assert_eq!(set(&s, b"k", b"v"), 0);
     assert_eq!(
         s.get(b"k", |it| (it.cas(), it.total_size())).unwrap(),
-        (0, 20)
+        (0, 16)
     );
     assert!(matches!(
         s.store(SetMode::Cas(12345), b"k", b"w", 0, 0),
@@ -717,13 +720,14 @@ fn entry_api() {
 fn stats_and_size_histogram() {
     let s = new_store(cfg(4 << 20, 4, 16 << 10));
     for i in 0..10 {
-        set(&s, format!("k{i}").as_bytes(), &[0; 100]); // 26 + 2 + 100 = 128
+        set(&s, format!("k{i}").as_bytes(), &[0; 100]); // 22 + 2 + 100 = 124
     }
-    set(&s, b"big", &[0; 1000]); // 26 + 3 + 1000 = 1029
+    // 22 + 4 (flags) + 3 + 1000 = 1029
+    s.store(SetMode::Set, b"big", &[0; 1000], 3, 0).unwrap();
     assert_eq!(s.size_histogram(), vec![(128, 10), (1056, 1)]);
     let st = s.stats();
     assert_eq!(st.curr_items, 11);
-    assert_eq!(st.bytes, 10 * 128 + 1029);
+    assert_eq!(st.bytes, 10 * 124 + 1029);
     let items: u64 = st.classes.iter().map(|c| c.items).sum();
     assert_eq!(items, 11);
     let used: u64 = st.classes.iter().map(|c| c.used_chunks).sum();
@@ -757,15 +761,24 @@ fn boundaries_empty_value_longest_key_and_page_edges() {
         s.store(SetMode::Set, &[b'k'; MAX_KEY_LEN + 1], b"v", 0, 0),
         Err(StoreError::TooLarge)
     );
-    // Exactly one page (26 + 1 + 4069 = 4096) is one chunk; one byte more is chained.
-    let fits = vec![7u8; 4096 - 27];
+    // Exactly one page (22 + 1 + 4073 = 4096) is one chunk; one byte more is chained.
+    let fits = vec![7u8; 4096 - 23];
     set(&s, b"p", &fits);
     assert_eq!(s.get(b"p", |it| it.value().count()).unwrap(), 1);
     assert_eq!(value_of(&s, b"p").unwrap(), fits);
-    let over = vec![8u8; 4096 - 26];
+    let over = vec![8u8; 4096 - 22];
     set(&s, b"q", &over);
     assert_eq!(s.get(b"q", |it| it.value().count()).unwrap(), 2);
     assert_eq!(value_of(&s, b"q").unwrap(), over);
+    // Client flags other than 0 take 4 bytes more: the same edge 4 bytes earlier, and a
+    // chained item keeps its flags (its next reference follows them).
+    for (len, parts) in [(4096 - 27, 1), (4096 - 26, 2), (4096 * 3, 4)] {
+        let v: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        s.store(SetMode::Set, b"f", &v, 0xfeed_f00d, 0).unwrap();
+        let (flags, n) = s.get(b"f", |it| (it.flags(), it.value().count())).unwrap();
+        assert_eq!((flags, n), (0xfeed_f00d, parts), "value of {len} bytes");
+        assert_eq!(value_of(&s, b"f").unwrap(), v);
+    }
     // Many chunks: every part is the right length and the value is intact.
     let many: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
     set(&s, b"r", &many);

@@ -29,7 +29,7 @@ impl<'a> ItemRef<'a> {
 
     /// The client flags.
     pub fn flags(&self) -> u32 {
-        head::flags(self.c())
+        head::flags(self.c(), &self.mem.geo.layout)
     }
 
     /// The CAS unique (0 when the store runs without CAS).
@@ -78,11 +78,7 @@ impl<'a> ItemRef<'a> {
         let first = head::value_part(c, layout).len();
         Some(ValueParts {
             mem: self.mem,
-            first: Some((
-                self.head,
-                layout.key_off(head::chained(c)) + head::key_len(c),
-                first,
-            )),
+            first: Some((self.head, layout.key_off(c) + head::key_len(c), first)),
             next: head::next(c, layout),
             remaining: value_len,
         })
@@ -117,7 +113,7 @@ impl<'a> ItemRef<'a> {
     pub fn total_size(&self) -> usize {
         let c = self.c();
         let l = &self.mem.geo.layout;
-        l.total(head::key_len(c), head::value_len(c))
+        l.total_of(c)
     }
 }
 
