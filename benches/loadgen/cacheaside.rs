@@ -18,12 +18,12 @@
 //! the global stream), so the server sees the requests in nearly the global order.
 
 use crate::driver::connect_retry;
-use crate::fill::Blocking;
+use crate::fill::{Blocking, ReplyBuf};
 use crate::procstat::rss_bytes;
 use crate::proto::{self, Op, Parsed, Protocol, Reply};
 use crate::stream::{mix64, parse_trace, Stream};
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{mpsc, Arc, Barrier};
@@ -170,8 +170,7 @@ struct ConnRunner<'a> {
     spare: Option<Vec<u8>>,
     batch: usize,
     half: usize,
-    rbuf: Vec<u8>,
-    rlen: usize,
+    rbuf: ReplyBuf,
     ops: Vec<(Op, u32)>,
     pending_sets: Vec<u32>,
     reissue: Vec<u32>,
@@ -211,8 +210,7 @@ impl<'a> ConnRunner<'a> {
             spare: None,
             batch,
             half,
-            rbuf: vec![0; 1 << 16],
-            rlen: 0,
+            rbuf: ReplyBuf::new(),
             ops: Vec::new(),
             pending_sets: Vec::new(),
             reissue: Vec::new(),
@@ -302,7 +300,7 @@ impl<'a> ConnRunner<'a> {
         let mut k = 0;
         while k < self.ops.len() {
             let (op, i) = self.ops[k];
-            match proto::parse_reply(Protocol::Text, op, &self.rbuf[start..self.rlen]) {
+            match proto::parse_reply(Protocol::Text, op, &self.rbuf.bytes()[start..]) {
                 Parsed::Complete(reply, used) => {
                     start += used;
                     k += 1;
@@ -343,15 +341,11 @@ impl<'a> ConnRunner<'a> {
                     }
                 }
                 Parsed::Incomplete => {
-                    self.rbuf.copy_within(start..self.rlen, 0);
-                    self.rlen -= start;
+                    self.rbuf.consume(start);
                     start = 0;
-                    if self.rlen == self.rbuf.len() {
-                        self.rbuf.resize(self.rbuf.len() * 2, 0);
-                    }
                     let got = self
-                        .sock
-                        .read(&mut self.rbuf[self.rlen..])
+                        .rbuf
+                        .read_from(&mut self.sock)
                         .map_err(|e| format!("reading replies: {e}"))?;
                     if got == 0 {
                         return Err(match self.writer.as_ref().map(|h| h.is_finished()) {
@@ -359,13 +353,11 @@ impl<'a> ConnRunner<'a> {
                             _ => "server closed the connection".to_string(),
                         });
                     }
-                    self.rlen += got;
                 }
                 Parsed::Invalid(e) => return Err(e),
             }
         }
-        self.rbuf.copy_within(start..self.rlen, 0);
-        self.rlen -= start;
+        self.rbuf.consume(start);
         Ok(())
     }
 }
