@@ -336,14 +336,11 @@ fn main() -> ExitCode {
         (false, Some(Cmd::ScalingReport(a))) => scaling::write(&a),
         (false, Some(Cmd::Certs(a))) => tls::write_certs(&a.out),
         (false, Some(Cmd::Handshakes(a))) => tls::cmd_handshakes(&a),
-        (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
-            .map_err(|e| format!("reading {}: {e}", a.results.display()))
-            .and_then(|t| results::parse(&t))
-            .map(|recs| {
-                if let Some(line) = report::last_cell_ratio(&recs, &a.baseline) {
-                    println!("{line}");
-                }
-            }),
+        (false, Some(Cmd::Ratio(a))) => results::load(&a.results).map(|recs| {
+            if let Some(line) = report::last_cell_ratio(&recs, &a.baseline) {
+                println!("{line}");
+            }
+        }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
