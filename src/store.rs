@@ -200,6 +200,17 @@ pub struct Store {
     tombstones: Arc<Tombstones>,
 }
 
+/// Checks that the size `name` (the page, the largest item) is 1 KiB ..= 1 GiB.
+fn size_kib_to_gib(name: &str, v: usize) -> Result<(), StoreConfigError> {
+    if (1024..=1 << 30).contains(&v) {
+        Ok(())
+    } else {
+        Err(StoreConfigError(format!(
+            "{name} must be 1 KiB ..= 1 GiB, got {v}"
+        )))
+    }
+}
+
 fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
     let err = |s: String| Err(StoreConfigError(s));
     if !c.stripes.is_power_of_two() || c.stripes > 1 << 16 {
@@ -208,12 +219,7 @@ fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
             c.stripes
         ));
     }
-    if !(1024..=1 << 30).contains(&c.page_size) {
-        return err(format!(
-            "page_size must be 1 KiB ..= 1 GiB, got {}",
-            c.page_size
-        ));
-    }
+    size_kib_to_gib("page_size", c.page_size)?;
     if c.chunk_size_min < 16 || c.chunk_size_min >= c.page_size {
         return err(format!(
             "chunk_size_min must be at least 16 and below page_size, got {}",
@@ -229,12 +235,7 @@ fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
             c.growth_factor
         ));
     }
-    if !(1024..=1 << 30).contains(&c.item_size_max) {
-        return err(format!(
-            "item_size_max must be 1 KiB ..= 1 GiB, got {}",
-            c.item_size_max
-        ));
-    }
+    size_kib_to_gib("item_size_max", c.item_size_max)?;
     if c.memory_limit < c.page_size {
         return err(format!(
             "memory_limit ({}) must hold at least one page ({})",
