@@ -12,6 +12,9 @@
 //! `cargo run --release --example hitref -- [--window PERCENT] [--mems "16 64"]
 //!  [--workloads "..."] [--sizes "fixed mixed"] [-k KEYS] [-n REQUESTS] [--seed S]`
 
+#[allow(dead_code)] // `flag` is not used here
+#[path = "common/args.rs"]
+mod args;
 #[allow(dead_code)] // hitsim's one-cell mode is not used here
 #[path = "hitsim/matrix.rs"]
 mod matrix;
@@ -22,7 +25,8 @@ mod stream;
 #[path = "../benches/loadgen/workload.rs"]
 mod workload;
 
-use matrix::{Args, Matrix};
+use args::arg;
+use matrix::Matrix;
 use std::collections::{BTreeMap, HashMap};
 
 /// Bytes of header per record (larder with CAS).
@@ -187,9 +191,8 @@ impl WTinyLfu {
 }
 
 fn main() {
-    let args = Args::from_env();
-    let window: f64 = args.get("--window", "1").parse().unwrap();
-    Matrix::from_args(&args).run(|cell| {
+    let window: f64 = arg("--window", "1").parse().unwrap();
+    Matrix::from_args().run(|cell| {
         let mut cache = WTinyLfu::new((cell.mb << 20) * 97 / 100, window);
         let mut misses = 0u64;
         let reqs = &cell.stream.reqs;

@@ -13,6 +13,8 @@
 //! `--matrix` runs every workload × size at `--mems "16 64"` instead (one line per cell) and
 //! prints the geometric mean of the second-half miss ratios, to compare two builds.
 
+#[path = "../common/args.rs"]
+mod args;
 mod matrix;
 #[allow(dead_code)]
 #[path = "../../benches/loadgen/stream.rs"]
@@ -21,9 +23,10 @@ mod stream;
 #[path = "../../benches/loadgen/workload.rs"]
 mod workload;
 
+use args::{arg, flag};
 use larder::clock::Clock;
 use larder::store::{Eviction, SetMode, Store, StoreConfig};
-use matrix::{Args, Matrix};
+use matrix::Matrix;
 use std::io::Write;
 use stream::Stream;
 
@@ -84,14 +87,13 @@ fn run(mb: usize, stream: &Stream, policy: Eviction, stripes: usize, page_kb: us
 }
 
 fn main() {
-    let args = Args::from_env();
-    let policy: Eviction = args.get("--policy", "s3fifo").parse().unwrap();
-    let stripes: usize = args.get("--stripes", "8").parse().unwrap();
-    let page_kb: usize = args.get("--page-kb", "64").parse().unwrap();
-    let cells = if args.flag("--matrix") {
-        Matrix::from_args(&args)
+    let policy: Eviction = arg("--policy", "s3fifo").parse().unwrap();
+    let stripes: usize = arg("--stripes", "8").parse().unwrap();
+    let page_kb: usize = arg("--page-kb", "64").parse().unwrap();
+    let cells = if flag("--matrix") {
+        Matrix::from_args()
     } else {
-        Matrix::one_cell_from_args(&args)
+        Matrix::one_cell_from_args()
     };
     cells.run(|cell| {
         let c = run(cell.mb, cell.stream, policy, stripes, page_kb);

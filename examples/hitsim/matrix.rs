@@ -1,33 +1,10 @@
-//! What `hitsim` and `hitref` share: their options and their matrix of cells (workload ×
+//! What `hitsim` and `hitref` share: their matrix of cells (workload ×
 //! sizes × `-m`). The streams are the load generator's (`benches/loadgen/stream.rs`, included
 //! by both examples), built from the workload names of `scripts/bench.sh --hitratio`, so a
 //! simulated cell sees exactly the keys and sizes the real server sees for the same seed.
 
+use crate::args::arg;
 use crate::stream::{generate, Sizes, Stream, Synthetic};
-
-/// The command line, read as `NAME VALUE` pairs.
-pub struct Args(Vec<String>);
-
-impl Args {
-    /// This process's arguments.
-    pub fn from_env() -> Args {
-        Args(std::env::args().collect())
-    }
-
-    /// Whether the flag `name` is given.
-    pub fn flag(&self, name: &str) -> bool {
-        self.0.iter().any(|a| a == name)
-    }
-
-    /// The value after `name`, or `default`.
-    pub fn get(&self, name: &str, default: &str) -> String {
-        self.0
-            .iter()
-            .position(|a| a == name)
-            .map(|i| self.0[i + 1].clone())
-            .unwrap_or_else(|| default.to_string())
-    }
-}
 
 /// The synthetic workload `name` of `scripts/bench.sh --hitratio` (its `hr_workload_args`)
 /// with value sizes `sizes` (`fixed`: 100 B; `mixed`: log-normal, median 300 B, σ 1).
@@ -93,25 +70,25 @@ pub struct Cell<'a> {
 impl Matrix {
     /// `-k`, `-n`, `--seed` and the cells `--mems` × `--workloads` × `--sizes` (every workload
     /// and size at 16 and 64 MB unless told otherwise).
-    pub fn from_args(args: &Args) -> Matrix {
+    pub fn from_args() -> Matrix {
         Matrix {
-            keys: args.get("-k", "2000000").parse().unwrap(),
-            requests: args.get("-n", "2000000").parse().unwrap(),
-            seed: args.get("--seed", "1").parse().unwrap(),
-            mems: args.get("--mems", "16 64"),
-            workloads: args.get("--workloads", "zipf99 zipf80 onehit scan shift"),
-            sizes: args.get("--sizes", "fixed mixed"),
+            keys: arg("-k", "2000000").parse().unwrap(),
+            requests: arg("-n", "2000000").parse().unwrap(),
+            seed: arg("--seed", "1").parse().unwrap(),
+            mems: arg("--mems", "16 64"),
+            workloads: arg("--workloads", "zipf99 zipf80 onehit scan shift"),
+            sizes: arg("--sizes", "fixed mixed"),
         }
     }
 
     /// Like [`Matrix::from_args`], but one cell: `-m`, `--workload`, `--sizes` (64 MB, zipf99,
     /// mixed unless told otherwise).
-    pub fn one_cell_from_args(args: &Args) -> Matrix {
+    pub fn one_cell_from_args() -> Matrix {
         Matrix {
-            mems: args.get("-m", "64"),
-            workloads: args.get("--workload", "zipf99"),
-            sizes: args.get("--sizes", "mixed"),
-            ..Matrix::from_args(args)
+            mems: arg("-m", "64"),
+            workloads: arg("--workload", "zipf99"),
+            sizes: arg("--sizes", "mixed"),
+            ..Matrix::from_args()
         }
     }
 
