@@ -357,12 +357,11 @@ impl Store {
         self.stripes[(hash >> 40) as usize & self.stripe_mask].lock()
     }
 
-    /// Looks `key` up and runs `f` on the item with its stripe lock held, then bumps it
-    /// (ACCESSED, last access, FETCHED): `f` sees the bits and access time from before.
-    ///
-    /// # Errors
-    /// The [`Miss`] reason when there is no live item.
-    pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&ItemRef<'_>) -> R) -> Result<R, Miss> {
+    /// Finds the live item of `key`: its stripe, locked, the moment of the lookup (read
+    /// before the lock is taken) and the item's head. A key no item can have (empty or
+    /// longer than [`MAX_KEY_LEN`]) is [`Miss::Absent`] without taking a lock.
+    #[inline]
+    fn find_locked(&self, key: &[u8]) -> Result<(MutexGuard<'_, Stripe>, Moment, u32), Miss> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(Miss::Absent);
         }
@@ -370,6 +369,16 @@ impl Store {
         let ctx = self.ctx();
         let mut st = self.lock(hash);
         let h = st.lookup(&ctx, hash, key)?;
+        Ok((st, ctx, h))
+    }
+
+    /// Looks `key` up and runs `f` on the item with its stripe lock held, then bumps it
+    /// (ACCESSED, last access, FETCHED): `f` sees the bits and access time from before.
+    ///
+    /// # Errors
+    /// The [`Miss`] reason when there is no live item.
+    pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&ItemRef<'_>) -> R) -> Result<R, Miss> {
+        let (mut st, ctx, h) = self.find_locked(key)?;
         let r = f(&ItemRef {
             mem: &st.mem,
             head: h,
@@ -388,13 +397,7 @@ impl Store {
         exptime: RelTime,
         f: impl FnOnce(&ItemRef<'_>) -> R,
     ) -> Result<R, Miss> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(Miss::Absent);
-        }
-        let hash = self.hash(key);
-        let ctx = self.ctx();
-        let mut st = self.lock(hash);
-        let h = st.lookup(&ctx, hash, key)?;
+        let (mut st, ctx, h) = self.find_locked(key)?;
         st.set_item_exptime(h, exptime);
         let r = f(&ItemRef {
             mem: &st.mem,
@@ -486,13 +489,7 @@ impl Store {
     /// Removes `key` and returns the reporting class the item was in (for per-class
     /// counters); `None` if there was no live item.
     pub fn remove(&self, key: &[u8]) -> Option<u8> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return None;
-        }
-        let hash = self.hash(key);
-        let ctx = self.ctx();
-        let mut st = self.lock(hash);
-        let h = st.lookup(&ctx, hash, key).ok()?;
+        let (mut st, ctx, h) = self.find_locked(key).ok()?;
         let class = st.mem.class_of(h);
         st.unlink(h, Exit::Removed, &ctx);
         Some(class)
@@ -506,13 +503,7 @@ impl Store {
     /// [`Store::touch`], returning the item's reporting class; `None` if there was no
     /// live item.
     pub fn touch_item(&self, key: &[u8], exptime: RelTime) -> Option<u8> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return None;
-        }
-        let hash = self.hash(key);
-        let ctx = self.ctx();
-        let mut st = self.lock(hash);
-        let h = st.lookup(&ctx, hash, key).ok()?;
+        let (mut st, ctx, h) = self.find_locked(key).ok()?;
         st.set_item_exptime(h, exptime);
         st.touch_lru(h, ctx.now);
         Some(st.mem.class_of(h))
