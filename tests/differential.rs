@@ -303,9 +303,9 @@ fn start_memcached() -> Memcached {
     panic!("memcached did not start");
 }
 
-/// Sends `stream` in random-sized pieces followed by a sentinel, and returns every
-/// byte received up to the sentinel's reply or the server closing the connection.
-fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
+/// Connects to `port` (5 s read timeout) and sends `stream` in random-sized pieces of 1 to
+/// 64 bytes, stopping early if the server closes.
+fn connect_and_send(port: u16, stream: &[u8], r: &mut Rng) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut pos = 0;
@@ -316,6 +316,13 @@ fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
         }
         pos += n;
     }
+    s
+}
+
+/// Sends `stream` in random-sized pieces followed by a sentinel, and returns every
+/// byte received up to the sentinel's reply or the server closing the connection.
+fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
+    let mut s = connect_and_send(port, stream, r);
     // Padding ends any pending data block; then every key's value and client flags
     // (`u`: without touching the item), so that a divergence in state shows up in the
     // stream that caused it; then the sentinel.
@@ -527,16 +534,7 @@ struct BinReply {
 /// Sends `stream` in random pieces, then a Noop sentinel; returns the decoded replies up
 /// to the sentinel's (or the close), and whether the server closed.
 fn bin_exchange(port: u16, stream: &[u8], r: &mut Rng) -> (Vec<BinReply>, bool) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut pos = 0;
-    while pos < stream.len() {
-        let n = (1 + r.below(64) as usize).min(stream.len() - pos);
-        if s.write_all(&stream[pos..pos + n]).is_err() {
-            break;
-        }
-        pos += n;
-    }
+    let mut s = connect_and_send(port, stream, r);
     let _ = s.write_all(&frame(0x0a, &[], &[], &[], BIN_SENTINEL_OPAQUE, 0));
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
