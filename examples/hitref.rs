@@ -12,11 +12,22 @@
 //! `cargo run --release --example hitref -- [--window PERCENT] [--mems "16 64"]
 //!  [--workloads "..."] [--sizes "fixed mixed"] [-k KEYS] [-n REQUESTS] [--seed S]`
 
-#[path = "hitsim/stream.rs"]
+#[allow(dead_code)] // `flag` is not used here
+#[path = "common/args.rs"]
+mod args;
+#[allow(dead_code)] // hitsim's one-cell mode is not used here
+#[path = "hitsim/matrix.rs"]
+mod matrix;
+#[allow(dead_code)]
+#[path = "../benches/loadgen/stream.rs"]
 mod stream;
+#[allow(dead_code)]
+#[path = "../benches/loadgen/workload.rs"]
+mod workload;
 
+use args::arg;
+use matrix::Matrix;
 use std::collections::{BTreeMap, HashMap};
-use stream::{size_of, Workload};
 
 /// Bytes of header per record (larder with CAS).
 const HEADER: usize = 22;
@@ -180,50 +191,20 @@ impl WTinyLfu {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let get = |name: &str, default: &str| -> String {
-        args.iter()
-            .position(|a| a == name)
-            .map(|i| args[i + 1].clone())
-            .unwrap_or_else(|| default.to_string())
-    };
-    let window: f64 = get("--window", "1").parse().unwrap();
-    let keys: u64 = get("-k", "2000000").parse().unwrap();
-    let requests: u64 = get("-n", "2000000").parse().unwrap();
-    let seed: u64 = get("--seed", "1").parse().unwrap();
-    let mems = get("--mems", "16 64");
-    let workloads = get("--workloads", "zipf99 zipf80 onehit scan shift");
-    let sizes = get("--sizes", "fixed mixed");
-    let (mut log_sum, mut cells) = (0.0, 0);
-    for w in workloads.split_whitespace() {
-        let stream = Workload::named(w).stream(keys, requests, seed);
-        for s in sizes.split_whitespace() {
-            let mixed = s == "mixed";
-            for m in mems.split_whitespace() {
-                let mb: usize = m.parse().unwrap();
-                let mut cache = WTinyLfu::new((mb << 20) * 97 / 100, window);
-                let mut misses = 0u64;
-                let half = stream.len() / 2;
-                for (i, &key) in stream.iter().enumerate() {
-                    let size = HEADER + format!("key:{key}").len() + size_of(key, mixed, seed);
-                    if !cache.access(key, size) && i >= half {
-                        misses += 1;
-                    }
-                }
-                let miss = misses as f64 / (stream.len() - half) as f64;
-                println!(
-                    "{w:<7} {s:<5} -m {mb:<4} w-tinylfu: miss {miss:.4} items {}",
-                    cache.items.len()
-                );
-                log_sum += miss.ln();
-                cells += 1;
+    let window: f64 = arg("--window", "1").parse().unwrap();
+    Matrix::from_args().run(|cell| {
+        let mut cache = WTinyLfu::new((cell.mb << 20) * 97 / 100, window);
+        let mut misses = 0u64;
+        let reqs = &cell.stream.reqs;
+        let half = reqs.len() / 2;
+        for (i, r) in reqs.iter().enumerate() {
+            let size = HEADER + format!("key:{}", r.key).len() + r.size as usize;
+            if !cache.access(r.key, size) && i >= half {
+                misses += 1;
             }
         }
-    }
-    if cells > 1 {
-        println!(
-            "geometric mean of second-half miss ratios over {cells} cells: {:.4}",
-            (log_sum / cells as f64).exp()
-        );
-    }
+        let miss = misses as f64 / (reqs.len() - half) as f64;
+        let line = format!("w-tinylfu: miss {miss:.4} items {}", cache.items.len());
+        (miss, line)
+    });
 }

@@ -8,18 +8,15 @@
 //! percentiles, the worst inserts and when they happened (docs/STORE.md, "Index growth"),
 //! then how long `stats`, `stats sizes` and `flush_all` take at that size.
 
+#[allow(dead_code)] // `flag` is not used here
+#[path = "common/args.rs"]
+mod args;
+
 use std::time::Instant;
 
+use args::arg;
 use larder::clock::Clock;
 use larder::store::{SetMode, Store, StoreConfig};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
 
 fn main() {
     let items: usize = arg("--items", "4000000").parse().expect("--items N");

@@ -9,6 +9,10 @@
 //! and loads the file a `--keep` run left (same `--value` and `--bytes`), so that a
 //! profiler (`perf record`) or repeated runs see the restore alone.
 
+#[path = "common/args.rs"]
+mod args;
+
+use args::{arg, flag};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -16,14 +20,6 @@ use std::time::Instant;
 use larder::clock::Clock;
 use larder::snapshot::{self, Progress};
 use larder::store::{SetMode, Store, StoreConfig};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
 
 fn size(text: &str) -> usize {
     let (digits, mult) = match text.as_bytes().last() {
@@ -89,7 +85,6 @@ fn main() {
     // Header + 16-byte key + value per item, and a margin for open segments.
     let memory = (items * (22 + 16 + value_len)) / 100 * 108 + (64 << 20);
     let path = dir.join(format!("larder-speed-{value_len}.snap"));
-    let flag = |name: &str| std::env::args().any(|a| a == name);
     if !flag("--load-only") {
         fill_and_write(&path, memory, value_len, items);
     }

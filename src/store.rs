@@ -200,6 +200,17 @@ pub struct Store {
     tombstones: Arc<Tombstones>,
 }
 
+/// Checks that the size `name` (the page, the largest item) is 1 KiB ..= 1 GiB.
+fn size_kib_to_gib(name: &str, v: usize) -> Result<(), StoreConfigError> {
+    if (1024..=1 << 30).contains(&v) {
+        Ok(())
+    } else {
+        Err(StoreConfigError(format!(
+            "{name} must be 1 KiB ..= 1 GiB, got {v}"
+        )))
+    }
+}
+
 fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
     let err = |s: String| Err(StoreConfigError(s));
     if !c.stripes.is_power_of_two() || c.stripes > 1 << 16 {
@@ -208,12 +219,7 @@ fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
             c.stripes
         ));
     }
-    if !(1024..=1 << 30).contains(&c.page_size) {
-        return err(format!(
-            "page_size must be 1 KiB ..= 1 GiB, got {}",
-            c.page_size
-        ));
-    }
+    size_kib_to_gib("page_size", c.page_size)?;
     if c.chunk_size_min < 16 || c.chunk_size_min >= c.page_size {
         return err(format!(
             "chunk_size_min must be at least 16 and below page_size, got {}",
@@ -229,12 +235,7 @@ fn validate(c: &StoreConfig) -> Result<(), StoreConfigError> {
             c.growth_factor
         ));
     }
-    if !(1024..=1 << 30).contains(&c.item_size_max) {
-        return err(format!(
-            "item_size_max must be 1 KiB ..= 1 GiB, got {}",
-            c.item_size_max
-        ));
-    }
+    size_kib_to_gib("item_size_max", c.item_size_max)?;
     if c.memory_limit < c.page_size {
         return err(format!(
             "memory_limit ({}) must hold at least one page ({})",
@@ -357,12 +358,11 @@ impl Store {
         self.stripes[(hash >> 40) as usize & self.stripe_mask].lock()
     }
 
-    /// Looks `key` up and runs `f` on the item with its stripe lock held, then bumps it
-    /// (ACCESSED, last access, FETCHED): `f` sees the bits and access time from before.
-    ///
-    /// # Errors
-    /// The [`Miss`] reason when there is no live item.
-    pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&ItemRef<'_>) -> R) -> Result<R, Miss> {
+    /// Finds the live item of `key`: its stripe, locked, the moment of the lookup (read
+    /// before the lock is taken) and the item's head. A key no item can have (empty or
+    /// longer than [`MAX_KEY_LEN`]) is [`Miss::Absent`] without taking a lock.
+    #[inline]
+    fn find_locked(&self, key: &[u8]) -> Result<(MutexGuard<'_, Stripe>, Moment, u32), Miss> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(Miss::Absent);
         }
@@ -370,6 +370,16 @@ impl Store {
         let ctx = self.ctx();
         let mut st = self.lock(hash);
         let h = st.lookup(&ctx, hash, key)?;
+        Ok((st, ctx, h))
+    }
+
+    /// Looks `key` up and runs `f` on the item with its stripe lock held, then bumps it
+    /// (ACCESSED, last access, FETCHED): `f` sees the bits and access time from before.
+    ///
+    /// # Errors
+    /// The [`Miss`] reason when there is no live item.
+    pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&ItemRef<'_>) -> R) -> Result<R, Miss> {
+        let (mut st, ctx, h) = self.find_locked(key)?;
         let r = f(&ItemRef {
             mem: &st.mem,
             head: h,
@@ -388,13 +398,7 @@ impl Store {
         exptime: RelTime,
         f: impl FnOnce(&ItemRef<'_>) -> R,
     ) -> Result<R, Miss> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(Miss::Absent);
-        }
-        let hash = self.hash(key);
-        let ctx = self.ctx();
-        let mut st = self.lock(hash);
-        let h = st.lookup(&ctx, hash, key)?;
+        let (mut st, ctx, h) = self.find_locked(key)?;
         st.set_item_exptime(h, exptime);
         let r = f(&ItemRef {
             mem: &st.mem,
@@ -486,13 +490,7 @@ impl Store {
     /// Removes `key` and returns the reporting class the item was in (for per-class
     /// counters); `None` if there was no live item.
     pub fn remove(&self, key: &[u8]) -> Option<u8> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return None;
-        }
-        let hash = self.hash(key);
-        let ctx = self.ctx();
-        let mut st = self.lock(hash);
-        let h = st.lookup(&ctx, hash, key).ok()?;
+        let (mut st, ctx, h) = self.find_locked(key).ok()?;
         let class = st.mem.class_of(h);
         st.unlink(h, Exit::Removed, &ctx);
         Some(class)
@@ -506,13 +504,7 @@ impl Store {
     /// [`Store::touch`], returning the item's reporting class; `None` if there was no
     /// live item.
     pub fn touch_item(&self, key: &[u8], exptime: RelTime) -> Option<u8> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return None;
-        }
-        let hash = self.hash(key);
-        let ctx = self.ctx();
-        let mut st = self.lock(hash);
-        let h = st.lookup(&ctx, hash, key).ok()?;
+        let (mut st, ctx, h) = self.find_locked(key).ok()?;
         st.set_item_exptime(h, exptime);
         st.touch_lru(h, ctx.now);
         Some(st.mem.class_of(h))

@@ -6,7 +6,9 @@
 //! Requires `memcached` on PATH (scripts/test.sh installs Debian's package).
 //! `LARDER_DIFF_SEED=n` replays one seed; `LARDER_DIFF_ROUNDS` sets the count.
 
+mod binary_frames;
 mod common;
+use binary_frames::frame;
 use common::Server;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -301,9 +303,9 @@ fn start_memcached() -> Memcached {
     panic!("memcached did not start");
 }
 
-/// Sends `stream` in random-sized pieces followed by a sentinel, and returns every
-/// byte received up to the sentinel's reply or the server closing the connection.
-fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
+/// Connects to `port` (5 s read timeout) and sends `stream` in random-sized pieces of 1 to
+/// 64 bytes, stopping early if the server closes.
+fn connect_and_send(port: u16, stream: &[u8], r: &mut Rng) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut pos = 0;
@@ -314,6 +316,13 @@ fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
         }
         pos += n;
     }
+    s
+}
+
+/// Sends `stream` in random-sized pieces followed by a sentinel, and returns every
+/// byte received up to the sentinel's reply or the server closing the connection.
+fn exchange(port: u16, stream: &[u8], r: &mut Rng) -> Vec<u8> {
+    let mut s = connect_and_send(port, stream, r);
     // Padding ends any pending data block; then every key's value and client flags
     // (`u`: without touching the item), so that a divergence in state shows up in the
     // stream that caused it; then the sentinel.
@@ -420,20 +429,6 @@ fn random_streams_answer_exactly_like_memcached() {
 
 const BIN_SENTINEL_OPAQUE: u32 = 0xffff_fff0;
 
-fn bin_frame(op: u8, extras: &[u8], key: &[u8], value: &[u8], opaque: u32, cas: u64) -> Vec<u8> {
-    let mut v = vec![0x80, op];
-    v.extend_from_slice(&(key.len() as u16).to_be_bytes());
-    v.push(extras.len() as u8);
-    v.extend_from_slice(&[0, 0, 0]);
-    v.extend_from_slice(&((extras.len() + key.len() + value.len()) as u32).to_be_bytes());
-    v.extend_from_slice(&opaque.to_be_bytes());
-    v.extend_from_slice(&cas.to_be_bytes());
-    v.extend_from_slice(extras);
-    v.extend_from_slice(key);
-    v.extend_from_slice(value);
-    v
-}
-
 /// One random binary request: mostly well-formed frames of every opcode (CAS either 0 or
 /// one no item can have, so outcomes do not depend on how CAS values are assigned), now
 /// and then a malformed one (wrong magic, 251-byte key, wrong extras, unknown opcode).
@@ -463,9 +458,9 @@ fn bin_request(r: &mut Rng, opaque: u32) -> Vec<u8> {
     match r.below(40) {
         0..=5 => {
             let op = *r.pick(&[0x01u8, 0x02, 0x03, 0x11, 0x12, 0x13]);
-            bin_frame(op, &set_extras, key, value, opaque, cas)
+            frame(op, &set_extras, key, value, opaque, cas)
         }
-        6..=11 => bin_frame(
+        6..=11 => frame(
             *r.pick(&[0x00u8, 0x09, 0x0c, 0x0d]),
             &[],
             key,
@@ -473,7 +468,7 @@ fn bin_request(r: &mut Rng, opaque: u32) -> Vec<u8> {
             opaque,
             0,
         ),
-        12..=13 => bin_frame(
+        12..=13 => frame(
             *r.pick(&[0x0eu8, 0x0f, 0x19, 0x1a]),
             &[],
             key,
@@ -481,19 +476,19 @@ fn bin_request(r: &mut Rng, opaque: u32) -> Vec<u8> {
             opaque,
             cas,
         ),
-        14..=15 => bin_frame(*r.pick(&[0x04u8, 0x14]), &[], key, &[], opaque, cas),
+        14..=15 => frame(*r.pick(&[0x04u8, 0x14]), &[], key, &[], opaque, cas),
         16..=19 => {
             let op = *r.pick(&[0x05u8, 0x06, 0x15, 0x16]);
-            bin_frame(op, &arith, key, &[], opaque, 0)
+            frame(op, &arith, key, &[], opaque, 0)
         }
         20..=22 => {
             let op = *r.pick(&[0x1cu8, 0x1d, 0x1e, 0x23, 0x24]);
-            bin_frame(op, &exptime.to_be_bytes(), key, &[], opaque, 0)
+            frame(op, &exptime.to_be_bytes(), key, &[], opaque, 0)
         }
-        23 => bin_frame(*r.pick(&[0x08u8, 0x18]), &[], &[], &[], opaque, 0),
-        24 => bin_frame(0x0b, &[], &[], &[], opaque, 0),
-        25..=26 => bin_frame(0x0a, &[], &[], &[], opaque, 0),
-        27 => bin_frame(
+        23 => frame(*r.pick(&[0x08u8, 0x18]), &[], &[], &[], opaque, 0),
+        24 => frame(0x0b, &[], &[], &[], opaque, 0),
+        25..=26 => frame(0x0a, &[], &[], &[], opaque, 0),
+        27 => frame(
             *r.pick(&[0x1bu8, 0x30, 0x45, 0xfe]),
             &[],
             &[],
@@ -501,25 +496,25 @@ fn bin_request(r: &mut Rng, opaque: u32) -> Vec<u8> {
             opaque,
             0,
         ),
-        28 => bin_frame(0x00, &[], &[b'k'; 251], &[], opaque, 0),
-        29 => bin_frame(0x01, &[0; 4], key, value, opaque, 0),
+        28 => frame(0x00, &[], &[b'k'; 251], &[], opaque, 0),
+        29 => frame(0x01, &[0; 4], key, value, opaque, 0),
         30 => {
             // memcached drops replies still queued when it closes without a reply
             // (timing decides which); a Noop first flushes them, larder flushes always.
-            let mut f = bin_frame(0x0a, &[], &[], &[], opaque, 0);
-            let mut bad = bin_frame(0x00, &[], key, &[], opaque, 0);
+            let mut f = frame(0x0a, &[], &[], &[], opaque, 0);
+            let mut bad = frame(0x00, &[], key, &[], opaque, 0);
             bad[0] = 0x81;
             f.extend(bad);
             f
         }
-        31 => bin_frame(0x07, &[], &[], &[], opaque, 0),
+        31 => frame(0x07, &[], &[], &[], opaque, 0),
         32 => {
-            let mut f = bin_frame(0x0a, &[], &[], &[], opaque, 0);
-            f.extend(bin_frame(0x17, &[], &[], &[], opaque, 0));
+            let mut f = frame(0x0a, &[], &[], &[], opaque, 0);
+            f.extend(frame(0x17, &[], &[], &[], opaque, 0));
             f
         }
-        33 => bin_frame(0x20, &[], &[], &[], opaque, 0),
-        _ => bin_frame(0x00, &[], key, &[], opaque, 0),
+        33 => frame(0x20, &[], &[], &[], opaque, 0),
+        _ => frame(0x00, &[], key, &[], opaque, 0),
     }
 }
 
@@ -539,17 +534,8 @@ struct BinReply {
 /// Sends `stream` in random pieces, then a Noop sentinel; returns the decoded replies up
 /// to the sentinel's (or the close), and whether the server closed.
 fn bin_exchange(port: u16, stream: &[u8], r: &mut Rng) -> (Vec<BinReply>, bool) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut pos = 0;
-    while pos < stream.len() {
-        let n = (1 + r.below(64) as usize).min(stream.len() - pos);
-        if s.write_all(&stream[pos..pos + n]).is_err() {
-            break;
-        }
-        pos += n;
-    }
-    let _ = s.write_all(&bin_frame(0x0a, &[], &[], &[], BIN_SENTINEL_OPAQUE, 0));
+    let mut s = connect_and_send(port, stream, r);
+    let _ = s.write_all(&frame(0x0a, &[], &[], &[], BIN_SENTINEL_OPAQUE, 0));
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     let mut replies = Vec::new();

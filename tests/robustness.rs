@@ -3,19 +3,9 @@
 //! without bound or stall other clients; endless lines are cut off.
 
 mod common;
-use common::{larder_only, Server};
+use common::{larder_only, rss_kib, Server};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
 
 #[test]
 fn random_garbage_never_crashes_or_corrupts() {

@@ -217,13 +217,11 @@ pub fn run(a: &BackgroundArgs) -> Result<(), String> {
 
 /// Runs `loadgen background-report`.
 pub fn report(a: &BackgroundReportArgs) -> Result<(), String> {
-    let text = std::fs::read_to_string(&a.results)
-        .map_err(|e| format!("reading {}: {e}", a.results.display()))?;
-    let recs = results::parse(&text)?;
+    let recs = results::load(&a.results)?;
     let md = table(&recs);
     let mut doc = String::new();
     if let Some(p) = &a.preamble {
-        doc += &std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
+        doc += &results::read_text(p)?;
         doc += "\n";
     }
     doc += &md;

@@ -597,16 +597,7 @@ impl Worker {
             if conn.dead {
                 return;
             }
-            if conn.rend == conn.rbuf.len() {
-                if conn.rstart > 0 {
-                    conn.rbuf.copy_within(conn.rstart..conn.rend, 0);
-                    conn.rend -= conn.rstart;
-                    conn.rstart = 0;
-                } else {
-                    let len = conn.rbuf.len();
-                    conn.rbuf.resize(len * 2, 0);
-                }
-            }
+            conn.make_room();
             match conn.sock.read(&mut conn.rbuf[conn.rend..]) {
                 Ok(0) => return self.kill(i, "server closed the connection"),
                 Ok(n) => {

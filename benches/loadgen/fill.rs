@@ -19,8 +19,46 @@ pub struct Blocking {
     sock: TcpStream,
     proto: Protocol,
     wbuf: Vec<u8>,
-    rbuf: Vec<u8>,
-    rlen: usize,
+    rbuf: ReplyBuf,
+}
+
+/// The read side of a blocking connection: replies read from the socket and not yet parsed.
+/// Shared by [`Blocking`] and the cache-aside engine's connections.
+pub struct ReplyBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl ReplyBuf {
+    /// An empty buffer of 64 KiB (it doubles when a reply does not fit).
+    pub fn new() -> Self {
+        ReplyBuf {
+            buf: vec![0; 1 << 16],
+            len: 0,
+        }
+    }
+
+    /// The bytes read and not consumed yet.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Drops the first `used` bytes (replies parsed), keeping the rest at the front.
+    pub fn consume(&mut self, used: usize) {
+        self.buf.copy_within(used..self.len, 0);
+        self.len -= used;
+    }
+
+    /// Reads more from `sock` after the bytes held, doubling the buffer when it is full.
+    /// Returns how many bytes came (0: the server closed the connection).
+    pub fn read_from(&mut self, sock: &mut impl Read) -> std::io::Result<usize> {
+        if self.len == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let got = sock.read(&mut self.buf[self.len..])?;
+        self.len += got;
+        Ok(got)
+    }
 }
 
 /// Reply counts of one batch.
@@ -44,8 +82,7 @@ impl Blocking {
             sock,
             proto,
             wbuf: Vec::with_capacity(1 << 20),
-            rbuf: vec![0; 1 << 16],
-            rlen: 0,
+            rbuf: ReplyBuf::new(),
         })
     }
 
@@ -83,7 +120,7 @@ impl Blocking {
         let mut out = BatchReplies::default();
         let mut start = 0;
         while n > 0 {
-            match proto::parse_reply(self.proto, op, &self.rbuf[start..self.rlen]) {
+            match proto::parse_reply(self.proto, op, &self.rbuf.bytes()[start..]) {
                 Parsed::Complete(reply, used) => {
                     start += used;
                     n -= 1;
@@ -94,26 +131,20 @@ impl Blocking {
                     }
                 }
                 Parsed::Incomplete => {
-                    self.rbuf.copy_within(start..self.rlen, 0);
-                    self.rlen -= start;
+                    self.rbuf.consume(start);
                     start = 0;
-                    if self.rlen == self.rbuf.len() {
-                        self.rbuf.resize(self.rbuf.len() * 2, 0);
-                    }
                     let got = self
-                        .sock
-                        .read(&mut self.rbuf[self.rlen..])
+                        .rbuf
+                        .read_from(&mut self.sock)
                         .map_err(|e| format!("reading replies: {e}"))?;
                     if got == 0 {
                         return Err("server closed the connection".to_string());
                     }
-                    self.rlen += got;
                 }
                 Parsed::Invalid(e) => return Err(e),
             }
         }
-        self.rbuf.copy_within(start..self.rlen, 0);
-        self.rlen -= start;
+        self.rbuf.consume(start);
         Ok(out)
     }
 
@@ -127,7 +158,7 @@ impl Blocking {
             .map_err(|e| format!("sending stats: {e}"))?;
         let mut map = HashMap::new();
         loop {
-            let text = &self.rbuf[..self.rlen];
+            let text = self.rbuf.bytes();
             if let Some(end) = find(text, b"END\r\n") {
                 for line in String::from_utf8_lossy(&text[..end]).lines() {
                     let mut it = line.split_whitespace();
@@ -135,22 +166,16 @@ impl Blocking {
                         map.insert(k.to_string(), v.to_string());
                     }
                 }
-                let used = end + 5;
-                self.rbuf.copy_within(used..self.rlen, 0);
-                self.rlen -= used;
+                self.rbuf.consume(end + 5);
                 return Ok(map);
             }
-            if self.rlen == self.rbuf.len() {
-                self.rbuf.resize(self.rbuf.len() * 2, 0);
-            }
             let got = self
-                .sock
-                .read(&mut self.rbuf[self.rlen..])
+                .rbuf
+                .read_from(&mut self.sock)
                 .map_err(|e| format!("reading stats: {e}"))?;
             if got == 0 {
                 return Err("server closed the connection during stats".to_string());
             }
-            self.rlen += got;
         }
     }
 }

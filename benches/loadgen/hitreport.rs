@@ -488,9 +488,7 @@ pub fn write(a: &HitReportArgs) -> Result<(), String> {
 
 /// Runs `hitratio-report`, returning what it would print.
 pub fn write_quietly(a: &HitReportArgs) -> Result<String, String> {
-    let text = fs::read_to_string(&a.results)
-        .map_err(|e| format!("reading {}: {e}", a.results.display()))?;
-    let recs = results::parse(&text)?;
+    let recs = results::load(&a.results)?;
     let c = Cells::new(&recs, &a.baseline);
     if a.last {
         let last_cell = recs
@@ -508,7 +506,7 @@ pub fn write_quietly(a: &HitReportArgs) -> Result<String, String> {
         return Ok(String::new());
     }
     let preamble = match &a.preamble {
-        Some(p) => fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?,
+        Some(p) => results::read_text(p)?,
         None => String::new(),
     };
     let Some(out) = &a.out else {

@@ -24,9 +24,10 @@
 //! Module map: `workload` (keys, values, ratio), `proto` (wire encoding and reply parsing),
 //! `driver` (threads, connections, closed/open loop, histograms), `procstat` (/proc counters),
 //! `fill` (blocking prefill, stats, memory fill), `results` (the results file), `report`
-//! (markdown), `charts` (PNGs), `selfcheck` (the `--test` mode), `cacheaside` (hit-ratio
-//! workloads and engine), `hitreport` (hit-ratio tables and the miss-ratio curve),
-//! `background` (background jobs and their latency table), `scaling` (the -t curve).
+//! (markdown), `charts` (PNGs), `selfcheck` (the `--test` mode), `stream` (hit-ratio request
+//! streams: synthetic workloads and traces), `cacheaside` (the hit-ratio engine), `hitreport`
+//! (hit-ratio tables and the miss-ratio curve), `background` (background jobs and their latency
+//! table), `scaling` (the -t curve).
 
 mod background;
 mod cacheaside;
@@ -40,6 +41,7 @@ mod report;
 mod results;
 mod scaling;
 mod selfcheck;
+mod stream;
 mod tls;
 mod workload;
 
@@ -334,14 +336,11 @@ fn main() -> ExitCode {
         (false, Some(Cmd::ScalingReport(a))) => scaling::write(&a),
         (false, Some(Cmd::Certs(a))) => tls::write_certs(&a.out),
         (false, Some(Cmd::Handshakes(a))) => tls::cmd_handshakes(&a),
-        (false, Some(Cmd::Ratio(a))) => std::fs::read_to_string(&a.results)
-            .map_err(|e| format!("reading {}: {e}", a.results.display()))
-            .and_then(|t| results::parse(&t))
-            .map(|recs| {
-                if let Some(line) = report::last_cell_ratio(&recs, &a.baseline) {
-                    println!("{line}");
-                }
-            }),
+        (false, Some(Cmd::Ratio(a))) => results::load(&a.results).map(|recs| {
+            if let Some(line) = report::last_cell_ratio(&recs, &a.baseline) {
+                println!("{line}");
+            }
+        }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -486,7 +485,7 @@ fn cmd_fill(a: &FillArgs) -> Result<(), String> {
 }
 
 /// The stream a `hitratio` run replays: the trace, or the synthetic workload of its options.
-pub fn hitratio_stream(a: &HitRatioArgs) -> Result<cacheaside::Stream, String> {
+pub fn hitratio_stream(a: &HitRatioArgs) -> Result<stream::Stream, String> {
     if let Some(path) = &a.trace {
         return cacheaside::load_trace(path, a.requests);
     }
@@ -507,20 +506,20 @@ pub fn hitratio_stream(a: &HitRatioArgs) -> Result<cacheaside::Stream, String> {
     if requests == 0 || requests > u64::from(u32::MAX) {
         return Err(format!("--requests {requests}: between 1 and 2^32-1"));
     }
-    let w = cacheaside::Synthetic {
+    let w = stream::Synthetic {
         keys: a.keys,
         zipf: a.zipf,
         one_hit: frac("one-hit", a.one_hit)?,
         scan_every: a.scan_every,
         scan_len: a.scan_len,
         shift_at: a.shift_at.map(|s| frac("shift-at", s)).transpose()?,
-        sizes: cacheaside::Sizes::parse(&a.sizes)?,
+        sizes: stream::Sizes::parse(&a.sizes)?,
         ttl_frac: frac("ttl-frac", a.ttl_frac)?,
         ttl: a.ttl,
         requests,
         seed: a.seed,
     };
-    Ok(cacheaside::generate(&w))
+    Ok(stream::generate(&w))
 }
 
 fn cmd_hitratio(a: &HitRatioArgs) -> Result<(), String> {

@@ -44,11 +44,9 @@ pub fn write(a: &ReportArgs) -> Result<(), String> {
 
 /// Writes report.md and the charts; returns the markdown and the report's path.
 pub fn write_quietly(a: &ReportArgs) -> Result<(String, PathBuf), String> {
-    let text = fs::read_to_string(&a.results)
-        .map_err(|e| format!("reading {}: {e}", a.results.display()))?;
-    let recs = results::parse(&text)?;
+    let recs = results::load(&a.results)?;
     let preamble = match &a.preamble {
-        Some(p) => fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?,
+        Some(p) => results::read_text(p)?,
         None => String::new(),
     };
     fs::create_dir_all(&a.out).map_err(|e| format!("creating {}: {e}", a.out.display()))?;

@@ -195,6 +195,16 @@ pub fn append(path: &Path, rec: &Record) -> Result<(), String> {
         .map_err(|e| format!("appending to {}: {e}", path.display()))
 }
 
+/// Reads a text file (a results file, a report's preamble); the error names the file.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+/// Reads and parses the results file at `path` (see [`parse`]).
+pub fn load(path: &Path) -> Result<Vec<Record>, String> {
+    parse(&read_text(path)?)
+}
+
 /// Parses the text of a results file; lines that are blank or start with `#` are skipped.
 pub fn parse(text: &str) -> Result<Vec<Record>, String> {
     let mut out = Vec::new();

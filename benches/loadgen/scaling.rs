@@ -70,13 +70,11 @@ fn grid(recs: &[Record]) -> Grid<'_> {
 
 /// Runs `loadgen scaling-report`.
 pub fn write(a: &ScalingReportArgs) -> Result<(), String> {
-    let text = std::fs::read_to_string(&a.results)
-        .map_err(|e| format!("reading {}: {e}", a.results.display()))?;
-    let recs = results::parse(&text)?;
+    let recs = results::load(&a.results)?;
     let g = grid(&recs);
     let mut md = String::new();
     if let Some(p) = &a.preamble {
-        md += &std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
+        md += &results::read_text(p)?;
         md += "\n";
     }
     md += &format!(

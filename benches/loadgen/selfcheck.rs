@@ -8,11 +8,11 @@
 //! engine. With `LOADGEN_SERVER=host:port` it also makes a one-second
 //! run per dialect against that server.
 
-use crate::cacheaside::{self, Perm, Req, Sizes, Synthetic, LOGNORMAL_MAX, LOGNORMAL_MIN};
 use crate::driver::{self, RunConfig, Stop};
 use crate::proto::{encode_get, encode_set, parse_reply, Op, Parsed, Protocol, Reply};
+use crate::stream::{self, Perm, Req, Sizes, Synthetic, LOGNORMAL_MAX, LOGNORMAL_MIN};
 use crate::workload::{key_bytes, KeyDist, KeyGen, Mix, Rng, ValueSize, Zipf};
-use crate::{background, charts, fill, hitreport, procstat, report, results, scaling};
+use crate::{background, cacheaside, charts, fill, hitreport, procstat, report, results, scaling};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -648,13 +648,13 @@ fn hitratio_workload() -> Result<(), String> {
         requests: 200_000,
         seed: 5,
     };
-    let a = cacheaside::generate(&base);
+    let a = stream::generate(&base);
     check!(a.reqs.len() == 200_000, "stream length {}", a.reqs.len());
     check!(
-        a.reqs == cacheaside::generate(&base).reqs,
+        a.reqs == stream::generate(&base).reqs,
         "same seed, same stream"
     );
-    let other = cacheaside::generate(&Synthetic {
+    let other = stream::generate(&Synthetic {
         seed: 6,
         ..base.clone()
     });
@@ -682,7 +682,7 @@ fn hitratio_workload() -> Result<(), String> {
         (p1 - want).abs() < 0.1 * want,
         "zipf 0.99 P(rank 1) = {p1}, expected {want}"
     );
-    let flat = cacheaside::generate(&Synthetic {
+    let flat = stream::generate(&Synthetic {
         zipf: 0.8,
         ..base.clone()
     });
@@ -705,7 +705,7 @@ fn hitratio_workload() -> Result<(), String> {
     }
 
     // One-hit keys: about 30 % of requests, each key used once.
-    let oh = cacheaside::generate(&Synthetic {
+    let oh = stream::generate(&Synthetic {
         one_hit: 0.3,
         ..base.clone()
     });
@@ -722,7 +722,7 @@ fn hitratio_workload() -> Result<(), String> {
     check!((share - 0.3).abs() < 0.01, "one-hit share {share}");
 
     // Scans: after every 1000 requests, 100 consecutive ranks of the cold half.
-    let sc = cacheaside::generate(&Synthetic {
+    let sc = stream::generate(&Synthetic {
         scan_every: 1000,
         scan_len: 100,
         requests: 2300,
@@ -736,7 +736,7 @@ fn hitratio_workload() -> Result<(), String> {
     check!(got == want, "second scan covers ranks 600..700");
 
     // Popularity shift: the hottest key of the second half is the old rank 501.
-    let sh = cacheaside::generate(&Synthetic {
+    let sh = stream::generate(&Synthetic {
         shift_at: Some(0.5),
         ..base.clone()
     });
@@ -753,7 +753,7 @@ fn hitratio_workload() -> Result<(), String> {
     );
 
     // Sizes: log-normal, clamped, median near 300, a fixed function of the key; TTL mix.
-    let ln = cacheaside::generate(&Synthetic {
+    let ln = stream::generate(&Synthetic {
         keys: 100_000,
         sizes: Sizes::LogNormal {
             median: 300.0,
@@ -803,7 +803,7 @@ fn hitratio_workload() -> Result<(), String> {
     );
 
     // Traces: parse, intern keys, reject malformed lines, round-trip a generated stream.
-    let t = cacheaside::parse_trace(
+    let t = stream::parse_trace(
         "# comment\nuser:1 100\n\nuser:2 2000 30\nuser:1 100\n",
         None,
     )?;
@@ -820,26 +820,23 @@ fn hitratio_workload() -> Result<(), String> {
     t.key(t.reqs[1].key, &mut key);
     check!(key == b"user:2", "trace key text");
     check!(
-        cacheaside::parse_trace("a 1\nb 2\nc 3\n", Some(2))?
-            .reqs
-            .len()
-            == 2,
+        stream::parse_trace("a 1\nb 2\nc 3\n", Some(2))?.reqs.len() == 2,
         "trace limit"
     );
     for bad in ["k", "k x", "k 1 2 3", "k 2000000", "k 1 -1", "", "# only\n"] {
         check!(
-            cacheaside::parse_trace(bad, None).is_err(),
+            stream::parse_trace(bad, None).is_err(),
             "bad trace {bad:?} rejected"
         );
     }
     let long = format!("{} 1\n", "k".repeat(251));
     check!(
-        cacheaside::parse_trace(&long, None).is_err(),
+        stream::parse_trace(&long, None).is_err(),
         "long key rejected"
     );
     let mut text = Vec::new();
     ln.write_trace(&mut text).map_err(|e| e.to_string())?;
-    let back = cacheaside::parse_trace(&String::from_utf8_lossy(&text), None)?;
+    let back = stream::parse_trace(&String::from_utf8_lossy(&text), None)?;
     check!(back.reqs.len() == ln.reqs.len(), "round trip length");
     let (mut k1, mut k2) = (Vec::new(), Vec::new());
     for (x, y) in ln.reqs.iter().zip(&back.reqs).take(5000) {
@@ -886,7 +883,7 @@ fn hitratio_engine() -> Result<(), String> {
         };
         // A fresh server per pass (it keeps everything).
         let addr = spawn_fake_server()?;
-        let stream = cacheaside::generate(&w);
+        let stream = stream::generate(&w);
         let distinct = stream
             .reqs
             .iter()

@@ -183,11 +183,7 @@ impl Worker {
                     Ok(t) => Some(Box::new(t)),
                     Err(e) => {
                         log::warn!("cannot start TLS for {}: {e}", acc.peer);
-                        self.shared
-                            .registry
-                            .conns
-                            .curr_connections
-                            .fetch_sub(1, Ordering::Relaxed);
+                        self.uncount_connection();
                         continue;
                     }
                 },
@@ -210,11 +206,7 @@ impl Worker {
             ) {
                 log::warn!("cannot register connection {}: {e}", acc.peer);
                 self.conns.remove(token.0);
-                self.shared
-                    .registry
-                    .conns
-                    .curr_connections
-                    .fetch_sub(1, Ordering::Relaxed);
+                self.uncount_connection();
                 continue;
             }
             log::debug!("<{fd} new client connection from {}", acc.peer);
@@ -231,17 +223,23 @@ impl Worker {
         }
     }
 
+    /// A connection the acceptor counted in `curr_connections` is gone (closed, or never
+    /// started: TLS setup or registration failed).
+    fn uncount_connection(&self) {
+        self.shared
+            .registry
+            .conns
+            .curr_connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
     fn close(&mut self, token: Token) {
         if let Some((mut conn, fd)) = self.conns.try_remove(token.0) {
             conn.close_tls();
             let _ = self.poll.registry().deregister(conn.stream_mut());
             conn.release_output(&self.shared.registry);
             self.shared.registry.conn_closed(fd);
-            self.shared
-                .registry
-                .conns
-                .curr_connections
-                .fetch_sub(1, Ordering::Relaxed);
+            self.uncount_connection();
             log::debug!("<{fd} connection closed.");
         }
     }

@@ -146,6 +146,21 @@ pub struct ImportTally {
     pub max_cas: u64,
 }
 
+impl ImportTally {
+    /// Counts one item's outcome; `cas` is the item's (for `max_cas`, when it was stored).
+    fn count(&mut self, outcome: Imported, cas: u64) {
+        match outcome {
+            Imported::Loaded => {
+                self.loaded += 1;
+                self.max_cas = self.max_cas.max(cas);
+            }
+            Imported::Expired => self.expired += 1,
+            Imported::TooLarge => self.too_large += 1,
+            Imported::Full => self.full += 1,
+        }
+    }
+}
+
 /// Working memory of [`Store::import_batch`], kept by the caller from batch to batch so
 /// that a load allocates it once.
 #[derive(Debug, Default)]
@@ -419,12 +434,9 @@ impl Store {
                             Ok(h) => {
                                 written[n] = (hash, h);
                                 n += 1;
-                                tally.loaded += 1;
-                                tally.max_cas = tally.max_cas.max(it.cas);
+                                tally.count(Imported::Loaded, it.cas);
                             }
-                            Err(Imported::TooLarge) => tally.too_large += 1,
-                            Err(Imported::Expired) => tally.expired += 1,
-                            Err(Imported::Full | Imported::Loaded) => tally.full += 1,
+                            Err(outcome) => tally.count(outcome, it.cas),
                         }
                     }
                     for &(hash, h) in &written[..n] {
@@ -438,15 +450,8 @@ impl Store {
                         continue;
                     }
                     let it = &items[i as usize];
-                    match self.import_locked(st, ctx, hash, it, start, now) {
-                        Imported::Loaded => {
-                            tally.loaded += 1;
-                            tally.max_cas = tally.max_cas.max(it.cas);
-                        }
-                        Imported::Expired => tally.expired += 1,
-                        Imported::TooLarge => tally.too_large += 1,
-                        Imported::Full => tally.full += 1,
-                    }
+                    let outcome = self.import_locked(st, ctx, hash, it, start, now);
+                    tally.count(outcome, it.cas);
                 }
             }
         }
