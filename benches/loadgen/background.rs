@@ -89,7 +89,10 @@ impl Conn {
             if ends.iter().any(|e| self.buf.ends_with(e)) {
                 return Ok(String::from_utf8_lossy(&self.buf).into_owned());
             }
-            let n = self.s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+            let n = match self.s.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => r.map_err(|e| format!("read: {e}"))?,
+            };
             if n == 0 {
                 return Err("server closed the connection".to_string());
             }

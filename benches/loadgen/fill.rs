@@ -50,12 +50,19 @@ impl ReplyBuf {
     }
 
     /// Reads more from `sock` after the bytes held, doubling the buffer when it is full.
-    /// Returns how many bytes came (0: the server closed the connection).
+    /// Returns how many bytes came (0: the server closed the connection). A read interrupted
+    /// by a signal (EINTR: also what a stopped and continued process sees on a socket with a
+    /// timeout) is retried.
     pub fn read_from(&mut self, sock: &mut impl Read) -> std::io::Result<usize> {
         if self.len == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        let got = sock.read(&mut self.buf[self.len..])?;
+        let got = loop {
+            match sock.read(&mut self.buf[self.len..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         self.len += got;
         Ok(got)
     }

@@ -108,7 +108,10 @@ fn one(addr: SocketAddr, config: &Arc<ClientConfig>) -> Result<bool, String> {
     let mut buf = [0u8; 64];
     let mut got = 0;
     while !buf[..got].ends_with(b"\r\n") {
-        let n = s.read(&mut buf[got..]).map_err(|e| e.to_string())?;
+        let n = match s.read(&mut buf[got..]) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => r.map_err(|e| e.to_string())?,
+        };
         if n == 0 || got + n == buf.len() {
             return Err("bad reply to version".to_string());
         }
