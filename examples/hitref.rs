@@ -4,8 +4,8 @@
 //! access counts halved every ten accesses per cached item (an ideal count-min sketch), a
 //! window LRU of `--window` percent of the bytes, and a segmented main LRU (20% probation,
 //! 80% protected) that admits a window victim only if it was asked for more often than every
-//! main victim it would displace. Each item costs its record's bytes in larder (22-byte
-//! header + key + value: the streams' flags are 0), and capacity is 97% of `-m`, what larder's segments hold.
+//! main victim it would displace. Each item costs its record's bytes in larder (18-byte
+//! header + key + value: the streams' flags and exptimes are 0), and capacity is 97% of `-m`, what larder's segments hold.
 //!
 //! docs/STORE.md uses it to bound what a frequency sketch could add to larder's S3-FIFO.
 //!
@@ -30,7 +30,7 @@ use matrix::Matrix;
 use std::collections::{BTreeMap, HashMap};
 
 /// Bytes of header per record (larder with CAS).
-const HEADER: usize = 22;
+const HEADER: usize = 18;
 /// Main victims a window candidate is compared with at most.
 const MAX_VICTIMS: usize = 64;
 

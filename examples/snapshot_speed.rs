@@ -83,7 +83,7 @@ fn main() {
     let bytes = size(&arg("--bytes", "1g"));
     let items = bytes / value_len;
     // Header + 16-byte key + value per item, and a margin for open segments.
-    let memory = (items * (22 + 16 + value_len)) / 100 * 108 + (64 << 20);
+    let memory = (items * (18 + 16 + value_len)) / 100 * 108 + (64 << 20);
     let path = dir.join(format!("larder-speed-{value_len}.snap"));
     if !flag("--load-only") {
         fill_and_write(&path, memory, value_len, items);

@@ -182,6 +182,10 @@ impl fmt::Display for StoreConfigError {
 
 impl std::error::Error for StoreConfigError {}
 
+/// What [`Store::find_locked`] finds: the locked stripe, the moment, the key's hash and the
+/// item's head record.
+type Found<'s> = (MutexGuard<'s, Stripe>, Moment, u64, u32);
+
 /// The cache. `Send + Sync`; share it as `Arc<Store>`.
 pub struct Store {
     config: StoreConfig,
@@ -265,7 +269,7 @@ impl Store {
             config.page_size,
             config.chunk_size_min,
             config.growth_factor,
-            item::Layout::new(config.use_cas),
+            item::Layout::new(config.use_cas, !config.evict),
             config.item_size_max,
             config.evict,
         ));
@@ -327,8 +331,8 @@ impl Store {
         self.config.eviction
     }
 
-    /// Fixed header bytes per item (22 with CAS, 14 without; 4 more for client flags other
-    /// than 0); see `store/item.rs`.
+    /// Fixed header bytes per item (18 with CAS, 10 without; 4 more each for an exptime
+    /// and for client flags other than 0); see `store/item.rs`.
     pub fn item_header_len(&self) -> usize {
         self.geo.layout.hdr
     }
@@ -359,10 +363,10 @@ impl Store {
     }
 
     /// Finds the live item of `key`: its stripe, locked, the moment of the lookup (read
-    /// before the lock is taken) and the item's head. A key no item can have (empty or
-    /// longer than [`MAX_KEY_LEN`]) is [`Miss::Absent`] without taking a lock.
+    /// before the lock is taken), the key's hash and the item's head. A key no item can have
+    /// (empty or longer than [`MAX_KEY_LEN`]) is [`Miss::Absent`] without taking a lock.
     #[inline]
-    fn find_locked(&self, key: &[u8]) -> Result<(MutexGuard<'_, Stripe>, Moment, u32), Miss> {
+    fn find_locked(&self, key: &[u8]) -> Result<Found<'_>, Miss> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(Miss::Absent);
         }
@@ -370,7 +374,7 @@ impl Store {
         let ctx = self.ctx();
         let mut st = self.lock(hash);
         let h = st.lookup(&ctx, hash, key)?;
-        Ok((st, ctx, h))
+        Ok((st, ctx, hash, h))
     }
 
     /// Looks `key` up and runs `f` on the item with its stripe lock held, then bumps it
@@ -379,7 +383,7 @@ impl Store {
     /// # Errors
     /// The [`Miss`] reason when there is no live item.
     pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&ItemRef<'_>) -> R) -> Result<R, Miss> {
-        let (mut st, ctx, h) = self.find_locked(key)?;
+        let (mut st, ctx, _, h) = self.find_locked(key)?;
         let r = f(&ItemRef {
             mem: &st.mem,
             head: h,
@@ -398,8 +402,11 @@ impl Store {
         exptime: RelTime,
         f: impl FnOnce(&ItemRef<'_>) -> R,
     ) -> Result<R, Miss> {
-        let (mut st, ctx, h) = self.find_locked(key)?;
-        st.set_item_exptime(h, exptime);
+        let (mut st, ctx, hash, h) = self.find_locked(key)?;
+        // Gone only if the item had to be copied to take an exptime and found no room.
+        let h = st
+            .set_item_exptime(&ctx, hash, h, exptime)
+            .ok_or(Miss::Absent)?;
         let r = f(&ItemRef {
             mem: &st.mem,
             head: h,
@@ -490,7 +497,7 @@ impl Store {
     /// Removes `key` and returns the reporting class the item was in (for per-class
     /// counters); `None` if there was no live item.
     pub fn remove(&self, key: &[u8]) -> Option<u8> {
-        let (mut st, ctx, h) = self.find_locked(key).ok()?;
+        let (mut st, ctx, _, h) = self.find_locked(key).ok()?;
         let class = st.mem.class_of(h);
         st.unlink(h, Exit::Removed, &ctx);
         Some(class)
@@ -504,8 +511,8 @@ impl Store {
     /// [`Store::touch`], returning the item's reporting class; `None` if there was no
     /// live item.
     pub fn touch_item(&self, key: &[u8], exptime: RelTime) -> Option<u8> {
-        let (mut st, ctx, h) = self.find_locked(key).ok()?;
-        st.set_item_exptime(h, exptime);
+        let (mut st, ctx, hash, h) = self.find_locked(key).ok()?;
+        let h = st.set_item_exptime(&ctx, hash, h, exptime)?;
         st.touch_lru(h, ctx.now);
         Some(st.mem.class_of(h))
     }
@@ -513,7 +520,7 @@ impl Store {
     /// The reporting class an item with this key and value length falls in (by its total
     /// size; the largest class for chained items).
     pub fn class_for(&self, key_len: usize, value_len: usize) -> u8 {
-        let total = self.geo.layout.total(key_len, value_len, 0);
+        let total = self.geo.layout.total(key_len, value_len, 0, 0);
         self.geo.class_for(total).unwrap_or(self.geo.largest())
     }
 

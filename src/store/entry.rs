@@ -60,9 +60,18 @@ impl<'s> OccupiedEntry<'s> {
         self.st.bump(self.head, self.ctx.now);
     }
 
-    /// Sets the expiry (0 = never).
+    /// Sets the expiry (0 = never). The item may move to a new record for it (one without
+    /// an exptime field is copied: `Stripe::set_item_exptime`); in the rare case that no
+    /// room could be made for the copy the item is gone (counted as evicted) and the entry's
+    /// later bit and CAS writes land on the dead record, where nothing reads them, and
+    /// `remove`, `replace`, `concat` and `write_number` find nothing to work on.
     pub fn set_exptime(&mut self, exptime: RelTime) {
-        self.st.set_item_exptime(self.head, exptime);
+        if let Some(h) = self
+            .st
+            .set_item_exptime(&self.ctx, self.hash, self.head, exptime)
+        {
+            self.head = h;
+        }
     }
 
     /// Sets or clears the fetched-since-set bit.
@@ -91,10 +100,18 @@ impl<'s> OccupiedEntry<'s> {
         self.st.set_item_cas(self.head, cas)
     }
 
+    /// Is the entry's item still in the cache? (Only a failed copy in `set_exptime` ends it
+    /// while the entry is held.)
+    fn live(&self) -> bool {
+        self.st.mem.tag(self.head) == item::TAG_HEAD
+    }
+
     /// Removes the item.
     pub fn remove(self) {
-        self.st
-            .unlink(self.head, super::stripe::Exit::Removed, &self.ctx);
+        if self.live() {
+            self.st
+                .unlink(self.head, super::stripe::Exit::Removed, &self.ctx);
+        }
     }
 
     /// Replaces the item with a new one (fresh bits).
@@ -103,6 +120,9 @@ impl<'s> OccupiedEntry<'s> {
     /// `TooLarge` or `OutOfMemory`; the old item is then removed (memcached's rule for `set`:
     /// never leave stale data behind).
     pub fn replace(self, item: NewItem<'_>) -> Result<OccupiedEntry<'s>, StoreError> {
+        if !self.live() {
+            return Err(StoreError::OutOfMemory);
+        }
         let OccupiedEntry {
             st,
             ctx,
@@ -136,6 +156,9 @@ impl<'s> OccupiedEntry<'s> {
     /// # Errors
     /// `TooLarge` or `OutOfMemory`; the old item stays.
     pub fn concat(self, data: &[u8], prepend: bool) -> Result<OccupiedEntry<'s>, StoreError> {
+        if !self.live() {
+            return Err(StoreError::OutOfMemory);
+        }
         let h = self
             .st
             .concat(&self.ctx, self.hash, self.head, data, prepend)?;
@@ -147,6 +170,9 @@ impl<'s> OccupiedEntry<'s> {
     /// # Errors
     /// `OutOfMemory` (or `TooLarge`) when a longer value needs a new item; the old item stays.
     pub fn write_number(self, n: u64) -> Result<OccupiedEntry<'s>, StoreError> {
+        if !self.live() {
+            return Err(StoreError::OutOfMemory);
+        }
         let h = self.st.write_number(&self.ctx, self.hash, self.head, n)?;
         Ok(OccupiedEntry { head: h, ..self })
     }

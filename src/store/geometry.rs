@@ -83,7 +83,7 @@ pub(crate) fn test_geometry(page: usize) -> std::sync::Arc<Geometry> {
         page,
         48,
         1.25,
-        Layout::new(true),
+        Layout::new(true, false),
         1 << 20,
         true,
     ))
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn classes_cap_at_63_and_stay_increasing_with_tiny_factor() {
-        let g = Geometry::new(1 << 20, 48, 1.01, Layout::new(true), 1 << 20, true);
+        let g = Geometry::new(1 << 20, 48, 1.01, Layout::new(true, false), 1 << 20, true);
         assert_eq!(g.sizes.len() - 1, MAX_CLASSES);
         assert!(g.sizes.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(*g.sizes.last().unwrap(), 1 << 20);

@@ -11,7 +11,7 @@
 
 use super::item::{self, head};
 use super::segment::NIL;
-use super::stripe::{Moment, Stripe};
+use super::stripe::{Exit, Moment, Stripe};
 use super::StoreError;
 use crate::clock::RelTime;
 use crate::decimal::{format_u64, MAX_U64_DIGITS};
@@ -131,7 +131,7 @@ impl Stripe {
             let c = self.mem.chunk(old);
             (
                 head::flags(c, &self.mem.geo.layout),
-                head::exptime(c),
+                head::exptime(c, &self.mem.geo.layout),
                 head::value_len(c),
             )
         };
@@ -139,6 +139,7 @@ impl Stripe {
             head::key_len(self.mem.chunk(old)),
             value_len + data.len(),
             flags,
+            exptime,
         );
         if total > self.mem.geo.item_size_max {
             return Err(StoreError::TooLarge);
@@ -200,7 +201,7 @@ impl Stripe {
                 head::chained(c),
                 head::value_len(c),
                 head::flags(c, &layout),
-                head::exptime(c),
+                head::exptime(c, &layout),
             )
         };
         if !chained && digits.len() <= value_len {
@@ -232,9 +233,88 @@ impl Stripe {
         head::cas(self.mem.chunk(h), &layout)
     }
 
-    /// Sets a live item's exptime.
-    pub fn set_item_exptime(&mut self, h: u32, exptime: RelTime) {
-        head::set_exptime(self.mem.header_mut(h), exptime);
+    /// Sets a live item's exptime. In place when its record has an exptime field (or the
+    /// new exptime is 0 and it has none); otherwise the item is copied to a new record that
+    /// has one (same key, value, flags, CAS, meta bits, use count and access time; a
+    /// record without the field is unchained, so at most one segment is copied) and the old
+    /// record dies. Returns the item's record: `h` or the copy. None if no room could be made
+    /// for the copy: the item is then gone, counted as evicted (a cache may drop any item at
+    /// any time; an item must never outlive the expiry it was given). With `-M` every
+    /// record has the field (`Layout::exptime_always`), so a touch never needs memory there.
+    pub fn set_item_exptime(
+        &mut self,
+        ctx: &Moment,
+        hash: u64,
+        h: u32,
+        exptime: RelTime,
+    ) -> Option<u32> {
+        let layout = self.mem.geo.layout;
+        if head::set_exptime(self.mem.header_mut(h), &layout, exptime) {
+            return Some(h);
+        }
+        match self.copy_with_exptime(ctx, hash, h, exptime) {
+            Ok(new) => Some(new),
+            Err(_) => {
+                self.unlink(h, Exit::Evicted, ctx);
+                None
+            }
+        }
+    }
+
+    /// The copy [`Stripe::set_item_exptime`] makes of an item whose record has no exptime
+    /// field. On error `old` stays as it was.
+    fn copy_with_exptime(
+        &mut self,
+        ctx: &Moment,
+        hash: u64,
+        old: u32,
+        exptime: RelTime,
+    ) -> Result<u32, StoreError> {
+        let layout = self.mem.geo.layout;
+        let (flags, cas, bits, atime) = {
+            let c = self.mem.chunk(old);
+            (
+                head::flags(c, &layout),
+                head::cas(c, &layout),
+                head::bits(c),
+                head::atime(c),
+            )
+        };
+        let key = KeyBuf::of(self, old);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        for part in (super::ItemRef {
+            mem: &self.mem,
+            head: old,
+        })
+        .value()
+        {
+            scratch.extend_from_slice(part);
+        }
+        let q = self.queue_for(hash, old);
+        let res = self.write_item(
+            ctx,
+            q,
+            key.as_slice(),
+            &[&scratch],
+            flags,
+            exptime,
+            cas,
+            old,
+        );
+        if scratch.capacity() > SCRATCH_KEEP {
+            scratch = Vec::new();
+        }
+        self.scratch = scratch;
+        let h = res?;
+        let keep = item::FETCHED | item::STALE | item::WIN_SENT | item::KEY_BINARY;
+        let c = self.mem.header_mut(h);
+        head::set_bits(c, head::bits(c) | (bits & keep));
+        head::set_atime(c, atime);
+        self.relink(hash, old, h);
+        // The same item moved: not a new one for `total_items`.
+        self.counters.total_items -= 1;
+        Ok(h)
     }
 
     /// Marks an item as recently used without counting a fetch (memcached's item_update):

@@ -323,10 +323,7 @@ impl Store {
                 tally.expired += 1;
                 continue;
             }
-            let total = self
-                .geo
-                .layout
-                .total(it.key.len(), it.value.len(), it.flags);
+            let total = self.record_total(it);
             if total > self.geo.item_size_max || it.value.len() >= 1 << 30 {
                 tally.too_large += 1;
                 continue;
@@ -468,10 +465,7 @@ impl Store {
         start: u64,
         now: u32,
     ) -> Imported {
-        let total = self
-            .geo
-            .layout
-            .total(it.key.len(), it.value.len(), it.flags);
+        let total = self.record_total(it);
         if !has_room(st, self.queue_of(st, it), total) {
             return Imported::Full;
         }
@@ -496,6 +490,16 @@ impl Store {
     /// [`Store::import_locked`] but for the link: replaces an older item of the key, writes
     /// the record with its meta bits, use count and access time, and returns it (not yet
     /// in the index).
+    /// Bytes of the record an imported item becomes (unchained). Its exptime field is there
+    /// exactly when the file gives an expiry: a non-zero unix time that has not passed
+    /// (passed ones are skipped) is a non-zero relative time.
+    fn record_total(&self, it: &ImportItem<'_>) -> usize {
+        let has_exptime = u32::from(it.exptime_unix != 0);
+        self.geo
+            .layout
+            .total(it.key.len(), it.value.len(), it.flags, has_exptime)
+    }
+
     fn import_write(
         &self,
         st: &mut Stripe,
@@ -556,10 +560,7 @@ impl Store {
             }
             let it = &items[i as usize];
             let main = self.queue_of(st, it) == Queue::Main;
-            want[usize::from(main)] +=
-                self.geo
-                    .layout
-                    .total(it.key.len(), it.value.len(), it.flags);
+            want[usize::from(main)] += self.record_total(it);
         }
         [(Queue::Small, want[0]), (Queue::Main, want[1])]
             .into_iter()

@@ -201,7 +201,7 @@ impl Stripe {
         if head::atime(c) < ctx.flush_before {
             return Err(Miss::Flushed);
         }
-        let e = head::exptime(c);
+        let e = head::exptime(c, &self.mem.geo.layout);
         if e != 0 && e <= ctx.now {
             return Err(Miss::Expired);
         }
@@ -306,7 +306,7 @@ impl Stripe {
         if key.is_empty() || key.len() > super::MAX_KEY_LEN {
             return Err(StoreError::TooLarge);
         }
-        let total = layout.total(key.len(), value_len, flags);
+        let total = layout.total(key.len(), value_len, flags, exptime);
         if total > item_size_max || value_len >= 1 << 30 {
             return Err(StoreError::TooLarge);
         }
@@ -533,7 +533,7 @@ impl Stripe {
             (
                 self.hasher.hash_one(key),
                 head::bits(c),
-                head::exptime(c),
+                head::exptime(c, &self.mem.geo.layout),
                 head::atime(c),
             )
         };

@@ -64,7 +64,7 @@ fn config_validation() {
 #[test]
 fn set_get_flags_and_unique_cas() {
     let s = new_store(StoreConfig::default());
-    assert_eq!(s.item_header_len(), 22);
+    assert_eq!(s.item_header_len(), 18);
     let c1 = s.store(SetMode::Set, b"a", b"one", 7, 0).unwrap();
     let c2 = s.store(SetMode::Set, b"b", b"two", 8, 0).unwrap();
     let c3 = s.store(SetMode::Set, b"a", b"uno", 9, 0).unwrap();
@@ -98,8 +98,8 @@ fn set_get_flags_and_unique_cas() {
     let st = s.stats();
     assert_eq!(st.curr_items, 2);
     assert_eq!(st.total_items, 3);
-    // 22-byte header + 4 bytes of flags (7 and 9: not 0) + key + value.
-    assert_eq!(st.bytes, 2 * (22 + 4 + 1 + 3));
+    // 18-byte header + 4 bytes of flags (7 and 9: not 0) + key + value.
+    assert_eq!(st.bytes, 2 * (18 + 4 + 1 + 3));
 }
 
 #[test]
@@ -203,6 +203,7 @@ fn large_items_are_chained_and_bounded_by_item_size_max() {
     set(&s, b"big", &big);
     assert_eq!(value_of(&s, b"big").unwrap(), big);
     let total = s.get(b"big", |it| it.total_size()).unwrap();
+    // A chained item's head always has the exptime field: 18 + 4.
     assert_eq!(total, 22 + 3 + big.len());
     assert_eq!(s.stats().bytes, total as u64);
     let too_big = vec![0u8; 2 << 20];
@@ -363,7 +364,7 @@ fn flush_all_now_and_delayed() {
 
 #[test]
 fn items_used_while_new_survive_a_flood_of_one_hit_keys() {
-    // One stripe of 16 segments of 4 KiB; 22 + 9 + 40 = 71-byte items, 57 per segment.
+    // One stripe of 16 segments of 4 KiB; 18 + 9 + 40 = 67-byte items, 61 per segment.
     let s = new_store(cfg(16 * 4096, 1, 4096));
     let key = |i: usize| format!("key:{i:05}");
     let val = [b'x'; 40];
@@ -374,7 +375,7 @@ fn items_used_while_new_survive_a_flood_of_one_hit_keys() {
     }
     // Items are evicted oldest first: the first `evictions` keys went.
     let first = s.stats().evictions as usize;
-    assert!(first <= 57 && n >= 15 * 57, "n {n}, first evicted {first}");
+    assert!(first <= 61 && n >= 15 * 61, "n {n}, first evicted {first}");
     let read: Vec<usize> = (first..n).filter(|i| i % 2 == 0).collect();
     for &i in &read {
         assert!(value_of(&s, key(i).as_bytes()).is_ok(), "key {i}");
@@ -610,11 +611,11 @@ fn without_cas_items_are_8_bytes_smaller_and_cas_reads_0() {
         use_cas: false,
         ..StoreConfig::default()
     });
-    assert_eq!(s.item_header_len(), 14);
+    assert_eq!(s.item_header_len(), 10);
     assert_eq!(set(&s, b"k", b"v"), 0);
     assert_eq!(
         s.get(b"k", |it| (it.cas(), it.total_size())).unwrap(),
-        (0, 16)
+        (0, 12)
     );
     assert!(matches!(
         s.store(SetMode::Cas(12345), b"k", b"w", 0, 0),
@@ -720,14 +721,15 @@ fn entry_api() {
 fn stats_and_size_histogram() {
     let s = new_store(cfg(4 << 20, 4, 16 << 10));
     for i in 0..10 {
-        set(&s, format!("k{i}").as_bytes(), &[0; 100]); // 22 + 2 + 100 = 124
+        set(&s, format!("k{i}").as_bytes(), &[0; 100]); // 18 + 2 + 100 = 120
     }
-    // 22 + 4 (flags) + 3 + 1000 = 1029
-    s.store(SetMode::Set, b"big", &[0; 1000], 3, 0).unwrap();
+    // 18 + 4 (flags) + 4 (exptime) + 3 + 1000 = 1029
+    let exp = s.clock().expiry(100);
+    s.store(SetMode::Set, b"big", &[0; 1000], 3, exp).unwrap();
     assert_eq!(s.size_histogram(), vec![(128, 10), (1056, 1)]);
     let st = s.stats();
     assert_eq!(st.curr_items, 11);
-    assert_eq!(st.bytes, 10 * 124 + 1029);
+    assert_eq!(st.bytes, 10 * 120 + 1029);
     let items: u64 = st.classes.iter().map(|c| c.items).sum();
     assert_eq!(items, 11);
     let used: u64 = st.classes.iter().map(|c| c.used_chunks).sum();
@@ -761,23 +763,32 @@ fn boundaries_empty_value_longest_key_and_page_edges() {
         s.store(SetMode::Set, &[b'k'; MAX_KEY_LEN + 1], b"v", 0, 0),
         Err(StoreError::TooLarge)
     );
-    // Exactly one page (22 + 1 + 4073 = 4096) is one chunk; one byte more is chained.
-    let fits = vec![7u8; 4096 - 23];
+    // Exactly one page (18 + 1 + 4077 = 4096) is one chunk; one byte more is chained.
+    let fits = vec![7u8; 4096 - 19];
     set(&s, b"p", &fits);
     assert_eq!(s.get(b"p", |it| it.value().count()).unwrap(), 1);
     assert_eq!(value_of(&s, b"p").unwrap(), fits);
-    let over = vec![8u8; 4096 - 22];
+    let over = vec![8u8; 4096 - 18];
     set(&s, b"q", &over);
     assert_eq!(s.get(b"q", |it| it.value().count()).unwrap(), 2);
     assert_eq!(value_of(&s, b"q").unwrap(), over);
-    // Client flags other than 0 take 4 bytes more: the same edge 4 bytes earlier, and a
-    // chained item keeps its flags (its next reference follows them).
-    for (len, parts) in [(4096 - 27, 1), (4096 - 26, 2), (4096 * 3, 4)] {
-        let v: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        s.store(SetMode::Set, b"f", &v, 0xfeed_f00d, 0).unwrap();
-        let (flags, n) = s.get(b"f", |it| (it.flags(), it.value().count())).unwrap();
-        assert_eq!((flags, n), (0xfeed_f00d, parts), "value of {len} bytes");
-        assert_eq!(value_of(&s, b"f").unwrap(), v);
+    // Client flags other than 0 and an exptime take 4 bytes more each: the same edge that
+    // much earlier, and a chained item keeps both (its next reference follows them).
+    let exp = s.clock().expiry(1000);
+    for (flags, exptime, extra) in [(0xfeed_f00d, 0, 4), (0xfeed_f00d, exp, 8), (0, exp, 4)] {
+        for (len, parts) in [
+            (4096 - 19 - extra, 1),
+            (4096 - 18 - extra, 2),
+            (4096 * 3, 4),
+        ] {
+            let v: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            s.store(SetMode::Set, b"f", &v, flags, exptime).unwrap();
+            let got = s
+                .get(b"f", |it| (it.flags(), it.exptime(), it.value().count()))
+                .unwrap();
+            assert_eq!(got, (flags, exptime, parts), "value of {len} bytes");
+            assert_eq!(value_of(&s, b"f").unwrap(), v);
+        }
     }
     // Many chunks: every part is the right length and the value is intact.
     let many: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
@@ -933,4 +944,74 @@ fn crawler_backs_off_while_laps_find_nothing() {
     s.crawl_soon();
     s.maintain();
     assert_eq!(crawled(&s), 150);
+}
+
+#[test]
+fn an_exptime_set_on_an_item_without_the_field_copies_it_and_keeps_the_rest() {
+    let s = new_store(cfg(4 << 20, 2, 4096));
+    let clock = s.clock().clone();
+    s.store(SetMode::Set, b"t", b"value", 42, 0).unwrap();
+    let cas = s.get(b"t", |it| it.cas()).unwrap(); // marks it fetched
+    let before = s.stats();
+    assert_eq!(before.bytes, 18 + 4 + 1 + 5, "no exptime field yet");
+    // 0 on a record without the field: nothing to write, nothing moves.
+    assert!(s.touch(b"t", 0));
+    assert_eq!(s.stats().bytes, before.bytes);
+    let exp = clock.expiry(10);
+    assert!(s.touch(b"t", exp));
+    let after = s.stats();
+    assert_eq!(
+        after.bytes,
+        before.bytes + 4,
+        "copied with an exptime field"
+    );
+    assert_eq!(after.curr_items, 1);
+    assert_eq!(
+        after.total_items, before.total_items,
+        "the same item, moved"
+    );
+    let got = s
+        .get(b"t", |it| {
+            let v: Vec<u8> = it.value().flatten().copied().collect();
+            (v, it.flags(), it.cas(), it.exptime(), it.fetched())
+        })
+        .unwrap();
+    assert_eq!(got, (b"value".to_vec(), 42, cas, exp, true));
+    // From now on in place, 0 included.
+    assert!(s.touch(b"t", 0));
+    assert_eq!(s.get(b"t", |it| it.exptime()).unwrap(), 0);
+    assert!(s.touch(b"t", clock.expiry(5)));
+    assert_eq!(s.stats().bytes, after.bytes);
+    clock.advance(6);
+    assert_eq!(value_of(&s, b"t"), Err(Miss::Expired));
+    // gat copies the same way and hands `f` the moved item.
+    set(&s, b"g", b"gv");
+    let exp = clock.expiry(100);
+    let got = s
+        .get_and_touch(b"g", exp, |it| {
+            (
+                it.exptime(),
+                it.value().flatten().copied().collect::<Vec<u8>>(),
+            )
+        })
+        .unwrap();
+    assert_eq!(got, (exp, b"gv".to_vec()));
+    assert_eq!(s.get(b"g", |it| it.exptime()).unwrap(), exp);
+}
+
+#[test]
+fn without_eviction_every_record_has_the_exptime_field() {
+    let s = new_store(StoreConfig {
+        evict: false,
+        ..cfg(4 << 20, 2, 4096)
+    });
+    set(&s, b"k", b"v");
+    assert_eq!(s.get(b"k", |it| it.total_size()).unwrap(), 18 + 4 + 1 + 1);
+    let before = s.stats().bytes;
+    assert!(s.touch(b"k", s.clock().expiry(10)));
+    assert_eq!(
+        s.stats().bytes,
+        before,
+        "set in place: a touch never needs memory"
+    );
 }

@@ -39,7 +39,7 @@ impl<'a> ItemRef<'a> {
 
     /// Expiry time (0 = never).
     pub fn exptime(&self) -> RelTime {
-        head::exptime(self.c())
+        head::exptime(self.c(), &self.mem.geo.layout)
     }
 
     /// Last access time (the store time if never read since).
