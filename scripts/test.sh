@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Nothing here reads standard input.
 exec </dev/null
 
-log() { printf '\n==> %s\n' "$*"; }
+log() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -78,11 +78,11 @@ LARDER_RING_SERVER="${CARGO_TARGET_DIR:-$PWD/target}/debug/larder" cargo test --
 log "benches run once (cargo test --bench '*' -- --test)"
 cargo test --workspace --bench '*' -- --test
 
-# The fuzz targets, briefly (15 s each, about 75 s in all plus their build); longer runs:
+# The fuzz targets, briefly (10 s each, about 50 s in all plus their build); longer runs:
 # scripts/fuzz.sh SECONDS. Needs nightly and cargo-fuzz: installed here if they can be, and
 # skipped with a "fuzz: skipped: why" line if not (CI does not fail for want of a network).
-log "fuzz targets, 15 s each (scripts/fuzz.sh 15)"
-FUZZ_OPTIONAL=1 FUZZ_SANITIZER=none scripts/fuzz.sh 15
+log "fuzz targets, 10 s each (scripts/fuzz.sh 10)"
+FUZZ_OPTIONAL=1 FUZZ_SANITIZER=none scripts/fuzz.sh 10
 
 if [ -x scripts/bench.sh ]; then
   log "benchmark kit, quick mode (reports only; never judged)"
