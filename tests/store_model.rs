@@ -76,6 +76,9 @@ struct Item {
     value: Vec<u8>,
     flags: u32,
     exptime: RelTime,
+    /// The record has an exptime field (store/item.rs): written with an exptime, chained,
+    /// or given an exptime since; setting it back to 0 keeps the field.
+    exptime_field: bool,
     atime: RelTime,
     cas: u64,
     /// Evictions + page moves when the key was last used.
@@ -201,15 +204,19 @@ impl Model {
         }
     }
 
+    /// A new record for `key`.
     fn put(&mut self, key: &[u8], value: Vec<u8>, flags: u32, exptime: RelTime, cas: u64) {
         let churn = self.churn();
         let now = self.clock.now();
+        let opt = |v: u32| if v == 0 { 0 } else { 4 };
+        let chained = 18 + opt(exptime) + opt(flags) + key.len() + value.len() > PAGE;
         self.items.insert(
             key.to_vec(),
             Item {
                 value,
                 flags,
                 exptime,
+                exptime_field: exptime != 0 || chained,
                 atime: now,
                 cas,
                 used_at: churn,
@@ -285,14 +292,18 @@ impl Model {
                 };
                 assert_eq!(value, want);
                 let digits = want.to_string().into_bytes();
-                let stored = if digits.len() <= p.value.len() {
+                if digits.len() <= p.value.len() {
+                    // In place (the values here are below 16 KiB and numbers unchained):
+                    // the record, and so its exptime field, stays.
                     let mut v = digits;
                     v.resize(p.value.len(), b' ');
-                    v
+                    self.put(key, v, p.flags, p.exptime, cas);
+                    if let Some(it) = self.items.get_mut(key) {
+                        it.exptime_field = p.exptime_field;
+                    }
                 } else {
-                    digits
-                };
-                self.put(key, stored, p.flags, p.exptime, cas);
+                    self.put(key, digits, p.flags, p.exptime, cas);
+                }
             }
             (Some(_), Err(StoreError::OutOfMemory)) => {
                 assert_eq!(self.store.stats().total_pages as usize, PAGES);
@@ -353,6 +364,7 @@ impl Model {
                         let e = self.ttl(*t);
                         if let Some(it) = self.items.get_mut(key) {
                             it.exptime = e;
+                            it.exptime_field |= e != 0;
                         }
                         self.store.get_and_touch(key, e, |i| {
                             i.value().flatten().copied().collect::<Vec<u8>>()
@@ -397,6 +409,7 @@ impl Model {
                 assert_eq!(self.store.touch(key, e), present);
                 if let Some(it) = self.items.get_mut(key) {
                     it.exptime = e;
+                    it.exptime_field |= e != 0;
                 }
                 self.touch_model(key);
             }
@@ -480,28 +493,18 @@ fn run(ops: &[Op]) {
             Entry::Occupied(o) => o.item().total_size(),
             Entry::Vacant(_) => panic!("reconciled key {k:?} is gone"),
         });
-        let least = record_bytes(k.len(), v);
-        assert!(
-            size == least || (v.exptime == 0 && size == least + 4),
-            "key {k:?}: record of {size} bytes, the layout gives {least}"
-        );
+        assert_eq!(size, record_bytes(k.len(), v), "key {k:?}: record size");
         bytes += size;
     }
     assert_eq!(st.bytes as usize, bytes);
 }
 
 /// Bytes the store counts for an item (store/item.rs): an 18-byte header, 4 more for an
-/// exptime and for flags other than 0, and a chained item's head (larger than a page) always
-/// has the exptime field. (A record keeps its exptime field when the exptime is set back to
-/// 0: such an item may be 4 bytes larger than this.)
+/// exptime field and for flags other than 0.
 fn record_bytes(key_len: usize, it: &Item) -> usize {
-    let opt = |v: u32| if v == 0 { 0 } else { 4 };
-    let total = 18 + opt(it.exptime) + opt(it.flags) + key_len + it.value.len();
-    if total > PAGE && it.exptime == 0 {
-        total + 4
-    } else {
-        total
-    }
+    let field = if it.exptime_field { 4 } else { 0 };
+    let flags = if it.flags == 0 { 0 } else { 4 };
+    18 + field + flags + key_len + it.value.len()
 }
 
 proptest! {

@@ -144,10 +144,37 @@ impl Stripe {
         if total > self.mem.geo.item_size_max {
             return Err(StoreError::TooLarge);
         }
+        let (before, after) = if prepend {
+            (data, &[][..])
+        } else {
+            (&[][..], data)
+        };
+        let cas = self.next_cas();
+        let h = self.rewrite(ctx, hash, old, before, after, flags, exptime, cas)?;
+        self.relink(hash, old, h);
+        Ok(h)
+    }
+
+    /// Writes a new record under the live item `old`'s key holding `before`, `old`'s value
+    /// and `after`, with these fields, and returns it (written, not yet linked; the caller
+    /// relinks). The value is copied out first into the stripe's scratch buffer, because
+    /// making room for the new record may move memory. On error `old` stays as it was.
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite(
+        &mut self,
+        ctx: &Moment,
+        hash: u64,
+        old: u32,
+        before: &[u8],
+        after: &[u8],
+        flags: u32,
+        exptime: RelTime,
+        cas: u64,
+    ) -> Result<u32, StoreError> {
         let key = KeyBuf::of(self, old);
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        scratch.reserve(value_len);
+        scratch.reserve(head::value_len(self.mem.chunk(old)));
         for part in (super::ItemRef {
             mem: &self.mem,
             head: old,
@@ -156,21 +183,14 @@ impl Stripe {
         {
             scratch.extend_from_slice(part);
         }
-        let parts: [&[u8]; 2] = if prepend {
-            [data, &scratch]
-        } else {
-            [&scratch, data]
-        };
-        let cas = self.next_cas();
+        let parts: [&[u8]; 3] = [before, &scratch, after];
         let q = self.queue_for(hash, old);
         let res = self.write_item(ctx, q, key.as_slice(), &parts, flags, exptime, cas, old);
         if scratch.capacity() > SCRATCH_KEEP {
             scratch = Vec::new();
         }
         self.scratch = scratch;
-        let h = res?;
-        self.relink(hash, old, h);
-        Ok(h)
+        res
     }
 
     /// The live item's value as a counter (None: not a decimal u64).
@@ -280,33 +300,7 @@ impl Stripe {
                 head::atime(c),
             )
         };
-        let key = KeyBuf::of(self, old);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        for part in (super::ItemRef {
-            mem: &self.mem,
-            head: old,
-        })
-        .value()
-        {
-            scratch.extend_from_slice(part);
-        }
-        let q = self.queue_for(hash, old);
-        let res = self.write_item(
-            ctx,
-            q,
-            key.as_slice(),
-            &[&scratch],
-            flags,
-            exptime,
-            cas,
-            old,
-        );
-        if scratch.capacity() > SCRATCH_KEEP {
-            scratch = Vec::new();
-        }
-        self.scratch = scratch;
-        let h = res?;
+        let h = self.rewrite(ctx, hash, old, &[], &[], flags, exptime, cas)?;
         let keep = item::FETCHED | item::STALE | item::WIN_SENT | item::KEY_BINARY;
         let c = self.mem.header_mut(h);
         head::set_bits(c, head::bits(c) | (bits & keep));

@@ -487,9 +487,6 @@ impl Store {
         }
     }
 
-    /// [`Store::import_locked`] but for the link: replaces an older item of the key, writes
-    /// the record with its meta bits, use count and access time, and returns it (not yet
-    /// in the index).
     /// Bytes of the record an imported item becomes (unchained). Its exptime field is there
     /// exactly when the file gives an expiry: a non-zero unix time that has not passed
     /// (passed ones are skipped) is a non-zero relative time.
@@ -500,6 +497,9 @@ impl Store {
             .total(it.key.len(), it.value.len(), it.flags, has_exptime)
     }
 
+    /// [`Store::import_locked`] but for the link: replaces an older item of the key, writes
+    /// the record with its meta bits, use count and access time, and returns it (not yet
+    /// in the index).
     fn import_write(
         &self,
         st: &mut Stripe,
