@@ -984,19 +984,31 @@ fn an_exptime_set_on_an_item_without_the_field_copies_it_and_keeps_the_rest() {
     assert_eq!(s.stats().bytes, after.bytes);
     clock.advance(6);
     assert_eq!(value_of(&s, b"t"), Err(Miss::Expired));
-    // gat copies the same way and hands `f` the moved item.
+    // gat copies the same way and hands `f` the moved item, with the use count and the
+    // last access of the record it replaced.
     set(&s, b"g", b"gv");
+    s.get(b"g", |_| ()).unwrap();
+    s.get(b"g", |_| ()).unwrap();
+    let use_count = |s: &Store, k: &[u8]| {
+        let (st, _, _, h) = s.find_locked(k).unwrap();
+        item::head::freq(st.mem.chunk(h))
+    };
+    assert_eq!(use_count(&s, b"g"), 2);
+    let last = s.get(b"g", |it| it.last_access()).unwrap();
+    clock.advance(3);
     let exp = clock.expiry(100);
     let got = s
         .get_and_touch(b"g", exp, |it| {
             (
                 it.exptime(),
                 it.value().flatten().copied().collect::<Vec<u8>>(),
+                it.last_access(),
             )
         })
         .unwrap();
-    assert_eq!(got, (exp, b"gv".to_vec()));
+    assert_eq!(got, (exp, b"gv".to_vec(), last));
     assert_eq!(s.get(b"g", |it| it.exptime()).unwrap(), exp);
+    assert_eq!(use_count(&s, b"g"), 3, "kept across the copy, then counted");
 }
 
 #[test]
